@@ -1,0 +1,65 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "vbatch",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "vbatchd", targets: ["vbatchd"]),
+        .executable(name: "vbatch", targets: ["vbatch"]),
+        .executable(name: "vbatch-bench", targets: ["vbatch-bench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.5.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
+    ],
+    targets: [
+        // Pure scheduler core: queue model, routing, ordering, placement, backfill. No I/O.
+        .target(name: "VBatchCore"),
+        // Wire types shared by the daemon and the CLI (JSON over the Unix socket).
+        .target(name: "VBatchAPI", dependencies: ["VBatchCore"]),
+        // Reads and validates queues/*.toml, images/*.toml and site.toml.
+        .target(name: "VBatchConfig", dependencies: [
+            "VBatchCore",
+            .product(name: "TOMLKit", package: "TOMLKit"),
+        ]),
+        // Durable job store: SQLite (WAL) through GRDB.
+        .target(name: "VBatchStore", dependencies: [
+            "VBatchCore",
+            .product(name: "GRDB", package: "GRDB.swift"),
+        ]),
+        // Hypervisor-driver protocol and the simulated driver (virtual clock).
+        .target(name: "VBatchDrivers", dependencies: ["VBatchCore"]),
+        // The daemon as a library: engine, HTTP API, services.
+        .target(name: "VBatchDaemon", dependencies: [
+            "VBatchCore", "VBatchAPI", "VBatchConfig", "VBatchStore", "VBatchDrivers",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        // Minimal HTTP/1.1 client over a Unix socket, kept small so `vbatch` starts fast.
+        .target(name: "VBatchClient", dependencies: ["VBatchAPI"]),
+        .executableTarget(name: "vbatchd", dependencies: [
+            "VBatchDaemon",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .executableTarget(name: "vbatch", dependencies: [
+            "VBatchAPI", "VBatchClient",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .executableTarget(name: "vbatch-bench", dependencies: [
+            "VBatchCore", "VBatchConfig", "VBatchStore", "VBatchDrivers", "VBatchDaemon", "VBatchAPI", "VBatchClient",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .testTarget(name: "VBatchCoreTests", dependencies: ["VBatchCore"]),
+        .testTarget(name: "VBatchConfigTests", dependencies: ["VBatchConfig", "VBatchCore"]),
+        .testTarget(name: "VBatchStoreTests", dependencies: ["VBatchStore", "VBatchCore"]),
+        .testTarget(name: "VBatchDaemonTests", dependencies: [
+            "VBatchDaemon", "VBatchAPI", "VBatchClient", "VBatchCore", "VBatchDrivers", "VBatchStore", "VBatchConfig",
+        ]),
+    ]
+)

@@ -1,0 +1,234 @@
+import VBatchCore
+
+/// The daemon's HTTP/JSON API, shared by `vbatchd` and its clients.
+///
+/// Routes (all under `/v1`): `POST /jobs` submit; `GET /jobs[?all=1]` list; `GET /jobs/ID`
+/// show with history; `DELETE /jobs/ID` cancel; `POST /jobs/ID/hold` and `/release`;
+/// `GET /queues`; `GET /nodes`; `GET /history[?all=1&limit=N]`; `GET /whoami`.
+/// Errors come back as a non-2xx status with ``ErrorResponse``.
+public enum API {
+    public static let version = "v1"
+    /// Default socket path when neither `--socket` nor `VBATCH_SOCKET` is given.
+    public static let defaultSocket = "/run/vbatch/vbatchd.sock"
+    /// Largest script accepted (bytes).
+    public static let maxScriptBytes = 1 << 20
+    /// Largest array submit.
+    public static let maxArrayCount = 100_000
+    /// Largest request body the daemon reads (bytes).
+    public static let maxRequestBytes = 8 << 20
+}
+
+/// A job submission: one script, run `count` times (an array submit is one transaction).
+public struct SubmitRequest: Codable, Sendable, Equatable {
+    public var name: String?
+    public var queue: String
+    public var cores: Int?
+    public var memoryMB: Int?
+    public var walltime: Int?
+    public var environment: String?
+    /// The payload: a script run inside the VM.
+    public var script: String
+    public var arguments: [String]
+    /// Environment variables for the payload.
+    public var variables: [String: String]
+    public var count: Int
+    /// Submit in the held state.
+    public var held: Bool
+
+    public init(name: String? = nil, queue: String, cores: Int? = nil, memoryMB: Int? = nil, walltime: Int? = nil,
+                environment: String? = nil, script: String, arguments: [String] = [], variables: [String: String] = [:],
+                count: Int = 1, held: Bool = false) {
+        self.name = name
+        self.queue = queue
+        self.cores = cores
+        self.memoryMB = memoryMB
+        self.walltime = walltime
+        self.environment = environment
+        self.script = script
+        self.arguments = arguments
+        self.variables = variables
+        self.count = count
+        self.held = held
+    }
+}
+
+public struct SubmitResponse: Codable, Sendable, Equatable {
+    /// The new job ids, in order; acknowledged only once durable.
+    public var ids: [Int64]
+    /// The execution queue the jobs were routed to.
+    public var queue: String
+
+    public init(ids: [Int64], queue: String) {
+        self.ids = ids
+        self.queue = queue
+    }
+}
+
+/// A job as the daemon reports it.
+public struct JobInfo: Codable, Sendable, Equatable {
+    public var id: Int64
+    public var name: String
+    public var owner: String
+    public var vo: String?
+    /// The queue named at submit (may be a routing queue).
+    public var submitQueue: String
+    /// The execution queue that holds the job.
+    public var queue: String
+    public var environment: String
+    public var cores: Int
+    public var memoryMB: Int
+    public var walltime: Int
+    public var state: JobState
+    public var submitTime: Double
+    public var startTime: Double?
+    public var endTime: Double?
+    public var node: String?
+    public var cpus: [Int]?
+    public var exitCode: Int?
+    /// Why the job is in its state (last transition's reason).
+    public var reason: String?
+
+    public init(id: Int64, name: String, owner: String, vo: String?, submitQueue: String, queue: String,
+                environment: String, cores: Int, memoryMB: Int, walltime: Int, state: JobState, submitTime: Double,
+                startTime: Double? = nil, endTime: Double? = nil, node: String? = nil, cpus: [Int]? = nil,
+                exitCode: Int? = nil, reason: String? = nil) {
+        self.id = id
+        self.name = name
+        self.owner = owner
+        self.vo = vo
+        self.submitQueue = submitQueue
+        self.queue = queue
+        self.environment = environment
+        self.cores = cores
+        self.memoryMB = memoryMB
+        self.walltime = walltime
+        self.state = state
+        self.submitTime = submitTime
+        self.startTime = startTime
+        self.endTime = endTime
+        self.node = node
+        self.cpus = cpus
+        self.exitCode = exitCode
+        self.reason = reason
+    }
+}
+
+/// One recorded state transition.
+public struct JobEvent: Codable, Sendable, Equatable {
+    public var time: Double
+    public var state: JobState
+    public var reason: String
+
+    public init(time: Double, state: JobState, reason: String) {
+        self.time = time
+        self.state = state
+        self.reason = reason
+    }
+}
+
+public struct JobDetail: Codable, Sendable, Equatable {
+    public var job: JobInfo
+    public var history: [JobEvent]
+
+    public init(job: JobInfo, history: [JobEvent]) {
+        self.job = job
+        self.history = history
+    }
+}
+
+public struct QueueInfo: Codable, Sendable, Equatable {
+    public var name: String
+    /// `routing` or `execution`.
+    public var kind: String
+    public var description: String
+    public var enabled: Bool
+    public var started: Bool
+    public var priority: Int?
+    public var destinations: [String]?
+    public var environments: [String]?
+    public var walltimeMax: Int?
+    public var walltimeDefault: Int?
+    public var maxCores: Int?
+    public var maxMemoryMB: Int?
+    public var vos: [String]?
+    public var nodes: [String]?
+    public var maxJobsPerNode: Int?
+    public var maxRunning: Int?
+    public var maxQueued: Int?
+    public var maxRunningPerUser: Int?
+    public var queued: Int
+    public var running: Int
+
+    public init(name: String, kind: String, description: String, enabled: Bool, started: Bool, priority: Int? = nil,
+                destinations: [String]? = nil, environments: [String]? = nil, walltimeMax: Int? = nil,
+                walltimeDefault: Int? = nil, maxCores: Int? = nil, maxMemoryMB: Int? = nil, vos: [String]? = nil,
+                nodes: [String]? = nil, maxJobsPerNode: Int? = nil, maxRunning: Int? = nil, maxQueued: Int? = nil,
+                maxRunningPerUser: Int? = nil, queued: Int, running: Int) {
+        self.name = name
+        self.kind = kind
+        self.description = description
+        self.enabled = enabled
+        self.started = started
+        self.priority = priority
+        self.destinations = destinations
+        self.environments = environments
+        self.walltimeMax = walltimeMax
+        self.walltimeDefault = walltimeDefault
+        self.maxCores = maxCores
+        self.maxMemoryMB = maxMemoryMB
+        self.vos = vos
+        self.nodes = nodes
+        self.maxJobsPerNode = maxJobsPerNode
+        self.maxRunning = maxRunning
+        self.maxQueued = maxQueued
+        self.maxRunningPerUser = maxRunningPerUser
+        self.queued = queued
+        self.running = running
+    }
+}
+
+public struct NodeInfo: Codable, Sendable, Equatable {
+    public var name: String
+    public var uri: String
+    public var slots: Int
+    public var freeSlots: Int
+    public var memoryMB: Int
+    public var freeMemoryMB: Int
+    public var enabled: Bool
+    public var environments: [String]?
+    public var jobs: [Int64]
+
+    public init(name: String, uri: String, slots: Int, freeSlots: Int, memoryMB: Int, freeMemoryMB: Int,
+                enabled: Bool, environments: [String]?, jobs: [Int64]) {
+        self.name = name
+        self.uri = uri
+        self.slots = slots
+        self.freeSlots = freeSlots
+        self.memoryMB = memoryMB
+        self.freeMemoryMB = freeMemoryMB
+        self.enabled = enabled
+        self.environments = environments
+        self.jobs = jobs
+    }
+}
+
+/// Who the daemon thinks the caller is (from the socket's peer credentials).
+public struct WhoAmI: Codable, Sendable, Equatable {
+    public var user: String
+    public var uid: Int
+    public var vo: String?
+    public var isOperator: Bool
+
+    public init(user: String, uid: Int, vo: String?, isOperator: Bool) {
+        self.user = user
+        self.uid = uid
+        self.vo = vo
+        self.isOperator = isOperator
+    }
+}
+
+public struct ErrorResponse: Codable, Sendable, Equatable {
+    public var error: String
+
+    public init(error: String) { self.error = error }
+}

@@ -1,0 +1,256 @@
+/// The validated description of a site that every part of vbatch works from.
+///
+/// `VBatchConfig` builds it from the operator's TOML files; tests and benchmarks build it
+/// directly. Nothing here does I/O.
+public struct Configuration: Sendable, Equatable {
+    public var site: SiteSettings
+    public var nodes: [NodeConfig]
+    public var vos: [VOConfig]
+    public var queues: [QueueConfig]
+    public var images: [ImageConfig]
+
+    public init(site: SiteSettings = SiteSettings(), nodes: [NodeConfig], vos: [VOConfig] = [],
+                queues: [QueueConfig], images: [ImageConfig]) {
+        self.site = site
+        self.nodes = nodes
+        self.vos = vos
+        self.queues = queues
+        self.images = images
+    }
+
+    public func queue(named name: String) -> QueueConfig? { queues.first { $0.name == name } }
+    public func image(named name: String) -> ImageConfig? { images.first { $0.name == name } }
+    public func node(named name: String) -> NodeConfig? { nodes.first { $0.name == name } }
+
+    /// Execution queues in file order; the scheduler refers to them by index into this list.
+    public var executionQueues: [ExecutionQueue] {
+        queues.compactMap { if case .execution(let q) = $0 { q } else { nil } }
+    }
+
+    /// The VO a Unix user belongs to: first by user name, then by any of the user's groups.
+    /// `nil` means the user belongs to no VO (a local user).
+    public func vo(forUser user: String, groups: [String]) -> String? {
+        if let vo = vos.first(where: { $0.users.contains(user) }) { return vo.name }
+        return vos.first(where: { vo in groups.contains(where: vo.groups.contains) })?.name
+    }
+
+    public func isOperator(user: String, groups: [String]) -> Bool {
+        user == "root" || site.operators.contains(user) || groups.contains(where: site.operatorGroups.contains)
+    }
+}
+
+/// Site-wide settings from the `[site]` table of the site file.
+public struct SiteSettings: Sendable, Equatable {
+    /// How the scheduler scores nodes that pass the filters.
+    public enum PlacementPolicy: String, Sendable, CaseIterable {
+        /// Fill the busiest node that fits first, keeping whole nodes free for big jobs.
+        case pack
+        /// Put each job on the emptiest node that fits, spreading load.
+        case spread
+    }
+
+    public var name: String
+    public var placement: PlacementPolicy
+    /// Half-life of the decayed usage that fair share compares against the VO shares.
+    public var fairShareHalfLife: Int
+    /// Users who may see and control every job.
+    public var operators: [String]
+    /// Unix groups whose members are operators.
+    public var operatorGroups: [String]
+    /// Share of users that belong to no VO.
+    public var localShare: Double
+    /// How many times a job whose VM failed to start is put back in the queue.
+    public var maxStartAttempts: Int
+
+    public init(name: String = "site", placement: PlacementPolicy = .pack, fairShareHalfLife: Int = 7 * 86_400,
+                operators: [String] = [], operatorGroups: [String] = [], localShare: Double = 1,
+                maxStartAttempts: Int = 3) {
+        self.name = name
+        self.placement = placement
+        self.fairShareHalfLife = fairShareHalfLife
+        self.operators = operators
+        self.operatorGroups = operatorGroups
+        self.localShare = localShare
+        self.maxStartAttempts = maxStartAttempts
+    }
+}
+
+/// A worker node: a hypervisor host reached through libvirt.
+public struct NodeConfig: Sendable, Equatable {
+    public var name: String
+    /// libvirt connection URI (`qemu:///system`, `qemu+ssh://wn07/system`, `test:///default`, `sim://`).
+    public var uri: String
+    /// Host CPU ids that jobs may use; one slot per CPU. Each job gets CPUs no other job holds.
+    public var cpus: [Int]
+    public var memoryMB: Int
+    /// Environments this node may run; `nil` means every catalogue entry.
+    public var environments: [String]?
+    public var enabled: Bool
+    /// `qemu` (TCG) or `kvm`.
+    public var domainType: String
+
+    public var slots: Int { cpus.count }
+
+    public init(name: String, uri: String = "sim://", cpus: [Int], memoryMB: Int,
+                environments: [String]? = nil, enabled: Bool = true, domainType: String = "qemu") {
+        self.name = name
+        self.uri = uri
+        self.cpus = cpus
+        self.memoryMB = memoryMB
+        self.environments = environments
+        self.enabled = enabled
+        self.domainType = domainType
+    }
+
+    public init(name: String, uri: String = "sim://", slots: Int, memoryMB: Int,
+                environments: [String]? = nil, enabled: Bool = true) {
+        self.init(name: name, uri: uri, cpus: Array(0..<slots), memoryMB: memoryMB,
+                  environments: environments, enabled: enabled)
+    }
+}
+
+/// A Virtual Organisation: who belongs to it and its fair share.
+public struct VOConfig: Sendable, Equatable {
+    public var name: String
+    public var share: Double
+    public var users: [String]
+    public var groups: [String]
+
+    public init(name: String, share: Double = 1, users: [String] = [], groups: [String] = []) {
+        self.name = name
+        self.share = share
+        self.users = users
+        self.groups = groups
+    }
+}
+
+/// A queue is either a routing queue (forwards jobs) or an execution queue (runs them).
+public enum QueueConfig: Sendable, Equatable {
+    case routing(RoutingQueue)
+    case execution(ExecutionQueue)
+
+    public var name: String {
+        switch self {
+        case .routing(let q): q.name
+        case .execution(let q): q.name
+        }
+    }
+
+    public var enabled: Bool {
+        switch self {
+        case .routing(let q): q.enabled
+        case .execution(let q): q.enabled
+        }
+    }
+}
+
+/// A routing queue sends each job to the first destination whose constraints accept it.
+public struct RoutingQueue: Sendable, Equatable {
+    public var name: String
+    public var destinations: [String]
+    public var enabled: Bool
+    public var description: String
+
+    public init(name: String, destinations: [String], enabled: Bool = true, description: String = "") {
+        self.name = name
+        self.destinations = destinations
+        self.enabled = enabled
+        self.description = description
+    }
+}
+
+/// An execution queue: what it runs, for whom, where, and how much at once.
+public struct ExecutionQueue: Sendable, Equatable {
+    public var name: String
+    public var description: String
+    public var priority: Int
+    /// Environments (catalogue names) offered; the first is the default.
+    public var environments: [String]
+    public var walltimeMax: Int
+    public var walltimeDefault: Int
+    public var maxCores: Int
+    public var maxMemoryMB: Int
+    public var defaultMemoryMB: Int
+    /// VOs allowed to use the queue; `nil` means everyone, including local users.
+    public var vos: [String]?
+    /// Nodes serving the queue; `nil` means all nodes.
+    public var nodes: [String]?
+    /// At most this many jobs of this queue run on one node at once ("one-way", "two-way").
+    public var maxJobsPerNode: Int?
+    public var maxRunning: Int?
+    public var maxQueued: Int?
+    public var maxRunningPerUser: Int?
+    /// Accepts new jobs.
+    public var enabled: Bool
+    /// Starts its jobs.
+    public var started: Bool
+
+    public init(name: String, description: String = "", priority: Int = 0, environments: [String],
+                walltimeMax: Int, walltimeDefault: Int? = nil, maxCores: Int = 1, maxMemoryMB: Int = 2048,
+                defaultMemoryMB: Int? = nil, vos: [String]? = nil, nodes: [String]? = nil,
+                maxJobsPerNode: Int? = nil, maxRunning: Int? = nil, maxQueued: Int? = nil,
+                maxRunningPerUser: Int? = nil, enabled: Bool = true, started: Bool = true) {
+        self.name = name
+        self.description = description
+        self.priority = priority
+        self.environments = environments
+        self.walltimeMax = walltimeMax
+        self.walltimeDefault = walltimeDefault ?? walltimeMax
+        self.maxCores = maxCores
+        self.maxMemoryMB = maxMemoryMB
+        self.defaultMemoryMB = defaultMemoryMB ?? min(maxMemoryMB, 1024)
+        self.vos = vos
+        self.nodes = nodes
+        self.maxJobsPerNode = maxJobsPerNode
+        self.maxRunning = maxRunning
+        self.maxQueued = maxQueued
+        self.maxRunningPerUser = maxRunningPerUser
+        self.enabled = enabled
+        self.started = started
+    }
+
+    public func serves(node: String) -> Bool { nodes.map { $0.contains(node) } ?? true }
+}
+
+/// A catalogue entry: an execution environment a job can name with `--env`.
+public struct ImageConfig: Sendable, Equatable {
+    /// How the image boots.
+    public enum Boot: String, Sendable {
+        /// Direct kernel boot of `kernel` + `initrd`; `disk` optional.
+        case kernel
+        /// Boot from `disk` (a full distribution image).
+        case disk
+    }
+
+    public var name: String
+    public var description: String
+    public var boot: Boot
+    /// Paths are relative to the catalogue directory unless absolute.
+    public var disk: String?
+    /// `qcow2` or `raw`; always explicit.
+    public var format: String
+    public var kernel: String?
+    public var initrd: String?
+    public var cmdline: String
+    public var sha256: String?
+    /// VOs allowed to use this environment; `nil` means everyone.
+    public var vos: [String]?
+    public var memoryMB: Int
+
+    public init(name: String, description: String = "", boot: Boot = .kernel, disk: String? = nil,
+                format: String = "qcow2", kernel: String? = nil, initrd: String? = nil,
+                cmdline: String = "console=ttyS0", sha256: String? = nil, vos: [String]? = nil,
+                memoryMB: Int = 256) {
+        self.name = name
+        self.description = description
+        self.boot = boot
+        self.disk = disk
+        self.format = format
+        self.kernel = kernel
+        self.initrd = initrd
+        self.cmdline = cmdline
+        self.sha256 = sha256
+        self.vos = vos
+        self.memoryMB = memoryMB
+    }
+}
