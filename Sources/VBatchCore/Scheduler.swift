@@ -225,7 +225,7 @@ public struct Scheduler: Sendable {
         }
         let envCount = environments.count
         while let (cursor, priority, factor) = cursors.pop() {
-            let job = pending[cursor.id]!
+            guard let job = pending[cursor.id] else { continue }
             let q = Int(job.queue)
             if let next = nextLive(in: cursor.list, from: cursor.position + 1) {
                 cursors.push(next, priority: priority, factor: factor)
@@ -402,6 +402,10 @@ struct JobList: Sendable {
         while lo < hi {
             let mid = (lo + hi) / 2
             if (times[mid], ids[mid]) < (job.submitTime, job.id) { lo = mid + 1 } else { hi = mid }
+        }
+        if lo < ids.count, ids[lo] == job.id {
+            stale -= 1 // its old entry, left behind when it started, is live again
+            return
         }
         ids.insert(job.id, at: lo)
         times.insert(job.submitTime, at: lo)

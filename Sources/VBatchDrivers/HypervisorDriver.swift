@@ -1,0 +1,80 @@
+import VBatchCore
+
+/// Everything a driver needs to run one job in its own VM on one node.
+public struct LaunchSpec: Sendable, Equatable {
+    public var jobID: Int64
+    public var node: NodeConfig
+    /// Host CPUs reserved for this job alone; vCPU i is pinned to `cpus[i]`.
+    public var cpus: [Int]
+    public var memoryMB: Int
+    public var walltime: Int
+    public var environment: ImageConfig
+    /// Where the job's inputs and outputs live on the daemon's host.
+    public var spoolDirectory: String
+    /// For the simulated driver: how long the payload runs and how it exits.
+    public var simulatedRuntime: Double?
+    public var simulatedExitCode: Int?
+
+    public init(jobID: Int64, node: NodeConfig, cpus: [Int], memoryMB: Int, walltime: Int, environment: ImageConfig,
+                spoolDirectory: String, simulatedRuntime: Double? = nil, simulatedExitCode: Int? = nil) {
+        self.jobID = jobID
+        self.node = node
+        self.cpus = cpus
+        self.memoryMB = memoryMB
+        self.walltime = walltime
+        self.environment = environment
+        self.spoolDirectory = spoolDirectory
+        self.simulatedRuntime = simulatedRuntime
+        self.simulatedExitCode = simulatedExitCode
+    }
+}
+
+/// How a job's VM ended.
+public enum JobOutcome: Sendable, Equatable {
+    /// The payload exited with this code.
+    case exited(code: Int)
+    /// Killed at the walltime limit (after the ACPI grace period).
+    case walltimeExceeded
+    /// Destroyed on request (cancel).
+    case cancelled
+    /// The VM could not be created or booted; the job may be retried elsewhere.
+    case startFailed(reason: String)
+    /// The VM disappeared without reporting (host failure, lost domain).
+    case lost(reason: String)
+}
+
+/// What a driver reports about the jobs it runs.
+public enum DriverEvent: Sendable, Equatable {
+    /// The VM is up and the payload is starting.
+    case running(jobID: Int64, time: Double)
+    /// The VM is gone; the job is over (or must be retried, for `startFailed`).
+    case ended(jobID: Int64, outcome: JobOutcome, time: Double)
+}
+
+/// A VM a driver found running, for re-adoption after a daemon restart.
+public struct AdoptableJob: Sendable, Equatable {
+    public var jobID: Int64
+    public var node: String
+
+    public init(jobID: Int64, node: String) {
+        self.jobID = jobID
+        self.node = node
+    }
+}
+
+/// The interface between the engine and a hypervisor: start, stop, report.
+///
+/// Drivers never decide anything: the scheduler core chose the node and CPUs, and the
+/// driver carries it out and reports what happened through `events`.
+public protocol HypervisorDriver: Sendable {
+    /// Events in the order they happened; one stream for the driver's lifetime.
+    var events: AsyncStream<DriverEvent> { get }
+    /// Creates the job's VM and runs its payload; returns once the VM is defined and booting.
+    func start(_ spec: LaunchSpec) async throws
+    /// Destroys the job's VM (cancel); an `.ended(..., .cancelled)` event follows.
+    func cancel(jobID: Int64) async
+    /// VMs of vbatch jobs that are running now, found by their metadata.
+    func runningJobs() async throws -> [AdoptableJob]
+    /// Removes the VM and disks of a job the daemon does not know.
+    func cleanUp(jobID: Int64, node: String) async
+}

@@ -1,0 +1,173 @@
+import Synchronization
+import VBatchCore
+
+/// A driver over a virtual clock: a job "runs" for its declared runtime (or until its
+/// walltime, whichever comes first) and nothing is started anywhere.
+///
+/// It holds one heap entry per running job and nothing per node, so it models sites of
+/// 10,000+ nodes in one process. Two modes:
+/// - **stepped** (`SimulatedDriver(clock: .manual)`): the caller advances time with
+///   ``advance(to:)`` and receives the events due — for trace replays and benchmarks;
+/// - **real time** (`.wallClock`): a background task advances the clock with the wall
+///   clock, so `vbatchd` can run on a simulated site.
+public final class SimulatedDriver: HypervisorDriver {
+    public enum Clock: Sendable {
+        case manual(start: Double)
+        case wallClock
+    }
+
+    /// How long a job runs when its spec declares nothing.
+    public static let defaultRuntime: Double = 1
+
+    public let events: AsyncStream<DriverEvent>
+    private let continuation: AsyncStream<DriverEvent>.Continuation
+    private let state: Mutex<State>
+    private let wallClock: Bool
+
+    private struct State {
+        var now: Double
+        var heap = EventHeap()
+        var running: [Int64: (node: String, end: Double)] = [:]
+        var ticker: Task<Void, Never>?
+    }
+
+    public init(clock: Clock) {
+        (events, continuation) = AsyncStream.makeStream(of: DriverEvent.self)
+        switch clock {
+        case .manual(let start):
+            state = Mutex(State(now: start))
+            wallClock = false
+        case .wallClock:
+            state = Mutex(State(now: WallClock.now()))
+            wallClock = true
+        }
+    }
+
+    deinit {
+        state.withLock { $0.ticker?.cancel() }
+        continuation.finish()
+    }
+
+    /// The virtual time.
+    public var now: Double { state.withLock { $0.now } }
+
+    /// Jobs currently running in the simulation.
+    public var runningCount: Int { state.withLock { $0.running.count } }
+
+    public func start(_ spec: LaunchSpec) async throws {
+        _ = startNow(spec)
+    }
+
+    /// Synchronous start for stepped simulations; returns the event emitted (`.running`).
+    @discardableResult
+    public func startNow(_ spec: LaunchSpec) -> DriverEvent {
+        let runtime = max(0, spec.simulatedRuntime ?? Self.defaultRuntime)
+        let exitCode = spec.simulatedExitCode ?? 0
+        let event: DriverEvent = state.withLock { s in
+            let overrun = runtime > Double(spec.walltime)
+            let end = s.now + (overrun ? Double(spec.walltime) : runtime)
+            s.running[spec.jobID] = (spec.node.name, end)
+            s.heap.push(.init(time: end, jobID: spec.jobID, outcome: overrun ? .walltimeExceeded : .exited(code: exitCode)))
+            return .running(jobID: spec.jobID, time: s.now)
+        }
+        if wallClock {
+            continuation.yield(event)
+            ensureTicker()
+        }
+        return event
+    }
+
+    public func cancel(jobID: Int64) async {
+        let event: DriverEvent? = state.withLock { s in
+            guard s.running.removeValue(forKey: jobID) != nil else { return nil }
+            return .ended(jobID: jobID, outcome: .cancelled, time: s.now)
+        }
+        if let event { continuation.yield(event) }
+    }
+
+    public func runningJobs() async throws -> [AdoptableJob] {
+        state.withLock { s in s.running.map { AdoptableJob(jobID: $0.key, node: $0.value.node) } }
+    }
+
+    public func cleanUp(jobID: Int64, node: String) async {
+        _ = state.withLock { $0.running.removeValue(forKey: jobID) }
+    }
+
+    /// The time of the next job end, if any (stepped mode).
+    public var nextEventTime: Double? { state.withLock { $0.heap.peek?.time } }
+
+    /// Advances the virtual clock to `time` and returns the ends that happened, in order.
+    /// In real-time mode the same events are also yielded on `events`.
+    @discardableResult
+    public func advance(to time: Double) -> [DriverEvent] {
+        state.withLock { s in
+            var due: [DriverEvent] = []
+            while let next = s.heap.peek, next.time <= time {
+                s.heap.pop()
+                // Cancelled jobs left their heap entry behind; skip it.
+                guard s.running[next.jobID]?.end == next.time else { continue }
+                s.running.removeValue(forKey: next.jobID)
+                due.append(.ended(jobID: next.jobID, outcome: next.outcome, time: next.time))
+            }
+            s.now = max(s.now, time)
+            return due
+        }
+    }
+
+    private func ensureTicker() {
+        state.withLock { s in
+            guard s.ticker == nil else { return }
+            s.ticker = Task { [weak self] in
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: .milliseconds(20))
+                    guard let self else { return }
+                    for event in self.advance(to: WallClock.now()) { self.continuation.yield(event) }
+                }
+            }
+        }
+    }
+}
+
+/// Min-heap of pending job ends.
+struct EventHeap: Sendable {
+    struct Entry: Sendable {
+        var time: Double
+        var jobID: Int64
+        var outcome: JobOutcome
+    }
+
+    private var items: [Entry] = []
+
+    var peek: Entry? { items.first }
+
+    private func before(_ a: Int, _ b: Int) -> Bool {
+        (items[a].time, items[a].jobID) < (items[b].time, items[b].jobID)
+    }
+
+    mutating func push(_ e: Entry) {
+        items.append(e)
+        var i = items.count - 1
+        while i > 0, before(i, (i - 1) / 2) {
+            items.swapAt(i, (i - 1) / 2)
+            i = (i - 1) / 2
+        }
+    }
+
+    @discardableResult
+    mutating func pop() -> Entry? {
+        guard !items.isEmpty else { return nil }
+        items.swapAt(0, items.count - 1)
+        let top = items.removeLast()
+        var i = 0
+        while true {
+            let l = 2 * i + 1, r = l + 1
+            var m = i
+            if l < items.count, before(l, m) { m = l }
+            if r < items.count, before(r, m) { m = r }
+            if m == i { break }
+            items.swapAt(i, m)
+            i = m
+        }
+        return top
+    }
+}
