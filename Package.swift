@@ -16,6 +16,7 @@ let package = Package(
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.5.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
     ],
     targets: [
         // Pure scheduler core: queue model, routing, ordering, placement, backfill. No I/O.
@@ -40,6 +41,7 @@ let package = Package(
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "NIOCore", package: "swift-nio"),
         ]),
         // Minimal HTTP/1.1 client over a Unix socket, kept small so `vbatch` starts fast.
         .target(name: "VBatchClient", dependencies: ["VBatchAPI"]),
@@ -52,7 +54,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "vbatch-bench", dependencies: [
-            "VBatchCore", "VBatchConfig", "VBatchStore", "VBatchDrivers", "VBatchDaemon", "VBatchAPI", "VBatchClient",
+            "VBatchCore", "VBatchAPI", "VBatchClient",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "VBatchCoreTests", dependencies: ["VBatchCore"]),

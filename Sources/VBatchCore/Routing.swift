@@ -22,6 +22,14 @@ public struct RoutedJob: Sendable, Equatable {
     public var memoryMB: Int
     public var walltime: Int
     public var environment: String
+
+    public init(queue: String, cores: Int, memoryMB: Int, walltime: Int, environment: String) {
+        self.queue = queue
+        self.cores = cores
+        self.memoryMB = memoryMB
+        self.walltime = walltime
+        self.environment = environment
+    }
 }
 
 /// Why a job was refused: one reason per execution queue that was considered.
@@ -46,7 +54,7 @@ public struct RoutingRejection: Error, Sendable, Equatable, CustomStringConverti
 /// Routes a request through routing queues to the first execution queue that accepts it.
 ///
 /// Pure: the caller supplies how many jobs each queue already holds.
-public struct Router: Sendable {
+public struct QueueRouter: Sendable {
     public let configuration: Configuration
 
     public init(configuration: Configuration) {

@@ -69,4 +69,6 @@ public struct CycleResult: Sendable {
     public var reservation: Reservation?
     /// Pending jobs the cycle looked at.
     public var considered = 0
+
+    public init() {}
 }

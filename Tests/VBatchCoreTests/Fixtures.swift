@@ -34,7 +34,7 @@ struct Harness {
     @discardableResult
     mutating func submit(_ queue: String, cores: Int = 1, memoryMB: Int = 256, walltime: Int? = nil,
                          user: String = "alice", vo: String? = nil, env: String? = nil) throws -> Int64 {
-        let routed = try Router(configuration: scheduler.configuration)
+        let routed = try QueueRouter(configuration: scheduler.configuration)
             .route(JobRequest(queue: queue, cores: cores, memoryMB: memoryMB, walltime: walltime, environment: env), vo: vo,
                    queuedCount: { scheduler.waitingCount(queue: scheduler.queue(named: $0)!) })
             .get()

@@ -3,7 +3,7 @@ import VBatchCore
 
 @Suite("Routing")
 struct RoutingTests {
-    let router = Router(configuration: exampleConfiguration())
+    let router = QueueRouter(configuration: exampleConfiguration())
 
     @Test func shortJobGoesToFirstDestination() throws {
         let job = try router.route(JobRequest(queue: "grid", walltime: 2 * 3600), vo: "atlas").get()
@@ -58,7 +58,7 @@ struct RoutingTests {
     @Test func environmentGrantedPerVO() throws {
         var config = exampleConfiguration()
         config.images[1].vos = ["atlas"]
-        let router = Router(configuration: config)
+        let router = QueueRouter(configuration: config)
         #expect(router.route(JobRequest(queue: "cms-long", environment: "el8"), vo: "cms").failureReason
             == "environment el8 is not granted to VO cms")
     }
@@ -73,7 +73,7 @@ struct RoutingTests {
             q.maxQueued = 3
             config.queues[2] = .execution(q)
         }
-        let router = Router(configuration: config)
+        let router = QueueRouter(configuration: config)
         // one-way is disabled, so a short job goes to two-way.
         #expect(try router.route(JobRequest(queue: "grid"), vo: nil).get().queue == "two-way")
         #expect(router.route(JobRequest(queue: "one-way"), vo: nil).failureReason == "queue is disabled")

@@ -1,0 +1,97 @@
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import ServiceLifecycle
+import VBatchCore
+import VBatchDrivers
+import VBatchStore
+
+/// Starts `vbatchd`: opens the state directory, rebuilds the engine from the store, and
+/// serves the API on the Unix socket until SIGTERM or SIGINT.
+public enum Daemon {
+    public struct Options: Sendable {
+        public var configuration: Configuration
+        /// Holds `vbatch.sqlite`, the spool and the lock.
+        public var stateDirectory: String
+        public var socketPath: String
+        public var logLevel: Logger.Level
+
+        public init(configuration: Configuration, stateDirectory: String, socketPath: String, logLevel: Logger.Level = .info) {
+            self.configuration = configuration
+            self.stateDirectory = stateDirectory
+            self.socketPath = socketPath
+            self.logLevel = logLevel
+        }
+    }
+
+    public static func run(_ options: Options) async throws {
+        var logger = Logger(label: "vbatchd")
+        logger.logLevel = options.logLevel
+        let files = FileManager.default
+        try files.createDirectory(atPath: options.stateDirectory, withIntermediateDirectories: true)
+        let lock = try StateLock(path: options.stateDirectory + "/vbatchd.lock")
+        defer { withExtendedLifetime(lock) {} }
+
+        let driver = try makeDriver(for: options.configuration)
+        let store = try JobStore(path: options.stateDirectory + "/vbatch.sqlite")
+        let spool = options.stateDirectory + "/spool"
+        try files.createDirectory(atPath: spool, withIntermediateDirectories: true)
+        let engine = try await Engine(configuration: options.configuration, store: store, driver: driver,
+                                      spoolRoot: spool, logger: logger)
+
+        try prepareSocket(options.socketPath)
+        let socketPath = options.socketPath
+        let app = Application(
+            router: buildRouter(engine: engine),
+            configuration: .init(address: .unixDomainSocket(path: socketPath), serverName: "vbatchd"),
+            services: [SchedulerLoop(engine: engine), DriverEventPump(engine: engine, driver: driver)],
+            onServerRunning: { _ in
+                // Every local user may connect; who they are comes from SO_PEERCRED.
+                chmod(socketPath, 0o666)
+                logger.info("vbatchd listening on \(socketPath)")
+            },
+            logger: logger)
+        try await app.runService()
+        unlink(socketPath)
+    }
+
+    /// The simulated driver serves `sim://` nodes; libvirt nodes need the libvirt driver.
+    static func makeDriver(for configuration: Configuration) throws -> any HypervisorDriver {
+        let unsupported = configuration.nodes.filter { !$0.uri.hasPrefix("sim://") }
+        guard unsupported.isEmpty else {
+            let names = unsupported.map { "\($0.name) (\($0.uri))" }.joined(separator: ", ")
+            throw DaemonError("this build drives only simulated nodes (sim://); not supported: \(names)")
+        }
+        return SimulatedDriver(clock: .wallClock)
+    }
+
+    /// Creates the socket's directory and removes a stale socket left by a killed daemon.
+    static func prepareSocket(_ path: String) throws {
+        let dir = (path as NSString).deletingLastPathComponent
+        if !dir.isEmpty { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
+        guard path.utf8.count < 108 else { throw DaemonError("socket path is too long (max 107 bytes): \(path)") }
+        unlink(path)
+    }
+}
+
+public struct DaemonError: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// An exclusive `flock` on the state directory, so two daemons never share one store.
+final class StateLock {
+    private let fd: Int32
+
+    init(path: String) throws {
+        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw DaemonError("cannot open \(path): \(String(cString: strerror(errno)))") }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            close(fd)
+            throw DaemonError("another vbatchd is using this state directory (\(path) is locked)")
+        }
+    }
+
+    deinit { close(fd) }
+}

@@ -1,0 +1,337 @@
+import Logging
+import VBatchAPI
+import VBatchCore
+import VBatchDrivers
+import VBatchStore
+
+/// The daemon's heart: owns the scheduler core, writes every decision to the store before
+/// acting on it, drives the hypervisor driver and turns its events into job transitions.
+///
+/// All mutable state lives in this actor. The store is the truth: the engine's in-memory
+/// state is rebuilt from it on start (see ``init(configuration:store:driver:spoolRoot:logger:)``).
+public actor Engine {
+    public nonisolated let configuration: Configuration
+    let store: JobStore
+    let driver: any HypervisorDriver
+    let spoolRoot: String
+    let logger: Logger
+    private var scheduler: Scheduler
+    private let router: QueueRouter
+    /// Jobs routed to a queue whose submission is being committed (counted against max_queued).
+    private var committing: [String: Int] = [:]
+    /// Why a running job is being cancelled, until its VM is gone.
+    private var cancelReasons: [Int64: String] = [:]
+    /// Failed start attempts of active jobs (only jobs that had one).
+    private var attempts: [Int64: Int] = [:]
+    private let cycleContinuation: AsyncStream<Void>.Continuation
+    /// One element whenever a scheduling cycle is wanted; bursts collapse into one.
+    public nonisolated let cycleRequests: AsyncStream<Void>
+
+    /// Opens the engine and rebuilds its state from the store: waiting jobs are queued again,
+    /// jobs whose VMs still run are re-adopted, jobs whose VMs vanished are requeued or
+    /// failed, and VMs the store does not know are removed.
+    public init(configuration: Configuration, store: JobStore, driver: any HypervisorDriver, spoolRoot: String,
+                logger: Logger) async throws {
+        self.configuration = configuration
+        self.store = store
+        self.driver = driver
+        self.spoolRoot = spoolRoot
+        self.logger = logger
+        let now = WallClock.now()
+        scheduler = Scheduler(configuration: configuration, now: now)
+        router = QueueRouter(configuration: configuration)
+        (cycleRequests, cycleContinuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        try await rebuild(now: now)
+    }
+
+    // MARK: - Rebuild
+
+    private func rebuild(now: Double) async throws {
+        let active = try store.activeJobs()
+        let alive = try await driver.runningJobs()
+        let aliveIDs = Set(alive.map(\.jobID))
+        var transitions: [Transition] = []
+        var known = Set<Int64>()
+        for job in active {
+            known.insert(job.id)
+            if job.attempts > 0 { attempts[job.id] = job.attempts }
+            guard let q = scheduler.queue(named: job.queue), let e = scheduler.environment(named: job.environment) else {
+                transitions.append(Transition(id: job.id, state: .failed, time: now,
+                                              reason: "queue \(job.queue) or environment \(job.environment) is no longer configured"))
+                continue
+            }
+            let pending = PendingJob(id: job.id, submitTime: job.submitTime, queue: q, environment: e,
+                                     user: scheduler.user(named: job.owner), vo: scheduler.vo(named: job.vo),
+                                     cores: Int32(job.cores), memoryMB: Int32(job.memoryMB), walltime: Int32(job.walltime),
+                                     held: job.state == .held)
+            switch job.state {
+            case .queued, .held:
+                scheduler.enqueue(pending)
+            case .starting, .running:
+                if aliveIDs.contains(job.id), let nodeName = job.node, let node = scheduler.node(named: nodeName),
+                   let slots = slotIndices(cpus: job.cpus ?? [], node: node), slots.count == job.cores {
+                    scheduler.adopt(pending, node: node, slots: slots, startTime: job.startTime ?? now)
+                    logger.info("re-adopted job \(job.id) on \(nodeName)")
+                } else {
+                    let transition = retryOrFail(job.id, node: job.node ?? "?", reason: "VM lost while vbatchd was down", now: now)
+                    if transition.state == .queued { scheduler.enqueue(pending) }
+                    transitions.append(transition)
+                }
+            default:
+                break
+            }
+        }
+        for vm in alive where !known.contains(vm.jobID) {
+            logger.warning("removing VM of unknown job \(vm.jobID) on \(vm.node)")
+            await driver.cleanUp(jobID: vm.jobID, node: vm.node)
+        }
+        let halfLife = Double(configuration.site.fairShareHalfLife)
+        for usage in try store.finishedUsage(since: now - 10 * halfLife) {
+            scheduler.recordPastUsage(vo: usage.vo, coreSeconds: usage.coreSeconds, endedAgo: now - usage.endTime)
+        }
+        try store.record(transitions)
+        logger.info("state rebuilt: \(scheduler.pendingCount) waiting, \(scheduler.runningCount) running")
+        requestCycle()
+    }
+
+    private func slotIndices(cpus: [Int], node: Int) -> [Int]? {
+        let hostCPUs = configuration.nodes[node].cpus
+        let slots = cpus.compactMap { hostCPUs.firstIndex(of: $0) }
+        return slots.count == cpus.count ? slots : nil
+    }
+
+    // MARK: - Submissions
+
+    /// Validates, routes and durably records a submission; returns once it is on disk.
+    public func submit(_ request: SubmitRequest, caller: Caller) async throws -> SubmitResponse {
+        if let problem = InputLimits.problem(with: request) { throw EngineError.badRequest(problem) }
+        let jobRequest = JobRequest(queue: request.queue, cores: request.cores, memoryMB: request.memoryMB,
+                                    walltime: request.walltime, environment: request.environment)
+        let routed: RoutedJob
+        switch router.route(jobRequest, vo: caller.vo, count: request.count, queuedCount: queuedCount) {
+        case .success(let r): routed = r
+        case .failure(let rejection): throw EngineError.badRequest(rejection.description)
+        }
+        let now = WallClock.now()
+        let submission = NewSubmission(
+            name: request.name ?? "job", owner: caller.user, uid: caller.uid, vo: caller.vo, submitQueue: request.queue,
+            queue: routed.queue, environment: routed.environment, cores: routed.cores, memoryMB: routed.memoryMB,
+            walltime: routed.walltime, script: request.script, arguments: request.arguments,
+            variables: request.variables, count: request.count, held: request.held, submitTime: now)
+        committing[routed.queue, default: 0] += request.count
+        let ids: [Int64]
+        do {
+            ids = try await store.submit(submission)
+        } catch {
+            committing[routed.queue, default: 0] -= request.count
+            logger.error("submission not recorded: \(error)")
+            throw EngineError.unavailable("the job store could not record the submission: \(error)")
+        }
+        committing[routed.queue, default: 0] -= request.count
+        for id in ids {
+            if let job = scheduler.pendingJob(id: id, routed: routed, user: caller.user, vo: caller.vo, submitTime: now,
+                                              held: request.held) {
+                scheduler.enqueue(job)
+            }
+        }
+        requestCycle()
+        return SubmitResponse(ids: ids, queue: routed.queue)
+    }
+
+    private func queuedCount(_ queue: String) -> Int {
+        (scheduler.queue(named: queue).map { scheduler.waitingCount(queue: $0) } ?? 0) + committing[queue, default: 0]
+    }
+
+    // MARK: - Job control
+
+    private func authorizedJob(_ id: Int64, caller: Caller) throws -> JobInfo {
+        guard let job = try store.job(id) else { throw EngineError.notFound("job \(id) does not exist") }
+        guard job.owner == caller.user || caller.isOperator else {
+            throw EngineError.forbidden("job \(id) belongs to another user")
+        }
+        return job
+    }
+
+    public func job(_ id: Int64, caller: Caller) throws -> JobDetail {
+        let job = try authorizedJob(id, caller: caller)
+        return JobDetail(job: job, history: try store.history(id))
+    }
+
+    /// Cancels a job: a waiting job at once, a running one by destroying its VM.
+    public func cancel(_ id: Int64, caller: Caller) async throws -> JobInfo {
+        let job = try authorizedJob(id, caller: caller)
+        guard !job.state.isTerminal else { throw EngineError.conflict("job \(id) has already ended (\(job.state.rawValue))") }
+        let reason = "cancelled by \(caller.user)"
+        if scheduler.removePending(id) != nil {
+            try store.record([Transition(id: id, state: .cancelled, time: WallClock.now(), reason: reason)])
+        } else if scheduler.runningJob(id) != nil {
+            cancelReasons[id] = reason
+            await driver.cancel(jobID: id)
+        }
+        return try store.job(id) ?? job
+    }
+
+    /// Holds a waiting job: it keeps its place but is never started until released.
+    public func hold(_ id: Int64, caller: Caller) throws -> JobInfo {
+        let job = try authorizedJob(id, caller: caller)
+        guard job.state == .queued, scheduler.setHeld(id, true) else {
+            throw EngineError.conflict("job \(id) is \(job.state.rawValue); only queued jobs can be held")
+        }
+        try store.record([Transition(id: id, state: .held, time: WallClock.now(), reason: "held by \(caller.user)")])
+        return try store.job(id) ?? job
+    }
+
+    public func release(_ id: Int64, caller: Caller) throws -> JobInfo {
+        let job = try authorizedJob(id, caller: caller)
+        guard job.state == .held, scheduler.setHeld(id, false) else {
+            throw EngineError.conflict("job \(id) is \(job.state.rawValue); only held jobs can be released")
+        }
+        try store.record([Transition(id: id, state: .queued, time: WallClock.now(), reason: "released by \(caller.user)")])
+        requestCycle()
+        return try store.job(id) ?? job
+    }
+
+    // MARK: - Listings
+
+    /// Active jobs as JSON bytes (the hot path of `vbatch status --all --json`).
+    public func activeJobsJSON(caller: Caller, all: Bool) throws -> [UInt8] {
+        if all, !caller.isOperator { throw EngineError.forbidden("only operators may list every user's jobs") }
+        return JSONWriter.jobs(try store.jobs(owner: all ? nil : caller.user, active: true, limit: nil))
+    }
+
+    public func history(caller: Caller, all: Bool, limit: Int?) throws -> [UInt8] {
+        if all, !caller.isOperator { throw EngineError.forbidden("only operators may list every user's jobs") }
+        return JSONWriter.jobs(try store.jobs(owner: all ? nil : caller.user, active: false, limit: limit ?? 100))
+    }
+
+    public func queues() -> [QueueInfo] {
+        configuration.queues.map { queue in
+            switch queue {
+            case .routing(let r):
+                return QueueInfo(name: r.name, kind: "routing", description: r.description, enabled: r.enabled, started: true,
+                                 destinations: r.destinations, queued: 0, running: 0)
+            case .execution(let e):
+                let q = scheduler.queue(named: e.name)!
+                return QueueInfo(name: e.name, kind: "execution", description: e.description, enabled: e.enabled,
+                                 started: e.started, priority: e.priority, environments: e.environments,
+                                 walltimeMax: e.walltimeMax, walltimeDefault: e.walltimeDefault, maxCores: e.maxCores,
+                                 maxMemoryMB: e.maxMemoryMB, vos: e.vos, nodes: e.nodes, maxJobsPerNode: e.maxJobsPerNode,
+                                 maxRunning: e.maxRunning, maxQueued: e.maxQueued, maxRunningPerUser: e.maxRunningPerUser,
+                                 queued: scheduler.waitingCount(queue: q), running: scheduler.runningCount(queue: q))
+            }
+        }
+    }
+
+    public func nodes() -> [NodeInfo] {
+        configuration.nodes.enumerated().map { i, node in
+            NodeInfo(name: node.name, uri: node.uri, slots: node.slots, freeSlots: scheduler.freeSlotCount(node: i),
+                     memoryMB: node.memoryMB, freeMemoryMB: scheduler.freeMemoryMB(node: i),
+                     enabled: scheduler.isNodeEnabled(i), environments: node.environments,
+                     jobs: scheduler.runningJobs(node: i).sorted())
+        }
+    }
+
+    public var pendingCount: Int { scheduler.pendingCount }
+    public var runningCount: Int { scheduler.runningCount }
+
+    // MARK: - Scheduling
+
+    public nonisolated func requestCycle() { cycleContinuation.yield() }
+
+    /// Runs one scheduling cycle: decisions are recorded durably, then carried out.
+    public func runCycle() async {
+        let now = WallClock.now()
+        let result = scheduler.schedule(now: now)
+        guard !result.placements.isEmpty else { return }
+        let transitions = result.placements.map { p in
+            Transition(id: p.jobID, state: .starting, time: now,
+                       reason: "placed on \(p.nodeName) (cpus \(p.cpus.map(String.init).joined(separator: ",")))"
+                           + (p.backfilled ? " by backfill" : ""),
+                       node: p.nodeName, cpus: p.cpus)
+        }
+        do {
+            try store.record(transitions)
+        } catch {
+            logger.error("could not record placements, putting jobs back: \(error)")
+            for p in result.placements { scheduler.requeue(p.jobID, now: now) }
+            return
+        }
+        for p in result.placements { launch(p, now: now) }
+    }
+
+    private func launch(_ placement: Placement, now: Double) {
+        guard let run = scheduler.runningJob(placement.jobID) else { return }
+        let image = configuration.images[Int(run.job.environment)]
+        var spec = LaunchSpec(jobID: placement.jobID, node: configuration.nodes[placement.node], cpus: placement.cpus,
+                              memoryMB: Int(run.job.memoryMB), walltime: Int(run.job.walltime), environment: image,
+                              spoolDirectory: "\(spoolRoot)/\(placement.jobID)")
+        if let payload = try? store.script(placement.jobID) {
+            spec.simulatedRuntime = payload.variables["VBATCH_SIM_RUNTIME"].flatMap(Double.init)
+            spec.simulatedExitCode = payload.variables["VBATCH_SIM_EXIT"].flatMap { Int($0) }
+        }
+        let driver = self.driver
+        Task {
+            do {
+                try await driver.start(spec)
+            } catch {
+                await self.handle(.ended(jobID: spec.jobID, outcome: .startFailed(reason: "\(error)"), time: WallClock.now()))
+            }
+        }
+    }
+
+    /// Applies one driver event to the scheduler and the store.
+    public func handle(_ event: DriverEvent) async {
+        switch event {
+        case .running(let id, let time):
+            guard let run = scheduler.runningJob(id) else { return }
+            record(Transition(id: id, state: .running, time: time,
+                              reason: "VM running on \(configuration.nodes[run.node].name)"))
+        case .ended(let id, let outcome, let time):
+            guard let run = scheduler.runningJob(id) else { return }
+            let node = configuration.nodes[run.node].name
+            switch outcome {
+            case .exited(let code):
+                finish(id, time, Transition(id: id, state: .completed, time: time, reason: "exited with code \(code)", exitCode: code))
+            case .walltimeExceeded:
+                finish(id, time, Transition(id: id, state: .failed, time: time,
+                                            reason: "killed: walltime of \(Quantities.formatWalltime(Int(run.job.walltime))) exceeded"))
+            case .cancelled:
+                finish(id, time, Transition(id: id, state: .cancelled, time: time, reason: cancelReasons.removeValue(forKey: id) ?? "cancelled"))
+            case .startFailed(let reason), .lost(let reason):
+                let transition = retryOrFail(id, node: node, reason: reason, now: time)
+                if transition.state == .queued { scheduler.requeue(id, now: time) } else { scheduler.finish(id, now: time) }
+                record(transition)
+            }
+            requestCycle()
+        }
+    }
+
+    private func finish(_ id: Int64, _ time: Double, _ transition: Transition) {
+        scheduler.finish(id, now: time)
+        attempts[id] = nil
+        record(transition)
+    }
+
+    /// Counts a failed start; the job goes back to the queue until the site's limit is reached.
+    private func retryOrFail(_ id: Int64, node: String, reason: String, now: Double) -> Transition {
+        let attempt = attempts[id, default: 0] + 1
+        let limit = configuration.site.maxStartAttempts
+        if attempt < limit {
+            attempts[id] = attempt
+            return Transition(id: id, state: .queued, time: now,
+                              reason: "start on \(node) failed (attempt \(attempt) of \(limit)): \(reason); back in the queue",
+                              attemptsDelta: 1)
+        }
+        attempts[id] = nil
+        return Transition(id: id, state: .failed, time: now,
+                          reason: "start failed \(attempt) times, last on \(node): \(reason)", attemptsDelta: 1)
+    }
+
+    private func record(_ transition: Transition) {
+        do {
+            try store.record([transition])
+        } catch {
+            logger.error("could not record job \(transition.id) → \(transition.state.rawValue): \(error)")
+        }
+    }
+}

@@ -1,0 +1,133 @@
+import Foundation
+import Hummingbird
+import NIOCore
+import VBatchAPI
+import VBatchCore
+
+/// Request context carrying the socket channel (for peer credentials) and the caller.
+public struct VBatchRequestContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
+    let channel: (any Channel)?
+    /// Set by ``CallerMiddleware`` before any route runs.
+    public var caller: Caller?
+
+    public init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+        channel = source.channel
+    }
+}
+
+/// Establishes the caller from `SO_PEERCRED` of the Unix socket connection.
+struct CallerMiddleware: RouterMiddleware {
+    typealias Context = VBatchRequestContext
+    let configuration: Configuration
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard let provider = context.channel as? SocketOptionProvider else {
+            return errorResponse(500, "cannot establish the caller's identity on this connection")
+        }
+        let credentials: PeerCredentials
+        do {
+            credentials = try await provider.unsafeGetSocketOption(level: SocketOptionLevel(SOL_SOCKET),
+                                                                  name: SocketOptionName(SO_PEERCRED)).get()
+        } catch {
+            return errorResponse(403, "cannot read the peer credentials of this connection: \(error)")
+        }
+        var context = context
+        context.caller = Caller.resolve(uid: credentials.uid, gid: credentials.gid, configuration: configuration)
+        return try await next(request, context)
+    }
+}
+
+/// The kernel's `struct ucred` (pid, uid, gid), as `SO_PEERCRED` fills it.
+struct PeerCredentials: Sendable {
+    var pid: Int32 = 0
+    var uid: UInt32 = 0
+    var gid: UInt32 = 0
+}
+
+/// Builds the router of the daemon's API over an engine; used by `vbatchd` and the tests.
+public func buildRouter(engine: Engine) -> Router<VBatchRequestContext> {
+    let router = Router(context: VBatchRequestContext.self)
+    router.add(middleware: CallerMiddleware(configuration: engine.configuration))
+    let v1 = router.group("v1")
+
+    v1.post("jobs") { request, context in
+        await respond(status: 201) {
+            let body = try await request.body.collect(upTo: API.maxRequestBytes)
+            let submit: SubmitRequest
+            do {
+                submit = try JSONDecoder().decode(SubmitRequest.self, from: Data(buffer: body))
+            } catch {
+                throw EngineError.badRequest("malformed submission: \(error)")
+            }
+            return try encode(try await engine.submit(submit, caller: context.caller!))
+        }
+    }
+    v1.get("jobs") { request, context in
+        await respond { try await engine.activeJobsJSON(caller: context.caller!, all: request.uri.queryParameters["all"] == "1") }
+    }
+    v1.get("jobs/:id") { _, context in
+        await respond { try encode(try await engine.job(try jobID(context), caller: context.caller!)) }
+    }
+    v1.delete("jobs/:id") { _, context in
+        await respond { try encode(try await engine.cancel(try jobID(context), caller: context.caller!)) }
+    }
+    v1.post("jobs/:id/hold") { _, context in
+        await respond { try encode(try await engine.hold(try jobID(context), caller: context.caller!)) }
+    }
+    v1.post("jobs/:id/release") { _, context in
+        await respond { try encode(try await engine.release(try jobID(context), caller: context.caller!)) }
+    }
+    v1.get("queues") { _, _ in
+        await respond { try encode(await engine.queues()) }
+    }
+    v1.get("nodes") { _, _ in
+        await respond { try encode(await engine.nodes()) }
+    }
+    v1.get("history") { request, context in
+        await respond {
+            let limit = request.uri.queryParameters["limit"].flatMap { Int(String($0)) }
+            return try await engine.history(caller: context.caller!, all: request.uri.queryParameters["all"] == "1", limit: limit)
+        }
+    }
+    v1.get("whoami") { _, context in
+        await respond {
+            let c = context.caller!
+            return try encode(WhoAmI(user: c.user, uid: c.uid, vo: c.vo, isOperator: c.isOperator))
+        }
+    }
+    return router
+}
+
+private func jobID(_ context: VBatchRequestContext) throws -> Int64 {
+    guard let text = context.parameters.get("id"), let id = Int64(text), id > 0 else {
+        throw EngineError.badRequest("job id must be a positive number")
+    }
+    return id
+}
+
+private func encode<T: Encodable>(_ value: T) throws -> [UInt8] {
+    Array(try JSONEncoder().encode(value)) + [0x0A]
+}
+
+/// Runs a handler and turns its result or its error into a JSON response.
+private func respond(status: Int = 200, _ body: () async throws -> [UInt8]) async -> Response {
+    do {
+        let bytes = try await body()
+        return Response(status: .init(code: status), headers: [.contentType: "application/json"],
+                        body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
+    } catch let error as EngineError {
+        return errorResponse(error.httpStatus, error.description)
+    } catch let error as HTTPError {
+        return errorResponse(Int(error.status.code), error.body ?? "\(error.status)")
+    } catch {
+        return errorResponse(500, "internal error: \(error)")
+    }
+}
+
+func errorResponse(_ status: Int, _ message: String) -> Response {
+    let bytes = (try? JSONEncoder().encode(ErrorResponse(error: message))).map(Array.init) ?? []
+    return Response(status: .init(code: status), headers: [.contentType: "application/json"],
+                    body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes + [0x0A])))
+}

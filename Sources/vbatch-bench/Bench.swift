@@ -1,0 +1,92 @@
+import ArgumentParser
+import Foundation
+
+/// `vbatch-bench`: prints the figures of DESIGN.md's targets table.
+@main
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "vbatch-bench",
+        abstract: "Measure vbatch against the performance targets (build with -c release).")
+
+    @Flag(name: .long, help: "Print one JSON object: {KEY: {value, unit, target}}.")
+    var json = false
+
+    @Option(name: .long, parsing: .upToNextOption, help: "Only these figures (e.g. P1 P8).")
+    var only: [String] = []
+
+    @Option(name: .long, help: "Pending jobs for P6 (the target is stated at 1,000,000).")
+    var p6Pending = 1_000_000
+
+    func wants(_ key: String) -> Bool { only.isEmpty || only.contains(key) }
+
+    func run() throws {
+        var figures: [Figure] = []
+        if wants("P1") {
+            log("P1: placement rate, 10,000 nodes × 32 slots, 100,000 pending")
+            let (rate, placed) = CoreBenchmarks.placementRate(runs: 5)
+            figures.append(Figure(key: "P1", value: rate.rounded(), unit: "decisions/s", target: 50_000, lowerIsBetter: false,
+                                  note: "\(placed) of 100,000 placed in the cycle"))
+        }
+        if wants("P2") {
+            log("P2: backfill cycle on a 95%-busy site with 100,000 pending")
+            let (seconds, backfilled) = CoreBenchmarks.backfillCycle(runs: 5)
+            figures.append(Figure(key: "P2", value: round3(seconds), unit: "s", target: 1, lowerIsBetter: true,
+                                  note: "\(backfilled) jobs backfilled"))
+        }
+        if wants("P3_batched") || wants("P3_concurrent") || wants("P3_cli") {
+            let daemon = try DaemonProcess(nodes: 4, started: false)
+            defer { daemon.stop() }
+            if wants("P3_batched") {
+                log("P3_batched: durable array submissions of 1,000")
+                figures.append(Figure(key: "P3_batched", value: try DaemonBenchmarks.batched(daemon).rounded(), unit: "jobs/s",
+                                      target: 5000, lowerIsBetter: false))
+            }
+            if wants("P3_concurrent") {
+                log("P3_concurrent: 16 concurrent single-job clients")
+                figures.append(Figure(key: "P3_concurrent", value: try DaemonBenchmarks.concurrent(daemon).rounded(),
+                                      unit: "jobs/s", target: 1000, lowerIsBetter: false))
+            }
+            if wants("P3_cli") {
+                log("P3_cli: shell loop of vbatch submit")
+                figures.append(Figure(key: "P3_cli", value: try DaemonBenchmarks.cli(daemon).rounded(), unit: "jobs/s",
+                                      target: 250, lowerIsBetter: false))
+            }
+        }
+        if wants("P8") {
+            log("P8: vbatch status --all --json with 10,000 pending")
+            let daemon = try DaemonProcess(nodes: 4, started: false)
+            defer { daemon.stop() }
+            figures.append(Figure(key: "P8", value: round3(try DaemonBenchmarks.statusLatency(daemon)), unit: "ms",
+                                  target: 40, lowerIsBetter: true))
+        }
+        if wants("P6") {
+            log("P6: daemon memory per pending job at \(p6Pending) pending")
+            let daemon = try DaemonProcess(nodes: 4, started: false)
+            defer { daemon.stop() }
+            figures.append(Figure(key: "P6", value: try DaemonBenchmarks.memoryPerPending(daemon, pending: p6Pending).rounded(),
+                                  unit: "bytes/job", target: 1024, lowerIsBetter: true, note: "at \(p6Pending) pending"))
+        }
+        report(figures)
+    }
+
+    func round3(_ v: Double) -> Double { (v * 1000).rounded() / 1000 }
+
+    func report(_ figures: [Figure]) {
+        if json {
+            let body = figures.map { f in
+                "  \"\(f.key)\": {\"value\": \(number(f.value)), \"unit\": \"\(f.unit)\", \"target\": \(number(f.target))}"
+            }.joined(separator: ",\n")
+            print("{\n\(body)\n}")
+        } else {
+            for f in figures {
+                let mark = f.met ? "ok  " : "MISS"
+                print("\(mark) \(f.key.padding(toLength: 14, withPad: " ", startingAt: 0)) \(number(f.value)) \(f.unit)"
+                    + " (target \(f.lowerIsBetter ? "≤" : "≥") \(number(f.target)))\(f.note.isEmpty ? "" : "  — \(f.note)")")
+            }
+        }
+    }
+
+    func number(_ v: Double) -> String {
+        v == v.rounded() && abs(v) < 1e15 ? String(Int64(v)) : String(v)
+    }
+}

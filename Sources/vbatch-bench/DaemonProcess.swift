@@ -1,0 +1,79 @@
+import Foundation
+import VBatchAPI
+import VBatchClient
+
+/// A `vbatchd` started from the build directory on a generated config of simulated nodes,
+/// in a temporary directory that is removed on `stop()`.
+final class DaemonProcess {
+    let directory: String
+    let socket: String
+    let process = Process()
+    var client: VBatchClient { VBatchClient(socketPath: socket) }
+    var pid: Int32 { process.processIdentifier }
+
+    /// - Parameter started: whether the benchmark queue runs its jobs (false keeps them pending).
+    init(nodes: Int, started: Bool) throws {
+        directory = NSTemporaryDirectory() + "vbatch-bench-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        socket = directory + "/vbatchd.sock"
+        let config = directory + "/config"
+        try FileManager.default.createDirectory(atPath: config + "/queues", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: config + "/images", withIntermediateDirectories: true)
+        try """
+            [queue.bench]
+            type = "execution"
+            environments = ["sim"]
+            walltime_max = "1d"
+            max_cores = 8
+            max_queued = 2000000
+            started = \(started)
+            """.write(toFile: config + "/queues/bench.toml", atomically: true, encoding: .utf8)
+        try """
+            [image.sim]
+            boot = "kernel"
+            kernel = "none"
+            """.write(toFile: config + "/images/sim.toml", atomically: true, encoding: .utf8)
+        var site = "[site]\nname = \"bench\"\noperators = [\"root\"]\n"
+        for n in 0..<nodes { site += "\n[node.wn\(n)]\nuri = \"sim://\"\nslots = 32\nmemory = \"128gb\"\n" }
+        try site.write(toFile: config + "/site.toml", atomically: true, encoding: .utf8)
+
+        process.executableURL = URL(fileURLWithPath: Binaries.path("vbatchd"))
+        process.arguments = ["--config", config, "--state", directory + "/state", "--socket", socket, "--log-level", "warning"]
+        try process.run()
+        let deadline = monotonic() + 60
+        while monotonic() < deadline {
+            if (try? client.whoami()) != nil { return }
+            guard process.isRunning else { throw BenchError("vbatchd exited with status \(process.terminationStatus)") }
+            usleep(20_000)
+        }
+        throw BenchError("vbatchd did not answer on \(socket) within 60 s")
+    }
+
+    /// Resident memory of the daemon, from /proc.
+    func residentBytes() -> Int {
+        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
+              let kb = Int(line.split(separator: " ", omittingEmptySubsequences: true)[1]) else { return 0 }
+        return kb * 1024
+    }
+
+    func stop() {
+        if process.isRunning {
+            process.terminate()
+            process.waitUntilExit()
+        }
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+}
+
+/// Sibling executables of the running benchmark (same build directory).
+enum Binaries {
+    static func path(_ name: String) -> String {
+        let me = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        return (me as NSString).deletingLastPathComponent + "/" + name
+    }
+}
+
+struct BenchError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,68 @@
+import ArgumentParser
+import Foundation
+import Logging
+import VBatchConfig
+import VBatchCore
+import VBatchDaemon
+
+/// `vbatchd`: the vbatch daemon.
+@main
+struct VBatchd: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "vbatchd",
+        abstract: "The vbatch daemon: queues, scheduling and VMs for a grid site.",
+        discussion: """
+            Reads DIR/queues/*.toml, DIR/images/*.toml and the site file, rebuilds its state \
+            from STATE/vbatch.sqlite and serves the API on a Unix socket. With --check it only \
+            validates the configuration and reports every error with file, line and key.
+            """)
+
+    @Option(name: .long, help: ArgumentHelp("Configuration directory (holds queues/ and images/).", valueName: "DIR"))
+    var config: String
+
+    @Option(name: .long, help: ArgumentHelp("Site file; default DIR/site.toml, else DIR/queues/site.toml.", valueName: "FILE"))
+    var site: String?
+
+    @Option(name: .long, help: ArgumentHelp("State directory (job store, spool, lock).", valueName: "DIR"))
+    var state: String?
+
+    @Option(name: .long, help: ArgumentHelp("Unix socket to serve; default STATE/vbatchd.sock.", valueName: "PATH"))
+    var socket: String?
+
+    @Flag(name: .long, help: "Validate the configuration and exit.")
+    var check = false
+
+    @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: String = "info"
+
+    func validate() throws {
+        if !check, state == nil { throw ValidationError("--state DIR is required (or use --check)") }
+        if Logger.Level(rawValue: logLevel) == nil { throw ValidationError("unknown log level '\(logLevel)'") }
+    }
+
+    func run() async throws {
+        let configuration: Configuration
+        do {
+            configuration = try ConfigLoader.load(directory: config, siteFile: site)
+        } catch let errors as ConfigErrors {
+            FileHandle.standardError.write(Data("\(errors)\n".utf8))
+            FileHandle.standardError.write(Data("vbatchd: \(errors.errors.count) configuration error(s)\n".utf8))
+            throw ExitCode(1)
+        }
+        if check {
+            let executions = configuration.executionQueues.count
+            print("configuration OK: \(configuration.queues.count - executions) routing and \(executions) execution queues, "
+                + "\(configuration.nodes.count) nodes, \(configuration.images.count) images, \(configuration.vos.count) VOs")
+            return
+        }
+        let stateDirectory = state!
+        do {
+            try await Daemon.run(.init(configuration: configuration, stateDirectory: stateDirectory,
+                                       socketPath: socket ?? stateDirectory + "/vbatchd.sock",
+                                       logLevel: Logger.Level(rawValue: logLevel)!))
+        } catch let error as DaemonError {
+            FileHandle.standardError.write(Data("vbatchd: error: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
+    }
+}

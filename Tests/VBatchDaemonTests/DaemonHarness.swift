@@ -1,0 +1,170 @@
+import Foundation
+import VBatchAPI
+import VBatchClient
+
+/// A real `vbatchd` process on a temporary config and state directory, plus helpers to
+/// drive it through the real `vbatch` binary and the client library.
+final class DaemonHarness: @unchecked Sendable {
+    let root: String
+    let configDirectory: String
+    let stateDirectory: String
+    let socket: String
+    private(set) var process: Process?
+    private var logFile: String { root + "/vbatchd.log" }
+
+    var client: VBatchClient { VBatchClient(socketPath: socket) }
+
+    /// The repository root (holds the shipped queues/ and images/).
+    static let repository: String = {
+        var url = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { url.deleteLastPathComponent() }
+        return url.path
+    }()
+
+    /// Directory of the built executables: the test bundle sits beside them.
+    static let binaries: String = {
+        if let dir = ProcessInfo.processInfo.environment["VBATCH_BIN_DIR"] { return dir }
+        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? ""
+        return (exe as NSString).deletingLastPathComponent
+    }()
+
+    /// A config tree with the shipped queues and images and a site of simulated nodes.
+    /// `site` replaces the generated site file; `queues` adds or overrides queue files.
+    init(nodes: Int = 2, slots: Int = 4, site: String? = nil, queues: [String: String] = [:]) throws {
+        root = NSTemporaryDirectory() + "vbatch-test-\(UUID().uuidString.prefix(8))"
+        configDirectory = root + "/config"
+        stateDirectory = root + "/state"
+        socket = root + "/vbatchd.sock"
+        let files = FileManager.default
+        try files.createDirectory(atPath: configDirectory + "/queues", withIntermediateDirectories: true)
+        try files.createDirectory(atPath: configDirectory + "/images", withIntermediateDirectories: true)
+        for name in try files.contentsOfDirectory(atPath: Self.repository + "/queues") where name.hasSuffix(".toml") && name != "site.toml" {
+            try files.copyItem(atPath: Self.repository + "/queues/" + name, toPath: configDirectory + "/queues/" + name)
+        }
+        for name in try files.contentsOfDirectory(atPath: Self.repository + "/images") where name.hasSuffix(".toml") {
+            try files.copyItem(atPath: Self.repository + "/images/" + name, toPath: configDirectory + "/images/" + name)
+        }
+        for (name, text) in queues { try text.write(toFile: configDirectory + "/queues/" + name, atomically: true, encoding: .utf8) }
+        let generated = """
+            [site]
+            name = "test"
+            operators = ["root"]
+
+            [vo.cms]
+            share = 40
+            users = ["cms001"]
+            groups = ["cms"]
+
+            [vo.atlas]
+            share = 40
+            groups = ["atlas"]
+
+            [vo.dteam]
+            share = 20
+            groups = ["dteam"]
+
+            """ + (1...nodes).map { "[node.wn\($0)]\nuri = \"sim://\"\nslots = \(slots)\nmemory = \"16gb\"\n" }.joined(separator: "\n")
+        try (site ?? generated).write(toFile: configDirectory + "/site.toml", atomically: true, encoding: .utf8)
+    }
+
+    deinit {
+        stop()
+        try? FileManager.default.removeItem(atPath: root)
+    }
+
+    /// Starts the daemon and waits until it answers.
+    func start() throws {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: Self.binaries + "/vbatchd")
+        p.arguments = ["--config", configDirectory, "--state", stateDirectory, "--socket", socket, "--log-level", "notice"]
+        FileManager.default.createFile(atPath: logFile, contents: nil)
+        let log = FileHandle(forWritingAtPath: logFile)!
+        log.seekToEndOfFile()
+        p.standardOutput = log
+        p.standardError = log
+        try p.run()
+        process = p
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline {
+            if (try? client.whoami()) != nil { return }
+            if !p.isRunning { throw HarnessError("vbatchd exited (\(p.terminationStatus)): \(daemonLog)") }
+            usleep(20_000)
+        }
+        throw HarnessError("vbatchd did not answer within 60 s: \(daemonLog)")
+    }
+
+    /// SIGKILL, as a crash would.
+    func kill9() {
+        guard let p = process else { return }
+        kill(p.processIdentifier, SIGKILL)
+        p.waitUntilExit()
+        process = nil
+    }
+
+    func stop() {
+        guard let p = process, p.isRunning else { process = nil; return }
+        p.terminate()
+        p.waitUntilExit()
+        process = nil
+    }
+
+    var daemonLog: String { (try? String(contentsOfFile: logFile, encoding: .utf8)) ?? "" }
+
+    /// Runs the `vbatch` CLI against this daemon.
+    func vbatch(_ arguments: [String], stdin: String? = nil) throws -> CommandResult {
+        try Self.run(Self.binaries + "/vbatch", arguments, environment: ["VBATCH_SOCKET": socket], stdin: stdin)
+    }
+
+    /// Runs `vbatchd` with arguments (e.g. `--check`).
+    static func vbatchd(_ arguments: [String]) throws -> CommandResult {
+        try run(binaries + "/vbatchd", arguments, environment: [:], stdin: nil)
+    }
+
+    static func run(_ path: String, _ arguments: [String], environment: [String: String], stdin: String?) throws -> CommandResult {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: path)
+        p.arguments = arguments
+        var env = ProcessInfo.processInfo.environment
+        env.merge(environment) { $1 }
+        p.environment = env
+        let out = Pipe(), err = Pipe(), input = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        p.standardInput = input
+        try p.run()
+        if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
+        try input.fileHandleForWriting.close()
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return CommandResult(status: p.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
+                             stderr: String(decoding: stderr, as: UTF8.self))
+    }
+
+    /// Polls until `condition` holds or `timeout` passes.
+    func wait(timeout: Double = 30, for condition: () throws -> Bool) throws -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if try condition() { return true }
+            usleep(50_000)
+        }
+        return false
+    }
+
+    func writeScript(_ text: String, name: String = "job.sh") throws -> String {
+        let path = root + "/" + name
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+}
+
+struct CommandResult {
+    var status: Int32
+    var stdout: String
+    var stderr: String
+}
+
+struct HarnessError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
