@@ -30,7 +30,7 @@ let package = Package(
         ]),
         // Durable job store: SQLite (WAL) through GRDB.
         .target(name: "VBatchStore", dependencies: [
-            "VBatchCore",
+            "VBatchCore", "VBatchAPI",
             .product(name: "GRDB", package: "GRDB.swift"),
         ]),
         // Hypervisor-driver protocol and the simulated driver (virtual clock).
@@ -59,7 +59,7 @@ let package = Package(
         ]),
         .testTarget(name: "VBatchCoreTests", dependencies: ["VBatchCore"]),
         .testTarget(name: "VBatchConfigTests", dependencies: ["VBatchConfig", "VBatchCore"]),
-        .testTarget(name: "VBatchStoreTests", dependencies: ["VBatchStore", "VBatchCore"]),
+        .testTarget(name: "VBatchStoreTests", dependencies: ["VBatchStore", "VBatchCore", "VBatchAPI"]),
         .testTarget(name: "VBatchDaemonTests", dependencies: [
             "VBatchDaemon", "VBatchAPI", "VBatchClient", "VBatchCore", "VBatchDrivers", "VBatchStore", "VBatchConfig",
         ]),

@@ -1,0 +1,88 @@
+import Foundation
+import GRDB
+
+/// Group commit for single submissions.
+///
+/// Callers append their submission and a continuation to a lock-protected list. One writer
+/// task at a time, on a serial dispatch queue, takes everything pending, commits it in one
+/// transaction (one fsync) and resumes every caller with its ids. While it commits, new
+/// callers accumulate for the next round, so under load each commit carries many
+/// submissions; an idle store commits a lone submission at once, with no added delay.
+final class GroupCommitter: @unchecked Sendable {
+    typealias Waiter = (submission: NewSubmission, continuation: CheckedContinuation<[Int64], any Error>)
+
+    /// Largest number of jobs one group-commit transaction takes (a submission is never split).
+    static let maxJobsPerCommit = 20_000
+
+    private let pool: DatabasePool
+    private let queue = DispatchQueue(label: "vbatch.store.group-commit", qos: .userInitiated)
+    private let lock = NSLock()
+    // Guarded by `lock`.
+    private var pending: [Waiter] = []
+    private var draining = false
+
+    init(pool: DatabasePool) {
+        self.pool = pool
+    }
+
+    func submit(_ submission: NewSubmission) async throws -> [Int64] {
+        try await withCheckedThrowingContinuation { continuation in
+            let startWriter = lock.withLock {
+                pending.append((submission, continuation))
+                if draining { return false }
+                draining = true
+                return true
+            }
+            if startWriter {
+                queue.async { self.drain() }
+            }
+        }
+    }
+
+    /// Commits rounds until nothing is pending.
+    private func drain() {
+        while true {
+            let round: [Waiter] = lock.withLock {
+                if pending.isEmpty {
+                    draining = false
+                    return []
+                }
+                var jobs = 0
+                var taken = 0
+                while taken < pending.count && (taken == 0 || jobs + pending[taken].submission.count <= Self.maxJobsPerCommit) {
+                    jobs += pending[taken].submission.count
+                    taken += 1
+                }
+                let round = Array(pending.prefix(taken))
+                pending.removeFirst(taken)
+                return round
+            }
+            if round.isEmpty { return }
+            commit(round)
+        }
+    }
+
+    private func commit(_ round: [Waiter]) {
+        do {
+            let ids = try SubmissionWriter.submit(round.map(\.submission), to: pool)
+            for (waiter, ids) in zip(round, ids) {
+                waiter.continuation.resume(returning: ids)
+            }
+        } catch {
+            // The transaction rolled back as a whole: retry each submission alone, so one
+            // bad submission fails only its own caller.
+            if round.count == 1 {
+                round[0].continuation.resume(throwing: error)
+                return
+            }
+            for waiter in round {
+                do {
+                    let ids = try SubmissionWriter.submit([waiter.submission], to: pool)
+                    waiter.continuation.resume(returning: ids[0])
+                } catch {
+                    waiter.continuation.resume(throwing: error)
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,149 @@
+import Foundation
+import GRDB
+import VBatchAPI
+import VBatchCore
+
+/// The daemon's durable job store: one SQLite database (WAL, `synchronous = FULL`) through GRDB.
+///
+/// Every method is an intent of the daemon (submit, record transitions, list, rebuild at
+/// start). Writes go through GRDB's single writer connection; reads run on a small pool of
+/// reader connections and never block writes. A submission is acknowledged only once its
+/// transaction is on disk; ``submit(_:)`` batches concurrent callers into one transaction
+/// (group commit) so they share fsyncs.
+public final class JobStore: Sendable {
+    let pool: DatabasePool
+    private let groupCommit: GroupCommitter
+
+    /// SQLite page cache per connection, in KiB (negative `cache_size`). Kept modest: the
+    /// daemon's memory per pending job is measured, and the scheduler holds what it needs.
+    static let cacheKiB = 8000
+
+    /// Opens (or creates, with its parent directories) the database at `path` and migrates it.
+    public init(path: String) throws {
+        let url = URL(fileURLWithPath: path)
+        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(),
+                                                withIntermediateDirectories: true)
+        var config = Configuration()
+        config.label = "vbatch.store"
+        config.foreignKeysEnabled = true
+        config.maximumReaderCount = 4
+        config.busyMode = .timeout(10)
+        config.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA cache_size = -\(JobStore.cacheKiB)")
+        }
+        let pool = try DatabasePool(path: path, configuration: config)
+        // DatabasePool switches the writer to WAL and `synchronous = NORMAL` after
+        // `prepareDatabase` runs. NORMAL can lose the last commits on power loss; a
+        // submission must be durable once acknowledged, so the writer gets FULL back.
+        try pool.writeWithoutTransaction { db in
+            try db.execute(sql: """
+                PRAGMA synchronous = FULL;
+                PRAGMA journal_size_limit = \(64 << 20);
+                """)
+        }
+        try Migrations.migrator.migrate(pool)
+        self.pool = pool
+        self.groupCommit = GroupCommitter(pool: pool)
+    }
+
+    /// The settings in effect on the writer connection.
+    public func settings() throws -> StoreSettings {
+        try pool.writeWithoutTransaction { db in
+            StoreSettings(
+                journalMode: try String.fetchOne(db, sql: "PRAGMA journal_mode") ?? "",
+                synchronous: try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1,
+                foreignKeys: try Bool.fetchOne(db, sql: "PRAGMA foreign_keys") ?? false,
+                cacheSize: try Int.fetchOne(db, sql: "PRAGMA cache_size") ?? 0)
+        }
+    }
+
+    // MARK: - Submissions
+
+    /// Records one submission and returns its `count` consecutive job ids once durable.
+    ///
+    /// Concurrent callers are batched into one transaction (group commit): they share one
+    /// fsync. A submission that fails (e.g. a constraint) fails alone.
+    public func submit(_ submission: NewSubmission) async throws -> [Int64] {
+        try SubmissionWriter.validate(submission)
+        return try await groupCommit.submit(submission)
+    }
+
+    /// Records many submissions in one transaction and returns each one's job ids, in order,
+    /// once durable. Each submission gets `count` consecutive ids.
+    public func submit(batch: [NewSubmission]) throws -> [[Int64]] {
+        try SubmissionWriter.submit(batch, to: pool)
+    }
+
+    // MARK: - Transitions
+
+    /// Applies state transitions in one transaction: updates each job row and appends one
+    /// history event per applied transition.
+    ///
+    /// Transitions of unknown jobs, and of jobs already in a terminal state (which never
+    /// changes again), are skipped.
+    /// - Returns: how many transitions were applied.
+    @discardableResult
+    public func record(_ transitions: [Transition]) throws -> Int {
+        try TransitionWriter.record(transitions, to: pool)
+    }
+
+    /// Deletes finished jobs that ended before `endedBefore`, with their history and their
+    /// payloads once no job refers to them. Ids are never reused afterwards.
+    /// - Returns: how many jobs were deleted.
+    @discardableResult
+    public func purge(endedBefore: Double) throws -> Int {
+        try pool.write { db in
+            try db.execute(sql: "DELETE FROM job WHERE end_time IS NOT NULL AND end_time < ?",
+                           arguments: [endedBefore])
+            let deleted = db.changesCount
+            if deleted > 0 {
+                try db.execute(sql: """
+                    DELETE FROM job_payload
+                    WHERE NOT EXISTS (SELECT 1 FROM job WHERE job.payload_id = job_payload.id)
+                    """)
+            }
+            return deleted
+        }
+    }
+
+    // MARK: - Queries
+
+    /// All non-terminal jobs in id order, in the compact form the scheduler is rebuilt from.
+    public func activeJobs() throws -> [ActiveJob] {
+        try pool.read { db in try JobQueries.activeJobs(db) }
+    }
+
+    /// Finished jobs that started and ended at or after `since`, oldest first, with the
+    /// core-seconds they used (`cores × (end − start)`), for rebuilding fair share.
+    public func finishedUsage(since: Double) throws -> [(vo: String?, coreSeconds: Double, endTime: Double)] {
+        try pool.read { db in try JobQueries.finishedUsage(db, since: since) }
+    }
+
+    /// One job, or nil if there is no job with this id.
+    public func job(_ id: Int64) throws -> JobInfo? {
+        try pool.read { db in try JobQueries.job(db, id: id) }
+    }
+
+    /// A job's recorded state transitions, oldest first (empty for an unknown job).
+    public func history(_ id: Int64) throws -> [JobEvent] {
+        try pool.read { db in try JobQueries.history(db, id: id) }
+    }
+
+    /// Lists jobs: `owner` nil for all users; `active` for non-terminal jobs in id order,
+    /// otherwise finished jobs newest first; at most `limit` if given.
+    public func jobs(owner: String?, active: Bool, limit: Int?) throws -> [JobInfo] {
+        try pool.read { db in try JobQueries.jobs(db, owner: owner, active: active, limit: limit) }
+    }
+
+    /// A job's payload, or nil for an unknown job.
+    public func script(_ id: Int64) throws -> (script: String, arguments: [String], variables: [String: String])? {
+        try pool.read { db in try JobQueries.script(db, id: id) }
+    }
+
+    /// The highest job id ever handed out (0 for a new store), deleted jobs included.
+    public func maxJobID() throws -> Int64 {
+        try pool.read { db in
+            try Int64.fetchOne(db, sql: "SELECT seq FROM sqlite_sequence WHERE name = 'job'") ?? 0
+        }
+    }
+}

@@ -1,0 +1,149 @@
+import VBatchCore
+
+/// A job submission as the store records it: one script, run `count` times.
+///
+/// The daemon fills it after authentication and routing: `owner`, `uid` and `vo` come from
+/// the caller's credentials, `queue` is the execution queue chosen by routing, and every
+/// limit has its queue default applied.
+public struct NewSubmission: Sendable, Equatable {
+    public var name: String
+    public var owner: String
+    public var uid: Int
+    public var vo: String?
+    /// The queue named at submit (may be a routing queue).
+    public var submitQueue: String
+    /// The execution queue that holds the jobs.
+    public var queue: String
+    public var environment: String
+    public var cores: Int
+    public var memoryMB: Int
+    /// Seconds.
+    public var walltime: Int
+    /// The payload, run inside the VM. Stored once per submission, shared by its array elements.
+    public var script: String
+    public var arguments: [String]
+    public var variables: [String: String]
+    /// Number of array elements (jobs) to create; at least 1.
+    public var count: Int
+    /// Submit in the held state.
+    public var held: Bool
+    public var submitTime: Double
+
+    public init(name: String, owner: String, uid: Int, vo: String?, submitQueue: String, queue: String,
+                environment: String, cores: Int, memoryMB: Int, walltime: Int, script: String,
+                arguments: [String] = [], variables: [String: String] = [:], count: Int = 1, held: Bool = false,
+                submitTime: Double) {
+        self.name = name
+        self.owner = owner
+        self.uid = uid
+        self.vo = vo
+        self.submitQueue = submitQueue
+        self.queue = queue
+        self.environment = environment
+        self.cores = cores
+        self.memoryMB = memoryMB
+        self.walltime = walltime
+        self.script = script
+        self.arguments = arguments
+        self.variables = variables
+        self.count = count
+        self.held = held
+        self.submitTime = submitTime
+    }
+}
+
+/// One state change of one job, recorded with ``JobStore/record(_:)``.
+///
+/// `start_time` is set when the job enters ``JobState/starting`` or ``JobState/running``
+/// and has none yet; `end_time` is set when it enters a terminal state. Going back to
+/// ``JobState/queued`` or ``JobState/held`` (a requeue) clears node, CPUs and start time.
+public struct Transition: Sendable, Equatable {
+    public var id: Int64
+    public var state: JobState
+    /// Why; becomes the job's current reason and the event's reason.
+    public var reason: String
+    public var time: Double
+    /// Set the job's node (nil leaves it unchanged).
+    public var node: String?
+    /// Set the host CPUs the job is pinned to (nil leaves them unchanged).
+    public var cpus: [Int]?
+    /// Set the payload's exit code (nil leaves it unchanged).
+    public var exitCode: Int?
+    /// Added to the job's start attempts (e.g. 1 when a VM is created for it).
+    public var attemptsDelta: Int
+
+    public init(id: Int64, state: JobState, reason: String, time: Double, node: String? = nil, cpus: [Int]? = nil,
+                exitCode: Int? = nil, attemptsDelta: Int = 0) {
+        self.id = id
+        self.state = state
+        self.reason = reason
+        self.time = time
+        self.node = node
+        self.cpus = cpus
+        self.exitCode = exitCode
+        self.attemptsDelta = attemptsDelta
+    }
+}
+
+/// A non-terminal job in the compact form the daemon needs to rebuild the scheduler at start.
+public struct ActiveJob: Sendable, Equatable {
+    public var id: Int64
+    public var owner: String
+    public var vo: String?
+    public var queue: String
+    public var environment: String
+    public var cores: Int
+    public var memoryMB: Int
+    public var walltime: Int
+    public var state: JobState
+    public var submitTime: Double
+    public var startTime: Double?
+    public var node: String?
+    public var cpus: [Int]?
+    public var attempts: Int
+
+    public init(id: Int64, owner: String, vo: String?, queue: String, environment: String, cores: Int,
+                memoryMB: Int, walltime: Int, state: JobState, submitTime: Double, startTime: Double?,
+                node: String?, cpus: [Int]?, attempts: Int) {
+        self.id = id
+        self.owner = owner
+        self.vo = vo
+        self.queue = queue
+        self.environment = environment
+        self.cores = cores
+        self.memoryMB = memoryMB
+        self.walltime = walltime
+        self.state = state
+        self.submitTime = submitTime
+        self.startTime = startTime
+        self.node = node
+        self.cpus = cpus
+        self.attempts = attempts
+    }
+}
+
+/// The SQLite settings in effect on the store's writer connection (for checks and tests).
+public struct StoreSettings: Sendable, Equatable {
+    /// `wal` when write-ahead logging is on.
+    public var journalMode: String
+    /// 2 is `FULL`: every commit is fsynced before it is acknowledged.
+    public var synchronous: Int
+    public var foreignKeys: Bool
+    /// Negative values are KiB, positive values pages.
+    public var cacheSize: Int
+}
+
+/// Errors the store raises itself (SQLite errors come through as GRDB's `DatabaseError`).
+public enum StoreError: Error, Equatable, CustomStringConvertible {
+    /// A submission the store refuses before touching the database.
+    case invalidSubmission(String)
+    /// A row that does not decode (a database edited by hand, or corrupt).
+    case corruptRow(String)
+
+    public var description: String {
+        switch self {
+        case .invalidSubmission(let why): "invalid submission: \(why)"
+        case .corruptRow(let why): "corrupt job store row: \(why)"
+        }
+    }
+}
