@@ -26,8 +26,11 @@ public enum Daemon {
     }
 
     public static func run(_ options: Options) async throws {
-        var logger = Logger(label: "vbatchd")
-        logger.logLevel = options.logLevel
+        let logger = {
+            var logger = Logger(label: "vbatchd")
+            logger.logLevel = options.logLevel
+            return logger
+        }()
         let files = FileManager.default
         try files.createDirectory(atPath: options.stateDirectory, withIntermediateDirectories: true)
         let lock = try StateLock(path: options.stateDirectory + "/vbatchd.lock")

@@ -72,7 +72,7 @@ public struct Transition: Sendable, Equatable {
     /// Added to the job's start attempts (e.g. 1 when a VM is created for it).
     public var attemptsDelta: Int
 
-    public init(id: Int64, state: JobState, reason: String, time: Double, node: String? = nil, cpus: [Int]? = nil,
+    public init(id: Int64, state: JobState, time: Double, reason: String, node: String? = nil, cpus: [Int]? = nil,
                 exitCode: Int? = nil, attemptsDelta: Int = 0) {
         self.id = id
         self.state = state

@@ -81,13 +81,13 @@ func submission(owner: String = "alice", vo: String? = "atlas", queue: String = 
         do {
             let store = try JobStore(path: db.path)
             #expect(try await store.submit(submission(count: 3)) == [1, 2, 3])
-            try store.record((1...3).map { Transition(id: $0, state: .cancelled, reason: "cancelled by alice", time: 2000) })
+            try store.record((1...3).map { Transition(id: $0, state: .cancelled, time: 2000, reason: "cancelled by alice") })
             #expect(try store.purge(endedBefore: 3000) == 3)
             #expect(try store.job(3) == nil)
             #expect(try store.history(3) == [])
             #expect(try store.script(3) == nil)
             #expect(try await store.submit(submission()) == [4])
-            try store.record([Transition(id: 4, state: .failed, reason: "lost", time: 2000)])
+            try store.record([Transition(id: 4, state: .failed, time: 2000, reason: "lost")])
             #expect(try store.purge(endedBefore: 3000) == 1)
             #expect(try store.maxJobID() == 4)
         }
@@ -101,7 +101,7 @@ func submission(owner: String = "alice", vo: String? = "atlas", queue: String = 
         let store = try JobStore(path: db.path)
         let id = try store.submit(batch: [submission(cores: 2)])[0][0]
         #expect(try store.record([
-            Transition(id: id, state: .starting, reason: "placed on wn01", time: 1010, node: "wn01", cpus: [2, 3],
+            Transition(id: id, state: .starting, time: 1010, reason: "placed on wn01", node: "wn01", cpus: [2, 3],
                        attemptsDelta: 1),
         ]) == 1)
         var job = try #require(try store.job(id))
@@ -109,30 +109,30 @@ func submission(owner: String = "alice", vo: String? = "atlas", queue: String = 
         #expect(job.reason == "placed on wn01")
 
         // Boot failure: back in the queue, off the node.
-        try store.record([Transition(id: id, state: .queued, reason: "VM failed to boot on wn01", time: 1020)])
+        try store.record([Transition(id: id, state: .queued, time: 1020, reason: "VM failed to boot on wn01")])
         job = try #require(try store.job(id))
         #expect(job.state == .queued && job.startTime == nil && job.node == nil && job.cpus == nil)
         #expect(try store.activeJobs().first?.attempts == 1)
 
         try store.record([
-            Transition(id: id, state: .starting, reason: "placed on wn02", time: 1030, node: "wn02", cpus: [0, 1],
+            Transition(id: id, state: .starting, time: 1030, reason: "placed on wn02", node: "wn02", cpus: [0, 1],
                        attemptsDelta: 1),
-            Transition(id: id, state: .running, reason: "payload started", time: 1040),
+            Transition(id: id, state: .running, time: 1040, reason: "payload started"),
         ])
         job = try #require(try store.job(id))
         #expect(job.state == .running && job.startTime == 1030 && job.node == "wn02" && job.cpus == [0, 1])
         let active = try #require(try store.activeJobs().first)
         #expect(active.attempts == 2 && active.state == .running && active.startTime == 1030)
 
-        try store.record([Transition(id: id, state: .completed, reason: "exited", time: 1100, exitCode: 3)])
+        try store.record([Transition(id: id, state: .completed, time: 1100, reason: "exited", exitCode: 3)])
         job = try #require(try store.job(id))
         #expect(job.state == .completed && job.endTime == 1100 && job.exitCode == 3 && job.reason == "exited")
         #expect(job.startTime == 1030 && job.node == "wn02" && job.cpus == [0, 1])
 
         // Terminal states never change; unknown jobs are skipped.
         #expect(try store.record([
-            Transition(id: id, state: .cancelled, reason: "too late", time: 1200),
-            Transition(id: 999, state: .running, reason: "ghost", time: 1200),
+            Transition(id: id, state: .cancelled, time: 1200, reason: "too late"),
+            Transition(id: 999, state: .running, time: 1200, reason: "ghost"),
         ]) == 0)
         #expect(try store.job(id)?.state == .completed)
 
@@ -155,12 +155,12 @@ func submission(owner: String = "alice", vo: String? = "atlas", queue: String = 
         let store = try JobStore(path: db.path)
         let ids = try store.submit(batch: [submission(count: 6), submission(held: true)]).flatMap { $0 }
         try store.record([
-            Transition(id: ids[0], state: .completed, reason: "done", time: 1, exitCode: 0),
-            Transition(id: ids[1], state: .failed, reason: "walltime", time: 1),
-            Transition(id: ids[2], state: .cancelled, reason: "cancelled", time: 1),
-            Transition(id: ids[3], state: .starting, reason: "placed", time: 1, node: "wn01", cpus: [5]),
-            Transition(id: ids[4], state: .starting, reason: "placed", time: 1, node: "wn01", cpus: [6]),
-            Transition(id: ids[4], state: .running, reason: "running", time: 2),
+            Transition(id: ids[0], state: .completed, time: 1, reason: "done", exitCode: 0),
+            Transition(id: ids[1], state: .failed, time: 1, reason: "walltime"),
+            Transition(id: ids[2], state: .cancelled, time: 1, reason: "cancelled"),
+            Transition(id: ids[3], state: .starting, time: 1, reason: "placed", node: "wn01", cpus: [5]),
+            Transition(id: ids[4], state: .starting, time: 1, reason: "placed", node: "wn01", cpus: [6]),
+            Transition(id: ids[4], state: .running, time: 2, reason: "running"),
         ])
         let active = try store.activeJobs()
         #expect(active.map(\.id) == [ids[3], ids[4], ids[5], ids[6]])
@@ -179,9 +179,9 @@ func submission(owner: String = "alice", vo: String? = "atlas", queue: String = 
         ])
         let alice = ids[0], bob = ids[1]
         try store.record([
-            Transition(id: alice[0], state: .completed, reason: "done", time: 50),
-            Transition(id: alice[1], state: .completed, reason: "done", time: 60),
-            Transition(id: bob[0], state: .cancelled, reason: "cancelled", time: 55),
+            Transition(id: alice[0], state: .completed, time: 50, reason: "done"),
+            Transition(id: alice[1], state: .completed, time: 60, reason: "done"),
+            Transition(id: bob[0], state: .cancelled, time: 55, reason: "cancelled"),
         ])
         #expect(try store.jobs(owner: "alice", active: true, limit: nil).map(\.id) == [alice[2]])
         #expect(try store.jobs(owner: "alice", active: false, limit: nil).map(\.id) == [alice[1], alice[0]])
@@ -239,10 +239,10 @@ func submission(owner: String = "alice", vo: String? = "atlas", queue: String = 
             _ = try await store.submit(empty)
             _ = try await store.submit(submission(count: 2))
             try store.record([
-                Transition(id: 1, state: .starting, reason: "placed", time: 1001, node: "wn01", cpus: [0, 1, 7],
+                Transition(id: 1, state: .starting, time: 1001, reason: "placed", node: "wn01", cpus: [0, 1, 7],
                            attemptsDelta: 1),
-                Transition(id: 1, state: .running, reason: "running", time: 1002),
-                Transition(id: 2, state: .cancelled, reason: "cancelled by alice", time: 1003),
+                Transition(id: 1, state: .running, time: 1002, reason: "running"),
+                Transition(id: 2, state: .cancelled, time: 1003, reason: "cancelled by alice"),
             ])
             before = try store.jobs(owner: nil, active: true, limit: nil)
                 + store.jobs(owner: nil, active: false, limit: nil)

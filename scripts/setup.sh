@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Sets up everything vbatch needs on a fresh Debian 12 machine, idempotently:
+# Debian packages, then a build of vbatch (debug by default; pass `release` for benchmarks).
+# Run by scripts/demo.sh and scripts/test.sh.
+set -euo pipefail
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+config=${1:-debug}
+
+need=()
+for pkg in libsqlite3-dev pkg-config; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
+done
+if ((${#need[@]})); then
+    echo "setup: installing ${need[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+if ! command -v swift >/dev/null; then
+    for dir in /opt/swift/usr/bin /opt/swift/bin; do [[ -x $dir/swift ]] && export PATH=$dir:$PATH; done
+fi
+command -v swift >/dev/null || { echo "setup: swift not found (expected on PATH or in /opt/swift)" >&2; exit 1; }
+
+echo "setup: building vbatch ($config)"
+cd "$repo"
+if ! swift build -c "$config" >"${TMPDIR:-/tmp}/vbatch-build.log" 2>&1; then
+    grep -E "error" "${TMPDIR:-/tmp}/vbatch-build.log" | head -20 >&2
+    echo "setup: build failed (full log: ${TMPDIR:-/tmp}/vbatch-build.log)" >&2
+    exit 1
+fi
+echo "setup: binaries in $(swift build -c "$config" --show-bin-path)"
