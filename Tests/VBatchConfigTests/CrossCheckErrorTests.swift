@@ -156,7 +156,7 @@ private func oneWay(_ extra: String) -> [String: String?] {
 }
 
 @Suite struct DefaultsAndResolutionTests {
-    @Test func memoryDefaultsFollowTheSmallestSensibleNode() throws {
+    @Test func memoryDefaultsShrinkToTheLargestServingNode() throws {
         let f = try ConfigFixture(["site.toml": ConfigFixture.site.replacingOccurrences(of: "8gb", with: "768mb")])
         guard case .execution(let q)? = try f.load().queue(named: "one-way") else {
             Issue.record("one-way is not an execution queue")
