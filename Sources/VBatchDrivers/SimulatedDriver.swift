@@ -64,6 +64,7 @@ public final class SimulatedDriver: HypervisorDriver {
         let runtime = max(0, spec.simulatedRuntime ?? Self.defaultRuntime)
         let exitCode = spec.simulatedExitCode ?? 0
         let event: DriverEvent = state.withLock { s in
+            if wallClock { s.now = max(s.now, WallClock.now()) }
             let overrun = runtime > Double(spec.walltime)
             let end = s.now + (overrun ? Double(spec.walltime) : runtime)
             s.running[spec.jobID] = (spec.node.name, end)
@@ -80,6 +81,7 @@ public final class SimulatedDriver: HypervisorDriver {
     public func cancel(jobID: Int64) async {
         let event: DriverEvent? = state.withLock { s in
             guard s.running.removeValue(forKey: jobID) != nil else { return nil }
+            if wallClock { s.now = max(s.now, WallClock.now()) }
             return .ended(jobID: jobID, outcome: .cancelled, time: s.now)
         }
         if let event { continuation.yield(event) }
