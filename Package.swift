@@ -49,10 +49,17 @@ let package = Package(
             "VBatchDaemon",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
-        .executableTarget(name: "vbatch", dependencies: [
-            "VBatchAPI", "VBatchClient",
-            .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        ]),
+        .executableTarget(
+            name: "vbatch",
+            dependencies: [
+                "VBatchAPI", "VBatchClient", "VBatchCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            // One `vbatch` process per job: linking the Swift runtime statically saves ~0.8 ms of
+            // dynamic loading per process (2.3 -> 1.5 ms for a whole `vbatch whoami`).
+            swiftSettings: [.unsafeFlags(["-static-stdlib"], .when(platforms: [.linux], configuration: .release))],
+            linkerSettings: [.unsafeFlags(["-static-stdlib"], .when(platforms: [.linux], configuration: .release))]
+        ),
         .executableTarget(name: "vbatch-bench", dependencies: [
             "VBatchCore", "VBatchAPI", "VBatchClient",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -63,5 +70,6 @@ let package = Package(
         .testTarget(name: "VBatchDaemonTests", dependencies: [
             "VBatchDaemon", "VBatchAPI", "VBatchClient", "VBatchCore", "VBatchDrivers", "VBatchStore", "VBatchConfig",
         ]),
+        .testTarget(name: "VBatchClientTests", dependencies: ["VBatchClient", "VBatchAPI"]),
     ]
 )

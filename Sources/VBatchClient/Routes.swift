@@ -1,0 +1,18 @@
+/// The request targets of vbatchd's `/v1` API (see ``API`` in VBatchAPI).
+public enum Route {
+    public static let submit = "/v1/jobs"
+    public static func jobs(all: Bool) -> String { all ? "/v1/jobs?all=1" : "/v1/jobs" }
+    public static func job(_ id: Int64) -> String { "/v1/jobs/\(id)" }
+    public static func hold(_ id: Int64) -> String { "/v1/jobs/\(id)/hold" }
+    public static func release(_ id: Int64) -> String { "/v1/jobs/\(id)/release" }
+    public static let queues = "/v1/queues"
+    public static let nodes = "/v1/nodes"
+    public static let whoami = "/v1/whoami"
+
+    public static func history(all: Bool, limit: Int?) -> String {
+        var query: [String] = []
+        if all { query.append("all=1") }
+        if let limit { query.append("limit=\(limit)") }
+        return query.isEmpty ? "/v1/history" : "/v1/history?" + query.joined(separator: "&")
+    }
+}

@@ -1,0 +1,177 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import FoundationEssentials
+import VBatchAPI
+
+/// A synchronous client for vbatchd's HTTP/JSON API over its Unix socket.
+///
+/// Each call opens one connection, sends one request with `Connection: close` and reads one
+/// response: the shape of a CLI process that makes one call and exits. Every failure is a
+/// ``ClientError`` whose message is a single line.
+public struct VBatchClient: Sendable {
+    /// The socket this client connects to.
+    public let socketPath: String
+    /// Seconds a connect, send or receive may block; `0` waits forever.
+    public let timeout: Int
+
+    public init(socketPath: String, timeout: Int = 300) {
+        self.socketPath = socketPath
+        self.timeout = timeout
+    }
+
+    /// Resolves the socket: explicit path, else `$VBATCH_SOCKET`, else ``API/defaultSocket``.
+    public static func socketPath(explicit: String?) -> String {
+        if let explicit, !explicit.isEmpty { return explicit }
+        if let env = getenv("VBATCH_SOCKET") {
+            let value = String(cString: env)
+            if !value.isEmpty { return value }
+        }
+        return API.defaultSocket
+    }
+
+    // MARK: - Typed API
+
+    /// Submits a job or job array (`POST /v1/jobs`); returns once the daemon has made it durable.
+    public func submit(_ r: SubmitRequest) throws(ClientError) -> SubmitResponse {
+        try decode(SubmitResponse.self, checked("POST", Route.submit, body: encode(r)), "POST", Route.submit)
+    }
+
+    /// The caller's unfinished jobs, or everyone's visible jobs with `all` (`GET /v1/jobs`).
+    public func jobs(all: Bool) throws(ClientError) -> [JobInfo] {
+        try get([JobInfo].self, Route.jobs(all: all))
+    }
+
+    /// The raw JSON body of `GET /v1/jobs`, for `--json` pass-through.
+    public func jobsJSON(all: Bool) throws(ClientError) -> [UInt8] {
+        try getJSON(Route.jobs(all: all))
+    }
+
+    /// One job with its history (`GET /v1/jobs/ID`).
+    public func job(_ id: Int64) throws(ClientError) -> JobDetail {
+        try get(JobDetail.self, Route.job(id))
+    }
+
+    /// Cancels a job (`DELETE /v1/jobs/ID`); returns it as it is afterwards.
+    public func cancel(_ id: Int64) throws(ClientError) -> JobInfo {
+        try decode(JobInfo.self, checked("DELETE", Route.job(id), body: nil), "DELETE", Route.job(id))
+    }
+
+    /// Holds a queued job (`POST /v1/jobs/ID/hold`).
+    public func hold(_ id: Int64) throws(ClientError) -> JobInfo {
+        try decode(JobInfo.self, checked("POST", Route.hold(id), body: nil), "POST", Route.hold(id))
+    }
+
+    /// Releases a held job (`POST /v1/jobs/ID/release`).
+    public func release(_ id: Int64) throws(ClientError) -> JobInfo {
+        try decode(JobInfo.self, checked("POST", Route.release(id), body: nil), "POST", Route.release(id))
+    }
+
+    /// All queues with their limits and counts (`GET /v1/queues`).
+    public func queues() throws(ClientError) -> [QueueInfo] {
+        try get([QueueInfo].self, Route.queues)
+    }
+
+    /// All worker nodes (`GET /v1/nodes`).
+    public func nodes() throws(ClientError) -> [NodeInfo] {
+        try get([NodeInfo].self, Route.nodes)
+    }
+
+    /// Finished jobs, newest first (`GET /v1/history`).
+    public func history(all: Bool, limit: Int?) throws(ClientError) -> [JobInfo] {
+        try get([JobInfo].self, Route.history(all: all, limit: limit))
+    }
+
+    /// Who the daemon takes the caller to be (`GET /v1/whoami`).
+    public func whoami() throws(ClientError) -> WhoAmI {
+        try get(WhoAmI.self, Route.whoami)
+    }
+
+    // MARK: - Untyped API
+
+    /// `GET path`; the body of a 2xx answer, unparsed (for `--json`). Non-2xx answers throw.
+    public func getJSON(_ path: String) throws(ClientError) -> [UInt8] {
+        try checked("GET", path, body: nil)
+    }
+
+    /// Sends one request and returns the status and body whatever the status.
+    public func raw(_ method: String, _ path: String, body: [UInt8]?) throws(ClientError) -> (status: Int, body: [UInt8]) {
+        let response = try send(method, path, body: body)
+        return (response.status, response.body)
+    }
+
+    /// Sends one request and returns the whole response.
+    public func send(_ method: String, _ path: String, body: [UInt8]?) throws(ClientError) -> HTTPResponse {
+        let request = try HTTPRequest.serialize(method: method, path: path, body: body)
+        let connection = try UnixSocketConnection(path: socketPath, timeout: timeout)
+        var parser = HTTPResponseParser(requestMethod: method)
+        return try connection.exchange(request, parser: &parser)
+    }
+
+    // MARK: - Helpers
+
+    /// The body of a 2xx answer; otherwise the daemon's error as a ``ClientError``.
+    private func checked(_ method: String, _ path: String, body: [UInt8]?) throws(ClientError) -> [UInt8] {
+        let response = try send(method, path, body: body)
+        guard response.isSuccess else { throw Self.serverError(response) }
+        return response.body
+    }
+
+    private func get<T: Decodable>(_ type: T.Type, _ path: String) throws(ClientError) -> T {
+        try decode(type, checked("GET", path, body: nil), "GET", path)
+    }
+
+    private func encode<T: Encodable>(_ value: T) throws(ClientError) -> [UInt8] {
+        do {
+            return Array(try JSONEncoder().encode(value))
+        } catch {
+            throw ClientError(.invalidRequest, "cannot encode the request: \(error)")
+        }
+    }
+
+    private func decode<T: Decodable>(_ type: T.Type, _ body: [UInt8], _ method: String, _ path: String) throws(ClientError) -> T {
+        do {
+            return try JSONDecoder().decode(type, from: Data(body))
+        } catch let error as DecodingError {
+            throw ClientError(.decoding, "unexpected answer from vbatchd to \(method) \(path): \(Self.summary(error))")
+        } catch {
+            throw ClientError(.decoding, "unexpected answer from vbatchd to \(method) \(path): \(error)")
+        }
+    }
+
+    /// The daemon's message for a non-2xx response: ``ErrorResponse/error``, Hummingbird's
+    /// `{"error":{"message":…}}`, or else the status line.
+    static func serverError(_ response: HTTPResponse) -> ClientError {
+        let data = Data(response.body)
+        if let e = try? JSONDecoder().decode(ErrorResponse.self, from: data), !e.error.isEmpty {
+            return ClientError(.server, e.error, status: response.status)
+        }
+        if let e = try? JSONDecoder().decode(NestedError.self, from: data), !e.error.message.isEmpty {
+            return ClientError(.server, e.error.message, status: response.status)
+        }
+        let reason = response.reason.isEmpty ? "" : " \(response.reason)"
+        return ClientError(.server, "vbatchd answered \(response.status)\(reason)", status: response.status)
+    }
+
+    private struct NestedError: Decodable {
+        struct Inner: Decodable { var message: String }
+        var error: Inner
+    }
+
+    private static func summary(_ error: DecodingError) -> String {
+        func path(_ keys: [any CodingKey]) -> String {
+            keys.isEmpty ? "top level" : keys.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
+        }
+        switch error {
+        case .keyNotFound(let key, let c): return "missing field \(path(c.codingPath + [key]))"
+        case .typeMismatch(let type, let c): return "\(path(c.codingPath)) is not a \(type)"
+        case .valueNotFound(let type, let c): return "\(path(c.codingPath)) is null, expected \(type)"
+        case .dataCorrupted(let c): return "\(path(c.codingPath)): \(c.debugDescription)"
+        @unknown default: return "\(error)"
+        }
+    }
+}

@@ -1,0 +1,26 @@
+import VBatchAPI
+import VBatchClient
+
+/// The shared body of `cancel`, `hold` and `release`: act on each job in turn, print
+/// `ID STATE` for each success and one error line for each failure, fail if any failed.
+enum JobAction {
+    static func run(_ ids: [Int64], client: VBatchClient, _ action: (VBatchClient, Int64) throws(ClientError) -> JobInfo) throws {
+        var failed = 0
+        for id in ids {
+            do {
+                let job = try action(client, id)
+                Output.print("\(job.id) \(job.state.rawValue)\n")
+            } catch {
+                if error.kind == .connect || error.kind == .transport { throw error }
+                Output.error("job \(id): \(error.message)")
+                failed += 1
+            }
+        }
+        if failed > 0 { throw CLIError.silent }
+    }
+}
+
+extension CLIError {
+    /// Exit 1 after errors that have already been reported.
+    static let silent = CLIError("", exitCode: 1)
+}

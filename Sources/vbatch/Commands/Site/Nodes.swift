@@ -1,0 +1,33 @@
+import ArgumentParser
+import VBatchAPI
+import VBatchClient
+
+/// `vbatch nodes [--json]`
+struct Nodes: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "nodes", abstract: "List the worker nodes with their slots, memory and jobs.")
+
+    @OptionGroup var connection: ConnectionOptions
+
+    @Flag(help: "Print the daemon's JSON.")
+    var json = false
+
+    func run() throws {
+        let client = connection.client()
+        if json { return Output.json(try client.getJSON(Route.nodes)) }
+        var t = Table([
+            .init(title: "NAME", maxWidth: 24), .init(title: "STATE"), .init(title: "SLOTS", rightAligned: true),
+            .init(title: "MEMORY", rightAligned: true), .init(title: "JOBS", maxWidth: 32), .init(title: "URI", maxWidth: 60),
+        ])
+        for n in try client.nodes() {
+            let usedSlots = n.slots - n.freeSlots
+            let state = !n.enabled ? "offline" : usedSlots == 0 ? "free" : n.freeSlots == 0 ? "full" : "busy"
+            t.append([
+                n.name, state, "\(usedSlots)/\(n.slots)",
+                Format.memory(n.memoryMB - n.freeMemoryMB) + "/" + Format.memory(n.memoryMB),
+                n.jobs.isEmpty ? "-" : n.jobs.map(String.init).joined(separator: ","), n.uri,
+            ])
+        }
+        Output.print(t.render())
+    }
+}

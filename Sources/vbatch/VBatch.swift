@@ -1,0 +1,15 @@
+import ArgumentParser
+
+/// `vbatch`: the user's and the CE's command line to vbatchd.
+struct VBatch: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "vbatch",
+        abstract: "Submit and manage jobs on a vbatch site, where every job runs in its own VM.",
+        discussion: "Talks to vbatchd over its Unix socket: --socket PATH, else $VBATCH_SOCKET, else /run/vbatch/vbatchd.sock.",
+        version: "0.1.0",
+        subcommands: [
+            Submit.self, Status.self, Show.self, Cancel.self, Hold.self, Release.self, History.self,
+            Queues.self, Nodes.self, WhoAmI.self,
+        ]
+    )
+}
