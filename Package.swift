@@ -44,7 +44,7 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
         ]),
         // Minimal HTTP/1.1 client over a Unix socket, kept small so `vbatch` starts fast.
-        .target(name: "VBatchClient", dependencies: ["VBatchAPI"]),
+        .target(name: "VBatchClient", dependencies: ["VBatchAPI", "VBatchCore"]),
         .executableTarget(name: "vbatchd", dependencies: [
             "VBatchDaemon",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

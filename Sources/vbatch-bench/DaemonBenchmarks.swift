@@ -27,9 +27,10 @@ enum DaemonBenchmarks {
         var rates: [Double] = []
         for _ in 0..<runs {
             let failures = LockedCounter()
+            let socket = daemon.socket
             let t = measure {
                 DispatchQueue.concurrentPerform(iterations: clients) { _ in
-                    let client = daemon.client
+                    let client = VBatchClient(socketPath: socket)
                     for _ in 0..<perClient where (try? client.submit(request())) == nil { failures.increment() }
                 }
             }

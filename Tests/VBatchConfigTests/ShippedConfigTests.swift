@@ -96,7 +96,7 @@ import VBatchCore
     }
 
     @Test func routerAcceptsAndRejectsAsDescribed() {
-        let router = Router(configuration: config)
+        let router = QueueRouter(configuration: config)
         let short = router.route(JobRequest(queue: "grid", walltime: 3600), vo: "atlas")
         #expect((try? short.get())?.queue == "one-way")
         let long = router.route(JobRequest(queue: "grid", walltime: 48 * 3600), vo: "cms")

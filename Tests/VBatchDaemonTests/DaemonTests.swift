@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import VBatchAPI
 import VBatchClient
+import VBatchCore
 
 /// The daemon and the CLI end to end, as real processes, on simulated nodes.
 @Suite("Daemon and CLI", .serialized)
@@ -95,7 +96,7 @@ struct DaemonTests {
     }
 
     @Test func cancelHoldAndRelease() throws {
-        let d = try DaemonHarness(nodes: 1, slots: 1)
+        let d = try DaemonHarness(nodes: 1, slots: 2)
         try d.start()
         let running = try submit(d, ["-q", "one-way", "-v", "VBATCH_SIM_RUNTIME=600"])
         let waiting = try submit(d, ["-q", "one-way"])

@@ -2,12 +2,13 @@ import Foundation
 import Testing
 import VBatchAPI
 import VBatchClient
+import VBatchCore
 
 /// kill -9 of the daemon loses no acknowledged job and never reuses an id.
 @Suite("Durability", .serialized)
 struct DurabilityTests {
     @Test func killDuringSubmissionLoopLosesNothing() throws {
-        let d = try DaemonHarness(nodes: 1, slots: 1)
+        let d = try DaemonHarness(nodes: 1, slots: 2)
         try d.start()
         let acknowledged = Acknowledged()
         let client = d.client
