@@ -32,6 +32,7 @@ let package = Package(
         .target(name: "VBatchStore", dependencies: [
             "VBatchCore", "VBatchAPI",
             .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "GRDBSQLite", package: "GRDB.swift"),
         ]),
         // Hypervisor-driver protocol and the simulated driver (virtual clock).
         .target(name: "VBatchDrivers", dependencies: ["VBatchCore"]),

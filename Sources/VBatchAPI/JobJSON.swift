@@ -11,32 +11,81 @@ public struct JSONWriter {
         s.withUTF8Buffer { bytes.append(contentsOf: $0) }
     }
 
+    /// Appends bytes that are already valid JSON.
+    public mutating func bytes(_ b: UnsafeBufferPointer<UInt8>) {
+        bytes.append(contentsOf: b)
+    }
+
     public mutating func string(_ s: String) {
+        var s = s
+        s.withUTF8 { string(utf8: $0) }
+    }
+
+    /// A JSON string from raw UTF-8 (e.g. straight from an SQLite column).
+    public mutating func string(utf8: UnsafeBufferPointer<UInt8>) {
         bytes.append(UInt8(ascii: "\""))
-        for b in s.utf8 {
-            switch b {
-            case UInt8(ascii: "\""): raw("\\\"")
-            case UInt8(ascii: "\\"): raw("\\\\")
-            case 0x0A: raw("\\n")
-            case 0x0D: raw("\\r")
-            case 0x09: raw("\\t")
-            case 0..<0x20:
-                let hex: [UInt8] = Array("0123456789abcdef".utf8)
-                raw("\\u00")
-                bytes.append(hex[Int(b >> 4)])
-                bytes.append(hex[Int(b & 0xF)])
-            default: bytes.append(b)
-            }
+        // Most strings need no escaping: copy them whole.
+        if utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
+            for b in utf8 { escape(b) }
+        } else {
+            bytes.append(contentsOf: utf8)
         }
         bytes.append(UInt8(ascii: "\""))
     }
 
-    public mutating func int<T: BinaryInteger>(_ v: T) {
-        bytes.append(contentsOf: String(v).utf8)
+    private mutating func escape(_ b: UInt8) {
+        switch b {
+        case UInt8(ascii: "\""): raw("\\\"")
+        case UInt8(ascii: "\\"): raw("\\\\")
+        case 0x0A: raw("\\n")
+        case 0x0D: raw("\\r")
+        case 0x09: raw("\\t")
+        case 0..<0x20:
+            raw("\\u00")
+            bytes.append(Self.hex[Int(b >> 4)])
+            bytes.append(Self.hex[Int(b & 0xF)])
+        default: bytes.append(b)
+        }
     }
 
+    private static let hex: [UInt8] = Array("0123456789abcdef".utf8)
+
+    public mutating func int<T: BinaryInteger>(_ v: T) {
+        var value = Int64(v)
+        if value < 0 {
+            bytes.append(UInt8(ascii: "-"))
+            guard value != .min else { bytes.append(contentsOf: "9223372036854775808".utf8); return }
+            value = -value
+        }
+        // Digits into a small stack buffer, most significant first.
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { buffer in
+            var i = 20
+            repeat {
+                i -= 1
+                buffer[i] = UInt8(ascii: "0") + UInt8(value % 10)
+                value /= 10
+            } while value > 0
+            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[i..<20]))
+        }
+    }
+
+    /// Whole numbers print as integers; others with microsecond precision (times).
     public mutating func double(_ v: Double) {
-        if v == v.rounded(), abs(v) < 1e15 { int(Int64(v)) } else { bytes.append(contentsOf: v.description.utf8) }
+        guard v.isFinite, abs(v) < 1e15 else { raw("null"); return }
+        let micros = Int64((v * 1_000_000).rounded())
+        if micros % 1_000_000 == 0 { int(micros / 1_000_000); return }
+        if micros < 0 { bytes.append(UInt8(ascii: "-")) }
+        let m = abs(micros)
+        int(m / 1_000_000)
+        bytes.append(UInt8(ascii: "."))
+        var fraction = m % 1_000_000
+        var digits = [UInt8](repeating: UInt8(ascii: "0"), count: 6)
+        for i in stride(from: 5, through: 0, by: -1) {
+            digits[i] = UInt8(ascii: "0") + UInt8(fraction % 10)
+            fraction /= 10
+        }
+        while digits.last == UInt8(ascii: "0") { digits.removeLast() }
+        bytes.append(contentsOf: digits)
     }
 
     public mutating func job(_ j: JobInfo) {

@@ -196,12 +196,12 @@ public actor Engine {
     /// Active jobs as JSON bytes (the hot path of `vbatch status --all --json`).
     public func activeJobsJSON(caller: Caller, all: Bool) throws -> [UInt8] {
         if all, !caller.isOperator { throw EngineError.forbidden("only operators may list every user's jobs") }
-        return JSONWriter.jobs(try store.jobs(owner: all ? nil : caller.user, active: true, limit: nil))
+        return try store.jobsJSON(owner: all ? nil : caller.user, active: true, limit: nil)
     }
 
     public func history(caller: Caller, all: Bool, limit: Int?) throws -> [UInt8] {
         if all, !caller.isOperator { throw EngineError.forbidden("only operators may list every user's jobs") }
-        return JSONWriter.jobs(try store.jobs(owner: all ? nil : caller.user, active: false, limit: limit ?? 100))
+        return try store.jobsJSON(owner: all ? nil : caller.user, active: false, limit: limit ?? 100)
     }
 
     public func queues() -> [QueueInfo] {

@@ -135,6 +135,12 @@ public final class JobStore: Sendable {
         try pool.read { db in try JobQueries.jobs(db, owner: owner, active: active, limit: limit) }
     }
 
+    /// The same listing as ``jobs(owner:active:limit:)``, as JSON that decodes as `[JobInfo]`,
+    /// written straight from the rows (the daemon's hot path for `vbatch status`).
+    public func jobsJSON(owner: String?, active: Bool, limit: Int?) throws -> [UInt8] {
+        try pool.read { db in try JobListJSON.jobs(db, owner: owner, active: active, limit: limit) }
+    }
+
     /// A job's payload, or nil for an unknown job.
     public func script(_ id: Int64) throws -> (script: String, arguments: [String], variables: [String: String])? {
         try pool.read { db in try JobQueries.script(db, id: id) }

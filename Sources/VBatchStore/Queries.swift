@@ -58,6 +58,18 @@ enum JobQueries {
     /// both listings walk an index on `end_time` without sorting: `IS NULL` entries come in
     /// id order, the others backwards by end time.
     static func jobs(_ db: Database, owner: String?, active: Bool, limit: Int?) throws -> [JobInfo] {
+        let statement = try listStatement(db, owner: owner, active: active, limit: limit)
+        var result: [JobInfo] = []
+        if let limit { result.reserveCapacity(min(limit, 100_000)) }
+        let rows = try Row.fetchCursor(statement)
+        while let row = try rows.next() {
+            result.append(try jobInfo(row))
+        }
+        return result
+    }
+
+    /// The listing query with its arguments bound; columns are ``jobInfoColumns``.
+    static func listStatement(_ db: Database, owner: String?, active: Bool, limit: Int?) throws -> Statement {
         let ownerFilter = owner == nil ? "" : "owner = ? AND "
         let filter = active
             ? "\(ownerFilter)end_time IS NULL ORDER BY id"
@@ -65,13 +77,8 @@ enum JobQueries {
         let statement = try db.cachedStatement(sql: "SELECT \(jobInfoColumns) FROM job WHERE \(filter) LIMIT ?")
         var arguments: StatementArguments = owner.map { [$0] } ?? []
         arguments += [limit.map { max($0, 0) } ?? -1]
-        var result: [JobInfo] = []
-        if let limit { result.reserveCapacity(min(limit, 100_000)) }
-        let rows = try Row.fetchCursor(statement, arguments: arguments)
-        while let row = try rows.next() {
-            result.append(try jobInfo(row))
-        }
-        return result
+        try statement.setArguments(arguments)
+        return statement
     }
 
     static func activeJobs(_ db: Database) throws -> [ActiveJob] {

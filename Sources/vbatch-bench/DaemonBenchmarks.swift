@@ -70,16 +70,13 @@ enum DaemonBenchmarks {
             left -= n
         }
         var times: [Double] = []
+        let vbatch = Binaries.path("vbatch")
         for _ in 0..<runs {
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: Binaries.path("vbatch"))
-            p.arguments = ["status", "--all", "--json", "--socket", daemon.socket]
-            p.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
-            let t = try measure {
-                try p.run()
-                p.waitUntilExit()
+            var status: Int32 = 0
+            let t = measure {
+                status = spawnAndWait(vbatch, ["status", "--all", "--json", "--socket", daemon.socket], environment: [:])
             }
-            guard p.terminationStatus == 0 else { throw BenchError("vbatch status failed") }
+            guard status == 0 else { throw BenchError("vbatch status failed (\(status))") }
             times.append(t * 1000)
         }
         return Stats.median(times)

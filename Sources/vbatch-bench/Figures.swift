@@ -37,3 +37,24 @@ func measure(_ body: () throws -> Void) rethrows -> Double {
 func log(_ message: String) {
     FileHandle.standardError.write(Data("vbatch-bench: \(message)\n".utf8))
 }
+
+/// Runs a program with posix_spawn (stdout to /dev/null) and waits; returns its exit status.
+/// Foundation's `Process` adds milliseconds of its own, which would swamp the figures of
+/// short-lived commands such as `vbatch status`.
+func spawnAndWait(_ path: String, _ arguments: [String], environment: [String: String]) -> Int32 {
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+    let argv = ([path] + arguments).map { strdup($0) } + [nil]
+    let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+    defer {
+        argv.forEach { free($0) }
+        envp.forEach { free($0) }
+    }
+    var pid: pid_t = 0
+    guard posix_spawn(&pid, path, &actions, nil, argv, envp) == 0 else { return -1 }
+    var status: Int32 = 0
+    waitpid(pid, &status, 0)
+    return (status >> 8) & 0xFF
+}

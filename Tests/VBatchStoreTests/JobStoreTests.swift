@@ -194,6 +194,22 @@ func submission(owner: String = "alice", vo: String? = "atlas", queue: String = 
         #expect(try store.jobs(owner: "bob", active: true, limit: 1).first?.vo == nil)
     }
 
+    @Test func jsonListingMatchesTheTypedListing() throws {
+        let db = TempDatabase()
+        let store = try JobStore(path: db.path)
+        let ids = try store.submit(batch: [submission(count: 3), submission(owner: "bob", vo: nil, count: 2)]).flatMap { $0 }
+        try store.record([
+            Transition(id: ids[0], state: .starting, time: 1001.25, reason: "placed \"here\"\n", node: "wn01", cpus: [2, 3]),
+            Transition(id: ids[1], state: .completed, time: 1002, reason: "exited with code 3", exitCode: 3),
+        ])
+        for (owner, active, limit) in [(nil, true, nil), (nil, false, nil), ("bob", true, 1), ("alice", false, 5)] as [(String?, Bool, Int?)] {
+            let typed = try store.jobs(owner: owner, active: active, limit: limit)
+            let json = try JSONDecoder().decode([JobInfo].self, from: Data(try store.jobsJSON(owner: owner, active: active, limit: limit)))
+            #expect(json == typed)
+        }
+        #expect(try store.jobs(owner: nil, active: true, limit: nil).first?.cpus == [2, 3])
+    }
+
     @Test func concurrentSubmitsGetDistinctIDs() async throws {
         let db = TempDatabase()
         let store = try JobStore(path: db.path)
