@@ -19,7 +19,7 @@ fi
 rm -rf "$demo"
 mkdir -p "$demo"
 
-# A demo site: the shipped site file's VOs, with two simulated 2-slot worker nodes.
+# A demo site: the shipped site file's VOs, with two simulated 4-slot worker nodes.
 cat > "$demo/site.toml" <<'TOML'
 [site]
 name = "demo"
@@ -28,12 +28,12 @@ operators = ["root"]
 
 [node.wn01]
 uri = "sim://"
-slots = 2
+slots = 4
 memory = "4gb"
 
 [node.wn02]
 uri = "sim://"
-slots = 2
+slots = 4
 memory = "4gb"
 
 [vo.cms]
@@ -67,10 +67,10 @@ echo "hello from job $VBATCH_JOB_ID on $(hostname)"
 SH
 
 step "Submit through the routing queue 'grid'"
-short=$(run "$bin/vbatch" submit "$demo/job.sh" -q grid -N short -l walltime=2h -v VBATCH_SIM_RUNTIME=4)
-echo "$short"
 pair=$(run "$bin/vbatch" submit "$demo/job.sh" -q grid -N pair -l walltime=12h --count 2 -v VBATCH_SIM_RUNTIME=5)
 echo "$pair"
+short=$(run "$bin/vbatch" submit "$demo/job.sh" -q grid -N short -l walltime=2h -v VBATCH_SIM_RUNTIME=4)
+echo "$short"
 overrun=$(run "$bin/vbatch" submit "$demo/job.sh" -q grid -N overrun -l walltime=3s -v VBATCH_SIM_RUNTIME=600)
 echo "$overrun"
 failing=$(run "$bin/vbatch" submit "$demo/job.sh" -q grid -N failing -l walltime=1h -v VBATCH_SIM_RUNTIME=2 -v VBATCH_SIM_EXIT=3)
@@ -80,7 +80,7 @@ step "A job no destination accepts is rejected at submit, with the reason of eac
 run "$bin/vbatch" submit "$demo/job.sh" -q grid -N toolong -l walltime=30h || echo "(exit status $?)"
 
 sleep 1
-step "Placed and running: one-way jobs alone on a node, the two-way pair sharing one"
+step "Placed and running: the two-way pair shares a node, one-way jobs never share one"
 run "$bin/vbatch" status --all
 run "$bin/vbatch" nodes
 

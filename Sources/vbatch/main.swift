@@ -1,15 +1,16 @@
 import ArgumentParser
 import VBatchClient
 
-// Parse, run, and turn runtime failures into one `vbatch: error: …` line. Usage errors, help
-// and `--version` keep ArgumentParser's own output and exit codes.
+// Parse, run, and turn every failure into one `vbatch: error: …` line on stderr with a
+// non-zero exit. Help and `--version` keep ArgumentParser's output.
 //
 // `vbatch submit` is parsed as a command of its own: a CE runs one `vbatch submit` process
 // per job, and parsing it through the root command makes ArgumentParser reflect over every
 // subcommand first (about a millisecond per process).
+let arguments = Array(CommandLine.arguments.dropFirst())
+let submitDirectly = arguments.first == "submit" && !arguments.contains("--help") && !arguments.contains("-h")
 do {
-    let arguments = Array(CommandLine.arguments.dropFirst())
-    if arguments.first == "submit", !arguments.contains("--help"), !arguments.contains("-h") {
+    if submitDirectly {
         var command = try Submit.parse(Array(arguments.dropFirst()))
         try command.run()
     } else {
@@ -21,6 +22,10 @@ do {
 } catch let error as CLIError {
     Output.fail(error.message, exitCode: error.exitCode)
 } catch {
-    if CommandLine.arguments.dropFirst().first == "submit" { Submit.exit(withError: error) }
-    VBatch.exit(withError: error)
+    let exitCode = submitDirectly ? Submit.exitCode(for: error) : VBatch.exitCode(for: error)
+    if exitCode == .success {
+        VBatch.exit(withError: error) // --help, --version
+    }
+    let message = submitDirectly ? Submit.message(for: error) : VBatch.message(for: error)
+    Output.fail(message + " (see vbatch --help)", exitCode: exitCode.rawValue)
 }

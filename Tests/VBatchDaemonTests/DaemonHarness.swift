@@ -37,6 +37,8 @@ final class DaemonHarness: @unchecked Sendable {
         socket = root + "/vbatchd.sock"
         let files = FileManager.default
         try files.createDirectory(atPath: configDirectory + "/queues", withIntermediateDirectories: true)
+        // Other local users must reach the socket, as on a real site.
+        try files.setAttributes([.posixPermissions: 0o755], ofItemAtPath: root)
         try files.createDirectory(atPath: configDirectory + "/images", withIntermediateDirectories: true)
         for name in try files.contentsOfDirectory(atPath: Self.repository + "/queues") where name.hasSuffix(".toml") && name != "site.toml" {
             try files.copyItem(atPath: Self.repository + "/queues/" + name, toPath: configDirectory + "/queues/" + name)
@@ -113,6 +115,14 @@ final class DaemonHarness: @unchecked Sendable {
     /// Runs the `vbatch` CLI against this daemon.
     func vbatch(_ arguments: [String], stdin: String? = nil) throws -> CommandResult {
         try Self.run(Self.binaries + "/vbatch", arguments, environment: ["VBATCH_SOCKET": socket], stdin: stdin)
+    }
+
+    /// Runs the `vbatch` CLI as another Unix user (through `setpriv`), to check that the
+    /// daemon takes identity from the socket, not from the client.
+    func vbatch(as user: String, _ arguments: [String]) throws -> CommandResult {
+        try Self.run("/usr/bin/setpriv", ["--reuid=\(user)", "--regid=\(user == "nobody" ? "nogroup" : user)",
+                                          "--clear-groups", Self.binaries + "/vbatch"] + arguments,
+                     environment: ["VBATCH_SOCKET": socket], stdin: nil)
     }
 
     /// Runs `vbatchd` with arguments (e.g. `--check`).

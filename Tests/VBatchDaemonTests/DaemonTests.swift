@@ -183,6 +183,34 @@ struct DaemonTests {
         #expect(rejected(r) == nil)
     }
 
+    @Test func identityComesFromThePeerCredentials() throws {
+        let d = try DaemonHarness()
+        try d.start()
+        let rootJob = try submit(d, ["-q", "two-way", "--hold"])
+        let whoami = try d.vbatch(as: "nobody", ["whoami", "--json"])
+        let me = try JSONDecoder().decode(WhoAmI.self, from: Data(whoami.stdout.utf8))
+        #expect(me.user == "nobody" && !me.isOperator && me.vo == nil)
+        // nobody sees none of root's jobs and may not list everyone's.
+        #expect(try d.vbatch(as: "nobody", ["status", "--json"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "[]")
+        let all = try d.vbatch(as: "nobody", ["status", "--all"])
+        #expect(all.status != 0 && all.stderr.contains("only operators may list every user's jobs"))
+        for command in ["show", "cancel", "hold", "release"] {
+            let r = try d.vbatch(as: "nobody", [command, String(rootJob)])
+            #expect(r.status != 0, "\(command) of another user's job must fail")
+            #expect(r.stderr.contains("belongs to another user"))
+        }
+        #expect(try state(d, rootJob) == .held)
+        // nobody's own job is nobody's; root, an operator, sees both.
+        let path = try d.writeScript(Self.script, name: "nobody.sh")
+        chmod(path, 0o644)
+        let own = try d.vbatch(as: "nobody", ["submit", path, "-q", "two-way", "--hold"])
+        #expect(own.status == 0, "\(own.stderr)")
+        let ownID = Int64(own.stdout.trimmingCharacters(in: .whitespacesAndNewlines))!
+        #expect(try d.client.job(ownID).job.owner == "nobody")
+        #expect(try d.vbatch(as: "nobody", ["cancel", String(ownID)]).status == 0)
+        #expect(Set(try d.client.jobs(all: true).map(\.id)) == [rootJob])
+    }
+
     @Test func configErrorsNameFileLineAndKey() throws {
         let d = try DaemonHarness(queues: ["broken.toml": """
             [queue.broken]
