@@ -67,6 +67,7 @@ let package = Package(
         ]),
         .testTarget(name: "VBatchCoreTests", dependencies: ["VBatchCore"]),
         .testTarget(name: "VBatchConfigTests", dependencies: ["VBatchConfig", "VBatchCore"]),
+        .testTarget(name: "VBatchDriversTests", dependencies: ["VBatchDrivers", "VBatchCore"]),
         .testTarget(name: "VBatchStoreTests", dependencies: ["VBatchStore", "VBatchCore", "VBatchAPI"]),
         .testTarget(name: "VBatchDaemonTests", dependencies: [
             "VBatchDaemon", "VBatchAPI", "VBatchClient", "VBatchCore", "VBatchDrivers", "VBatchStore", "VBatchConfig",
