@@ -4,6 +4,7 @@ import VBatchCore
 ///
 /// Routes (all under `/v1`): `POST /jobs` submit; `GET /jobs[?all=1]` list; `GET /jobs/ID`
 /// show with history; `DELETE /jobs/ID` cancel; `POST /jobs/ID/hold` and `/release`;
+/// `GET /jobs/ID/output` (streams and file list), `GET /jobs/ID/files?path=output/…` (one file),
 /// `GET /queues`; `GET /nodes`; `GET /history[?all=1&limit=N]`; `GET /whoami`.
 /// Errors come back as a non-2xx status with ``ErrorResponse``.
 public enum API {
@@ -197,9 +198,11 @@ public struct NodeInfo: Codable, Sendable, Equatable {
     public var enabled: Bool
     public var environments: [String]?
     public var jobs: [Int64]
+    /// Why the node is out of service, when the daemon took it out.
+    public var note: String?
 
     public init(name: String, uri: String, slots: Int, freeSlots: Int, memoryMB: Int, freeMemoryMB: Int,
-                enabled: Bool, environments: [String]?, jobs: [Int64]) {
+                enabled: Bool, environments: [String]?, jobs: [Int64], note: String? = nil) {
         self.name = name
         self.uri = uri
         self.slots = slots
@@ -209,6 +212,31 @@ public struct NodeInfo: Codable, Sendable, Equatable {
         self.enabled = enabled
         self.environments = environments
         self.jobs = jobs
+        self.note = note
+    }
+}
+
+/// What a finished job left behind: its streams, exit code and output files.
+public struct JobOutput: Codable, Sendable, Equatable {
+    public var id: Int64
+    public var state: JobState
+    public var exitCode: Int?
+    public var stdout: String
+    public var stderr: String
+    /// Files the payload left in `$VBATCH_OUTPUT`, as `output/…` paths; fetch one with `GET /v1/jobs/ID/files/PATH`.
+    public var files: [String]
+    /// Where they are on the daemon's host.
+    public var spoolDirectory: String
+
+    public init(id: Int64, state: JobState, exitCode: Int?, stdout: String, stderr: String, files: [String],
+                spoolDirectory: String) {
+        self.id = id
+        self.state = state
+        self.exitCode = exitCode
+        self.stdout = stdout
+        self.stderr = stderr
+        self.files = files
+        self.spoolDirectory = spoolDirectory
     }
 }
 

@@ -5,6 +5,17 @@ public enum Route {
     public static func job(_ id: Int64) -> String { "/v1/jobs/\(id)" }
     public static func hold(_ id: Int64) -> String { "/v1/jobs/\(id)/hold" }
     public static func release(_ id: Int64) -> String { "/v1/jobs/\(id)/release" }
+    public static func output(_ id: Int64) -> String { "/v1/jobs/\(id)/output" }
+    /// One spool file; `path` is percent-encoded here.
+    public static func file(_ id: Int64, path: String) -> String {
+        let unreserved = Set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~/".utf8)
+        let hex = Array("0123456789ABCDEF".utf8)
+        var encoded: [UInt8] = []
+        for b in path.utf8 {
+            if unreserved.contains(b) { encoded.append(b) } else { encoded += [UInt8(ascii: "%"), hex[Int(b >> 4)], hex[Int(b & 15)]] }
+        }
+        return "/v1/jobs/\(id)/files?path=" + String(decoding: encoded, as: UTF8.self)
+    }
     public static let queues = "/v1/queues"
     public static let nodes = "/v1/nodes"
     public static let whoami = "/v1/whoami"

@@ -56,6 +56,16 @@ public struct VBatchClient: Sendable {
         try get(JobDetail.self, Route.job(id))
     }
 
+    /// A job's stdout, stderr, exit code and output file list (`GET /v1/jobs/ID/output`).
+    public func output(_ id: Int64) throws(ClientError) -> JobOutput {
+        try get(JobOutput.self, Route.output(id))
+    }
+
+    /// The bytes of one spool file of a job (`GET /v1/jobs/ID/files?path=…`).
+    public func file(_ id: Int64, path: String) throws(ClientError) -> [UInt8] {
+        try checked("GET", Route.file(id, path: path), body: nil)
+    }
+
     /// Cancels a job (`DELETE /v1/jobs/ID`); returns it as it is afterwards.
     public func cancel(_ id: Int64) throws(ClientError) -> JobInfo {
         try decode(JobInfo.self, checked("DELETE", Route.job(id), body: nil), "DELETE", Route.job(id))

@@ -23,6 +23,7 @@ struct ParsedSite {
 enum SiteFile {
     static let siteKeys = [
         "name", "placement", "fair_share_half_life", "operators", "operator_groups", "local_share", "max_start_attempts",
+        "max_node_failures", "walltime_grace",
     ]
     static let nodeKeys = ["uri", "cpus", "slots", "memory", "environments", "enabled", "domain_type"]
     static let voKeys = ["share", "users", "groups"]
@@ -61,7 +62,9 @@ enum SiteFile {
             operators: r.strings("operators") ?? defaults.operators,
             operatorGroups: r.strings("operator_groups") ?? defaults.operatorGroups,
             localShare: r.positiveNumber("local_share") ?? defaults.localShare,
-            maxStartAttempts: r.int("max_start_attempts", atLeast: 1) ?? defaults.maxStartAttempts)
+            maxStartAttempts: r.int("max_start_attempts", atLeast: 1) ?? defaults.maxStartAttempts,
+            maxNodeFailures: r.int("max_node_failures", atLeast: 1) ?? defaults.maxNodeFailures,
+            walltimeGrace: r.duration("walltime_grace") ?? defaults.walltimeGrace)
     }
 
     private static func node(_ name: String, _ r: TableReader) -> ParsedNode {

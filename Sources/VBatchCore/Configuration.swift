@@ -61,10 +61,14 @@ public struct SiteSettings: Sendable, Equatable {
     public var localShare: Double
     /// How many times a job whose VM failed to start is put back in the queue.
     public var maxStartAttempts: Int
+    /// Consecutive VM start failures after which a node is taken out of service.
+    public var maxNodeFailures: Int
+    /// Seconds between the ACPI shutdown at a job's walltime and the destroy of its VM.
+    public var walltimeGrace: Int
 
     public init(name: String = "site", placement: PlacementPolicy = .pack, fairShareHalfLife: Int = 7 * 86_400,
                 operators: [String] = [], operatorGroups: [String] = [], localShare: Double = 1,
-                maxStartAttempts: Int = 3) {
+                maxStartAttempts: Int = 3, maxNodeFailures: Int = 3, walltimeGrace: Int = 30) {
         self.name = name
         self.placement = placement
         self.fairShareHalfLife = fairShareHalfLife
@@ -72,6 +76,8 @@ public struct SiteSettings: Sendable, Equatable {
         self.operatorGroups = operatorGroups
         self.localShare = localShare
         self.maxStartAttempts = maxStartAttempts
+        self.maxNodeFailures = maxNodeFailures
+        self.walltimeGrace = walltimeGrace
     }
 }
 
@@ -184,12 +190,17 @@ public struct ExecutionQueue: Sendable, Equatable {
     public var enabled: Bool
     /// Starts its jobs.
     public var started: Bool
+    /// Size of each job's output disk (stdout, stderr and output files come back on it).
+    public var outputSizeMB: Int
+
+    public static let defaultOutputSizeMB = 64
 
     public init(name: String, description: String = "", priority: Int = 0, environments: [String],
                 walltimeMax: Int, walltimeDefault: Int? = nil, maxCores: Int = 1, maxMemoryMB: Int = 2048,
                 defaultMemoryMB: Int? = nil, vos: [String]? = nil, nodes: [String]? = nil,
                 maxJobsPerNode: Int? = nil, maxRunning: Int? = nil, maxQueued: Int? = nil,
-                maxRunningPerUser: Int? = nil, enabled: Bool = true, started: Bool = true) {
+                maxRunningPerUser: Int? = nil, enabled: Bool = true, started: Bool = true,
+                outputSizeMB: Int = defaultOutputSizeMB) {
         self.name = name
         self.description = description
         self.priority = priority
@@ -207,6 +218,7 @@ public struct ExecutionQueue: Sendable, Equatable {
         self.maxRunningPerUser = maxRunningPerUser
         self.enabled = enabled
         self.started = started
+        self.outputSizeMB = outputSizeMB
     }
 
     public func serves(node: String) -> Bool { nodes.map { $0.contains(node) } ?? true }

@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import VBatchAPI
 import VBatchCore
@@ -23,6 +24,10 @@ public actor Engine {
     private var cancelReasons: [Int64: String] = [:]
     /// Failed start attempts of active jobs (only jobs that had one).
     private var attempts: [Int64: Int] = [:]
+    /// Consecutive VM start failures per node; at the site's limit the node is taken out.
+    private var nodeFailures: [Int: Int] = [:]
+    /// Why a node was taken out of service.
+    private var nodeNotes: [Int: String] = [:]
     private let cycleContinuation: AsyncStream<Void>.Continuation
     /// One element whenever a scheduling cycle is wanted; bursts collapse into one.
     public nonisolated let cycleRequests: AsyncStream<Void>
@@ -52,6 +57,7 @@ public actor Engine {
         let aliveIDs = Set(alive.map(\.jobID))
         var transitions: [Transition] = []
         var known = Set<Int64>()
+        var adopted: [(LaunchSpec, Double)] = []
         for job in active {
             known.insert(job.id)
             if job.attempts > 0 { attempts[job.id] = job.attempts }
@@ -71,6 +77,7 @@ public actor Engine {
                 if aliveIDs.contains(job.id), let nodeName = job.node, let node = scheduler.node(named: nodeName),
                    let slots = slotIndices(cpus: job.cpus ?? [], node: node), slots.count == job.cores {
                     scheduler.adopt(pending, node: node, slots: slots, startTime: job.startTime ?? now)
+                    if let spec = launchSpec(job.id) { adopted.append((spec, job.startTime ?? now)) }
                     logger.info("re-adopted job \(job.id) on \(nodeName)")
                 } else {
                     let transition = retryOrFail(job.id, node: job.node ?? "?", reason: "VM lost while vbatchd was down", now: now)
@@ -81,6 +88,7 @@ public actor Engine {
                 break
             }
         }
+        for (spec, startedAt) in adopted { await driver.adopt(spec, startedAt: startedAt) }
         for vm in alive where !known.contains(vm.jobID) {
             logger.warning("removing VM of unknown job \(vm.jobID) on \(vm.node)")
             await driver.cleanUp(jobID: vm.jobID, node: vm.node)
@@ -191,6 +199,55 @@ public actor Engine {
         return try store.job(id) ?? job
     }
 
+    // MARK: - Output
+
+    /// Largest stream `output` returns inline; longer ones are cut to their last bytes.
+    static let maxInlineStream = 8 << 20
+
+    /// The streams, exit code and output files a job left in its spool.
+    public func output(_ id: Int64, caller: Caller) throws -> JobOutput {
+        let job = try authorizedJob(id, caller: caller)
+        let spool = spoolDirectory(id)
+        func stream(_ name: String) -> String {
+            guard let handle = FileHandle(forReadingAtPath: spool + "/" + name) else { return "" }
+            defer { try? handle.close() }
+            let size = (try? handle.seekToEnd()) ?? 0
+            let start = size > UInt64(Self.maxInlineStream) ? size - UInt64(Self.maxInlineStream) : 0
+            try? handle.seek(toOffset: start)
+            let data = (try? handle.readToEnd()) ?? Data()
+            return (start > 0 ? "[vbatch: first \(start) bytes cut]\n" : "") + String(decoding: data, as: UTF8.self)
+        }
+        var files: [String] = []
+        if let walker = FileManager.default.enumerator(atPath: spool + "/output") {
+            for case let path as String in walker {
+                var isDirectory: ObjCBool = false
+                if FileManager.default.fileExists(atPath: spool + "/output/" + path, isDirectory: &isDirectory), !isDirectory.boolValue {
+                    files.append("output/" + path)
+                }
+            }
+        }
+        return JobOutput(id: id, state: job.state, exitCode: job.exitCode, stdout: stream("stdout"), stderr: stream("stderr"),
+                         files: files.sorted(), spoolDirectory: spool)
+    }
+
+    /// One file of a job's spool: `output/…`, `stdout`, `stderr`, `agent.log` or `console.log`.
+    public func file(_ id: Int64, path: String, caller: Caller) throws -> [UInt8] {
+        _ = try authorizedJob(id, caller: caller)
+        let components = path.split(separator: "/", omittingEmptySubsequences: false)
+        let allowed = ["stdout", "stderr", "agent.log", "console.log"].contains(path)
+            || (components.first == "output" && components.count > 1 && components.allSatisfy { !$0.isEmpty && $0 != "." && $0 != ".." })
+        guard allowed, !path.utf8.contains(0), path.utf8.count < 4096 else {
+            throw EngineError.badRequest("file must be stdout, stderr, agent.log, console.log or output/…")
+        }
+        let full = spoolDirectory(id) + "/" + path
+        var st = stat()
+        guard lstat(full, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else {
+            throw EngineError.notFound("job \(id) has no file \(path)")
+        }
+        guard let data = FileManager.default.contents(atPath: full) else { throw EngineError.notFound("job \(id) has no file \(path)") }
+        return Array(data)
+    }
+
     // MARK: - Listings
 
     /// Active jobs as JSON bytes (the hot path of `vbatch status --all --json`).
@@ -227,7 +284,7 @@ public actor Engine {
             NodeInfo(name: node.name, uri: node.uri, slots: node.slots, freeSlots: scheduler.freeSlotCount(node: i),
                      memoryMB: node.memoryMB, freeMemoryMB: scheduler.freeMemoryMB(node: i),
                      enabled: scheduler.isNodeEnabled(i), environments: node.environments,
-                     jobs: scheduler.runningJobs(node: i).sorted())
+                     jobs: scheduler.runningJobs(node: i).sorted(), note: nodeNotes[i])
         }
     }
 
@@ -260,14 +317,10 @@ public actor Engine {
     }
 
     private func launch(_ placement: Placement, now: Double) {
-        guard let run = scheduler.runningJob(placement.jobID) else { return }
-        let image = configuration.images[Int(run.job.environment)]
-        var spec = LaunchSpec(jobID: placement.jobID, node: configuration.nodes[placement.node], cpus: placement.cpus,
-                              memoryMB: Int(run.job.memoryMB), walltime: Int(run.job.walltime), environment: image,
-                              spoolDirectory: "\(spoolRoot)/\(placement.jobID)")
-        if let payload = try? store.script(placement.jobID) {
-            spec.simulatedRuntime = payload.variables["VBATCH_SIM_RUNTIME"].flatMap(Double.init)
-            spec.simulatedExitCode = payload.variables["VBATCH_SIM_EXIT"].flatMap { Int($0) }
+        guard let spec = launchSpec(placement.jobID) else {
+            Task { await self.handle(.ended(jobID: placement.jobID, outcome: .startFailed(reason: "its payload is missing from the store"),
+                                            time: WallClock.now())) }
+            return
         }
         let driver = self.driver
         Task {
@@ -279,11 +332,29 @@ public actor Engine {
         }
     }
 
+    /// What the driver needs to run a job that holds slots: node, CPUs, image, payload.
+    private func launchSpec(_ id: Int64) -> LaunchSpec? {
+        guard let run = scheduler.runningJob(id), let payload = try? store.script(id), let name = try? store.job(id)?.name
+        else { return nil }
+        let node = configuration.nodes[run.node]
+        return LaunchSpec(
+            jobID: id, node: node, cpus: run.slots.map { node.cpus[$0] }, memoryMB: Int(run.job.memoryMB),
+            walltime: Int(run.job.walltime), environment: configuration.images[Int(run.job.environment)],
+            spoolDirectory: spoolDirectory(id),
+            payload: JobPayload(name: name, script: payload.script, arguments: payload.arguments, variables: payload.variables),
+            outputDiskMB: scheduler.queues[Int(run.job.queue)].outputSizeMB,
+            simulatedRuntime: payload.variables["VBATCH_SIM_RUNTIME"].flatMap(Double.init),
+            simulatedExitCode: payload.variables["VBATCH_SIM_EXIT"].flatMap { Int($0) })
+    }
+
+    private func spoolDirectory(_ id: Int64) -> String { "\(spoolRoot)/\(id)" }
+
     /// Applies one driver event to the scheduler and the store.
     public func handle(_ event: DriverEvent) async {
         switch event {
         case .running(let id, let time):
             guard let run = scheduler.runningJob(id) else { return }
+            nodeFailures[run.node] = nil
             record(Transition(id: id, state: .running, time: time,
                               reason: "VM running on \(configuration.nodes[run.node].name)"))
         case .ended(let id, let outcome, let time):
@@ -298,6 +369,7 @@ public actor Engine {
             case .cancelled:
                 finish(id, time, Transition(id: id, state: .cancelled, time: time, reason: cancelReasons.removeValue(forKey: id) ?? "cancelled"))
             case .startFailed(let reason), .lost(let reason):
+                if case .startFailed = outcome { countStartFailure(node: run.node, reason: reason) }
                 let transition = retryOrFail(id, node: node, reason: reason, now: time)
                 if transition.state == .queued { scheduler.requeue(id, now: time) } else { scheduler.finish(id, now: time) }
                 record(transition)
@@ -310,6 +382,18 @@ public actor Engine {
         scheduler.finish(id, now: time)
         attempts[id] = nil
         record(transition)
+    }
+
+    /// A node whose VMs keep failing to start is taken out of service until the daemon restarts.
+    private func countStartFailure(node: Int, reason: String) {
+        let failures = nodeFailures[node, default: 0] + 1
+        nodeFailures[node] = failures
+        let limit = configuration.site.maxNodeFailures
+        guard failures >= limit, scheduler.isNodeEnabled(node) else { return }
+        scheduler.setNodeEnabled(node, false)
+        let note = "out of service after \(failures) consecutive VM start failures (last: \(reason))"
+        nodeNotes[node] = note
+        logger.error("node \(configuration.nodes[node].name) \(note)")
     }
 
     /// Counts a failed start; the job goes back to the queue until the site's limit is reached.

@@ -79,6 +79,15 @@ public func buildRouter(engine: Engine) -> Router<VBatchRequestContext> {
     v1.post("jobs/:id/release") { _, context in
         await respond { try encode(try await engine.release(try jobID(context), caller: context.caller!)) }
     }
+    v1.get("jobs/:id/output") { _, context in
+        await respond { try encode(try await engine.output(try jobID(context), caller: context.caller!)) }
+    }
+    v1.get("jobs/:id/files") { request, context in
+        await respond(contentType: "application/octet-stream") {
+            let path = request.uri.queryParameters["path"].map(String.init) ?? ""
+            return try await engine.file(try jobID(context), path: path, caller: context.caller!)
+        }
+    }
     v1.get("queues") { _, _ in
         await respond { try encode(await engine.queues()) }
     }
@@ -112,10 +121,11 @@ private func encode<T: Encodable>(_ value: T) throws -> [UInt8] {
 }
 
 /// Runs a handler and turns its result or its error into a JSON response.
-private func respond(status: Int = 200, _ body: () async throws -> [UInt8]) async -> Response {
+private func respond(status: Int = 200, contentType: String = "application/json",
+                     _ body: () async throws -> [UInt8]) async -> Response {
     do {
         let bytes = try await body()
-        return Response(status: .init(code: status), headers: [.contentType: "application/json"],
+        return Response(status: .init(code: status), headers: [.contentType: contentType],
                         body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
     } catch let error as EngineError {
         return errorResponse(error.httpStatus, error.description)

@@ -9,14 +9,19 @@ public struct LaunchSpec: Sendable, Equatable {
     public var memoryMB: Int
     public var walltime: Int
     public var environment: ImageConfig
-    /// Where the job's inputs and outputs live on the daemon's host.
+    /// Where the job's disks, console log and collected outputs live on the daemon's host.
     public var spoolDirectory: String
+    /// The script, its arguments and environment (what the job disk carries).
+    public var payload: JobPayload
+    /// Size of the output disk the guest writes its results to.
+    public var outputDiskMB: Int
     /// For the simulated driver: how long the payload runs and how it exits.
     public var simulatedRuntime: Double?
     public var simulatedExitCode: Int?
 
     public init(jobID: Int64, node: NodeConfig, cpus: [Int], memoryMB: Int, walltime: Int, environment: ImageConfig,
-                spoolDirectory: String, simulatedRuntime: Double? = nil, simulatedExitCode: Int? = nil) {
+                spoolDirectory: String, payload: JobPayload = JobPayload(name: "job", script: ""),
+                outputDiskMB: Int = OutputDisk.defaultSizeMB, simulatedRuntime: Double? = nil, simulatedExitCode: Int? = nil) {
         self.jobID = jobID
         self.node = node
         self.cpus = cpus
@@ -24,6 +29,8 @@ public struct LaunchSpec: Sendable, Equatable {
         self.walltime = walltime
         self.environment = environment
         self.spoolDirectory = spoolDirectory
+        self.payload = payload
+        self.outputDiskMB = outputDiskMB
         self.simulatedRuntime = simulatedRuntime
         self.simulatedExitCode = simulatedExitCode
     }
@@ -75,6 +82,9 @@ public protocol HypervisorDriver: Sendable {
     func cancel(jobID: Int64) async
     /// VMs of vbatch jobs that are running now, found by their metadata.
     func runningJobs() async throws -> [AdoptableJob]
+    /// Takes charge again of a VM found by ``runningJobs()`` after a daemon restart: its
+    /// walltime keeps counting from `startedAt`, the original start.
+    func adopt(_ spec: LaunchSpec, startedAt: Double) async
     /// Removes the VM and disks of a job the daemon does not know.
     func cleanUp(jobID: Int64, node: String) async
 }

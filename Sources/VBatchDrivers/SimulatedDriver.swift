@@ -91,6 +91,9 @@ public final class SimulatedDriver: HypervisorDriver {
         state.withLock { s in s.running.map { AdoptableJob(jobID: $0.key, node: $0.value.node) } }
     }
 
+    /// Simulated VMs do not outlive the process that simulates them: nothing to adopt.
+    public func adopt(_ spec: LaunchSpec, startedAt: Double) async {}
+
     public func cleanUp(jobID: Int64, node: String) async {
         _ = state.withLock { $0.running.removeValue(forKey: jobID) }
     }

@@ -34,6 +34,11 @@ enum Output {
         body.withUnsafeBytes { write(1, $0) }
     }
 
+    /// Writes bytes as they are (a job's stream or file) to `fd`: 1 for stdout, 2 for stderr.
+    static func bytes(_ bytes: [UInt8], to fd: Int32 = 1) {
+        bytes.withUnsafeBytes { write(fd, $0) }
+    }
+
     /// Writes `vbatch: error: MESSAGE` to standard error.
     static func error(_ message: String) {
         var line = "vbatch: error: " + ClientError.oneLine(message) + "\n"

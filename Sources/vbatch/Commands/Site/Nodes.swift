@@ -18,6 +18,7 @@ struct Nodes: ParsableCommand {
         var t = Table([
             .init(title: "NAME", maxWidth: 24), .init(title: "STATE"), .init(title: "SLOTS", rightAligned: true),
             .init(title: "MEMORY", rightAligned: true), .init(title: "JOBS", maxWidth: 32), .init(title: "URI", maxWidth: 60),
+            .init(title: "NOTE", maxWidth: 80),
         ])
         for n in try client.nodes() {
             let usedSlots = n.slots - n.freeSlots
@@ -25,7 +26,7 @@ struct Nodes: ParsableCommand {
             t.append([
                 n.name, state, "\(usedSlots)/\(n.slots)",
                 Format.memory(n.memoryMB - n.freeMemoryMB) + "/" + Format.memory(n.memoryMB),
-                n.jobs.isEmpty ? "-" : n.jobs.map(String.init).joined(separator: ","), n.uri,
+                n.jobs.isEmpty ? "-" : n.jobs.map(String.init).joined(separator: ","), n.uri, Format.text(n.note),
             ])
         }
         Output.print(t.render())

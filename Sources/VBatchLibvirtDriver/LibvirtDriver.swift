@@ -1,0 +1,319 @@
+import Foundation
+import Logging
+import Synchronization
+import VBatchCore
+import VBatchDrivers
+import VBatchLibvirt
+
+/// Runs each job in its own transient QEMU domain through libvirt's C API.
+///
+/// A job's life: its disks are prepared in its spool (job disk, output disk, a qcow2
+/// overlay for disk images), the domain is created from a ``DomainSpec``, the walltime
+/// timer starts. When libvirt reports the domain stopped — the guest powered off, the
+/// walltime timer shut it down, a cancel destroyed it — the output disk is read into the
+/// spool, the scratch disks are deleted, and one `.ended` event reports the outcome.
+/// A periodic resync (and one after every reconnect) catches domains that vanished
+/// without an event.
+public final class LibvirtDriver: HypervisorDriver {
+    public struct Settings: Sendable {
+        /// Time between the ACPI shutdown at the walltime limit and the destroy.
+        public var walltimeGrace: Duration
+        /// Safety-net comparison of what libvirt runs with what the driver tracks.
+        public var resyncInterval: Duration
+        /// Longest any single libvirt call may take before it counts as failed.
+        public var callTimeout: Duration
+
+        public init(walltimeGrace: Duration = .seconds(30), resyncInterval: Duration = .seconds(30),
+                    callTimeout: Duration = .seconds(30)) {
+            self.walltimeGrace = walltimeGrace
+            self.resyncInterval = resyncInterval
+            self.callTimeout = callTimeout
+        }
+    }
+
+    public let events: AsyncStream<DriverEvent>
+    /// Nodes this driver serves (whose VMs ``runningJobs()`` lists after a restart).
+    public let nodes: [NodeConfig]
+    private let continuation: AsyncStream<DriverEvent>.Continuation
+    private let settings: Settings
+    private let logger: Logger
+    private let state = Mutex(State())
+
+    /// Why the driver itself stopped a domain.
+    enum StopReason: Sendable { case cancel, walltime }
+
+    struct TrackedJob: Sendable {
+        var spec: LaunchSpec
+        var domain: DomainRef
+        var uri: String
+        var stopReason: StopReason?
+        var walltimeTask: Task<Void, Never>?
+    }
+
+    private struct State {
+        var jobs: [Int64: TrackedJob] = [:]
+        var connections: [String: Task<LibvirtConnection, any Error>] = [:]
+        var listeners: [String: Task<Void, Never>] = [:]
+        var resync: Task<Void, Never>?
+    }
+
+    public init(nodes: [NodeConfig], settings: Settings = Settings(), logger: Logger) {
+        (events, continuation) = AsyncStream.makeStream(of: DriverEvent.self)
+        self.nodes = nodes
+        self.settings = settings
+        self.logger = logger
+        LibvirtEventLoop.start()
+    }
+
+    deinit {
+        state.withLock { s in
+            s.resync?.cancel()
+            s.listeners.values.forEach { $0.cancel() }
+            s.jobs.values.forEach { $0.walltimeTask?.cancel() }
+        }
+        continuation.finish()
+    }
+
+    // MARK: - Connections
+
+    /// One connection per libvirt URI, opened on first use; its events feed this driver.
+    func connection(_ uri: String) async throws -> LibvirtConnection {
+        let task: Task<LibvirtConnection, any Error> = state.withLock { s in
+            if let existing = s.connections[uri] { return existing }
+            let timeout = settings.callTimeout
+            let task = Task { try await LibvirtConnection(uri: uri, callTimeout: timeout) }
+            s.connections[uri] = task
+            return task
+        }
+        do {
+            let connection = try await task.value
+            startListening(connection)
+            return connection
+        } catch {
+            // Let the next call try again.
+            state.withLock { s in if s.connections[uri] == task { s.connections[uri] = nil } }
+            throw error
+        }
+    }
+
+    private func startListening(_ connection: LibvirtConnection) {
+        let started: Bool = state.withLock { s in
+            guard s.listeners[connection.uri] == nil else { return false }
+            s.listeners[connection.uri] = Task { [weak self] in
+                for await event in connection.events {
+                    guard let self else { return }
+                    await self.handle(event, uri: connection.uri)
+                }
+            }
+            if s.resync == nil {
+                let interval = settings.resyncInterval
+                s.resync = Task { [weak self] in
+                    while !Task.isCancelled {
+                        try? await Task.sleep(for: interval)
+                        await self?.resync()
+                    }
+                }
+            }
+            return true
+        }
+        if started { logger.info("libvirt: connected to \(connection.uri)") }
+    }
+
+    private func handle(_ event: ConnectionEvent, uri: String) async {
+        switch event {
+        case .lifecycle(let domain, let kind, _):
+            switch kind {
+            case .stopped, .crashed:
+                guard let id = JobDomain.jobID(fromName: domain.name) else { return }
+                await finish(jobID: id)
+            default:
+                break
+            }
+        case .disconnected(let reason):
+            logger.warning("libvirt: lost \(uri): \(reason); reconnecting")
+        case .reconnected:
+            logger.info("libvirt: reconnected to \(uri); resyncing")
+            await resync()
+        }
+    }
+
+    // MARK: - HypervisorDriver
+
+    public func start(_ spec: LaunchSpec) async throws {
+        let files = JobDomain.Files(spool: spec.spoolDirectory)
+        do {
+            try prepareDisks(spec, files: files)
+            let xml = try DomainXML.render(JobDomain.spec(for: spec, files: files))
+            let connection = try await connection(spec.node.uri)
+            let domain = try await connection.createTransient(xml: xml)
+            let startedAt = WallClock.now()
+            track(TrackedJob(spec: spec, domain: domain, uri: spec.node.uri), startedAt: startedAt)
+            continuation.yield(.running(jobID: spec.jobID, time: startedAt))
+        } catch {
+            removeScratch(files)
+            throw error
+        }
+    }
+
+    public func adopt(_ spec: LaunchSpec, startedAt: Double) async {
+        do {
+            let connection = try await connection(spec.node.uri)
+            guard let domain = try await connection.activeDomains().first(where: { $0.name == JobDomain.name(jobID: spec.jobID) })
+            else {
+                // Gone between listing and adoption: report it like any other end.
+                track(TrackedJob(spec: spec, domain: DomainRef(name: JobDomain.name(jobID: spec.jobID), uuid: ""), uri: spec.node.uri),
+                      startedAt: startedAt)
+                await finish(jobID: spec.jobID)
+                return
+            }
+            track(TrackedJob(spec: spec, domain: domain, uri: spec.node.uri), startedAt: startedAt)
+        } catch {
+            logger.error("libvirt: cannot adopt job \(spec.jobID) on \(spec.node.name): \(error)")
+        }
+    }
+
+    public func cancel(jobID: Int64) async {
+        guard let job = state.withLock({ s -> TrackedJob? in
+            s.jobs[jobID]?.stopReason = s.jobs[jobID]?.stopReason ?? .cancel
+            return s.jobs[jobID]
+        }) else { return }
+        await destroy(job)
+    }
+
+    public func runningJobs() async throws -> [AdoptableJob] {
+        var found: [AdoptableJob] = []
+        let uris = Set(nodes.map(\.uri))
+        for uri in uris {
+            let connection = try await connection(uri)
+            for domain in try await connection.activeDomains() {
+                guard let nameID = JobDomain.jobID(fromName: domain.name) else { continue }
+                let metadata = try await connection.metadata(domain, namespaceURI: JobDomain.metadataNamespace)
+                guard let id = metadata.flatMap(JobDomain.jobID(fromMetadata:)), id == nameID else { continue }
+                let node = metadata.flatMap(Self.nodeName(fromMetadata:)) ?? ""
+                found.append(AdoptableJob(jobID: id, node: node))
+            }
+        }
+        return found
+    }
+
+    public func cleanUp(jobID: Int64, node: String) async {
+        guard let config = nodes.first(where: { $0.name == node }) ?? nodes.first else { return }
+        do {
+            let connection = try await connection(config.uri)
+            if let domain = try await connection.activeDomains().first(where: { $0.name == JobDomain.name(jobID: jobID) }) {
+                try await connection.destroy(domain)
+            }
+        } catch {
+            logger.error("libvirt: cleanup of job \(jobID) on \(node) failed: \(error)")
+        }
+    }
+
+    // MARK: - Internals
+
+    private func prepareDisks(_ spec: LaunchSpec, files: JobDomain.Files) throws {
+        try FileManager.default.createDirectory(atPath: files.spool, withIntermediateDirectories: true)
+        try JobDisk.write(to: files.jobDisk, jobID: spec.jobID, payload: spec.payload, cores: spec.cpus.count,
+                          memoryMB: spec.memoryMB, walltime: spec.walltime)
+        try OutputDisk.create(at: files.outputDisk, sizeMB: spec.outputDiskMB)
+        if let base = spec.environment.disk {
+            try Overlay.create(at: files.overlay, base: base, baseFormat: spec.environment.format)
+        }
+    }
+
+    private func removeScratch(_ files: JobDomain.Files) {
+        for path in files.scratch { unlink(path) }
+    }
+
+    private func track(_ job: TrackedJob, startedAt: Double) {
+        let remaining = max(0, startedAt + Double(job.spec.walltime) - WallClock.now())
+        let grace = settings.walltimeGrace
+        let id = job.spec.jobID
+        var job = job
+        job.walltimeTask = Task { [weak self] in
+            try? await Task.sleep(for: .seconds(remaining))
+            guard !Task.isCancelled, let self else { return }
+            await self.enforceWalltime(jobID: id, grace: grace)
+        }
+        state.withLock { $0.jobs[id] = job }
+    }
+
+    /// ACPI shutdown at the limit; destroy after the grace period if the guest is still up.
+    private func enforceWalltime(jobID: Int64, grace: Duration) async {
+        guard let job = state.withLock({ s -> TrackedJob? in
+            guard s.jobs[jobID] != nil else { return nil }
+            if s.jobs[jobID]!.stopReason == nil { s.jobs[jobID]!.stopReason = .walltime }
+            return s.jobs[jobID]
+        }) else { return }
+        logger.info("job \(jobID): walltime reached, ACPI shutdown")
+        do {
+            try await connection(job.uri).shutdown(job.domain)
+        } catch {
+            logger.warning("job \(jobID): ACPI shutdown failed (\(error)); destroying")
+        }
+        try? await Task.sleep(for: grace)
+        guard let still = state.withLock({ $0.jobs[jobID] }) else { return }
+        logger.info("job \(jobID): still running after the grace period, destroying")
+        await destroy(still)
+    }
+
+    private func destroy(_ job: TrackedJob) async {
+        do {
+            try await connection(job.uri).destroy(job.domain)
+        } catch let error as LibvirtError where error.isNoDomain {
+            await finish(jobID: job.spec.jobID)
+        } catch {
+            logger.error("job \(job.spec.jobID): destroy failed: \(error)")
+        }
+    }
+
+    /// The domain is gone: collect the output, delete scratch disks, report the outcome once.
+    private func finish(jobID: Int64) async {
+        guard let job = state.withLock({ $0.jobs.removeValue(forKey: jobID) }) else { return }
+        job.walltimeTask?.cancel()
+        let files = JobDomain.Files(spool: job.spec.spoolDirectory)
+        var collected: OutputDisk.Result?
+        var collectError: String?
+        do {
+            collected = try OutputDisk.collect(from: files.outputDisk, into: files.spool)
+        } catch {
+            collectError = "\(error)"
+        }
+        removeScratch(files)
+        let console = (try? String(contentsOfFile: files.console, encoding: .utf8)) ?? ""
+        let payloadStarted = console.contains("vbatch-guest: job \(jobID) started")
+        let outcome: JobOutcome
+        switch job.stopReason {
+        case .cancel?: outcome = .cancelled
+        case .walltime?: outcome = .walltimeExceeded
+        case nil:
+            if let code = collected?.exitCode {
+                outcome = .exited(code: code)
+            } else if payloadStarted {
+                outcome = .lost(reason: "the VM stopped before the payload finished" + (collectError.map { " (\($0))" } ?? ""))
+            } else {
+                let tail = console.split(separator: "\n").suffix(3).joined(separator: " | ")
+                outcome = .startFailed(reason: "the VM stopped before the payload started" + (tail.isEmpty ? "" : ": \(tail)"))
+            }
+        }
+        continuation.yield(.ended(jobID: jobID, outcome: outcome, time: WallClock.now()))
+    }
+
+    /// Compares tracked jobs with the domains libvirt runs; a tracked job without a domain ended unseen.
+    func resync() async {
+        let byURI = Dictionary(grouping: state.withLock { Array($0.jobs.values) }, by: \.uri)
+        for (uri, jobs) in byURI {
+            guard let connection = try? await connection(uri),
+                  let active = try? await connection.activeDomains() else { continue }
+            let names = Set(active.map(\.name))
+            for job in jobs where !names.contains(job.domain.name) {
+                logger.info("resync: domain of job \(job.spec.jobID) is gone")
+                await finish(jobID: job.spec.jobID)
+            }
+        }
+    }
+
+    static func nodeName(fromMetadata xml: String) -> String? {
+        guard let range = xml.range(of: "node=\"") else { return nil }
+        return String(xml[range.upperBound...].prefix { $0 != "\"" })
+    }
+}
