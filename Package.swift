@@ -36,9 +36,14 @@ let package = Package(
         ]),
         // Hypervisor-driver protocol and the simulated driver (virtual clock).
         .target(name: "VBatchDrivers", dependencies: ["VBatchCore"]),
+        // The libvirt hypervisor driver: each job in a transient QEMU domain.
+        .target(name: "VBatchLibvirtDriver", dependencies: [
+            "VBatchCore", "VBatchDrivers", "VBatchLibvirt",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         // The daemon as a library: engine, HTTP API, services.
         .target(name: "VBatchDaemon", dependencies: [
-            "VBatchCore", "VBatchAPI", "VBatchConfig", "VBatchStore", "VBatchDrivers",
+            "VBatchCore", "VBatchAPI", "VBatchConfig", "VBatchStore", "VBatchDrivers", "VBatchLibvirtDriver",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "Logging", package: "swift-log"),
@@ -62,15 +67,19 @@ let package = Package(
             linkerSettings: [.unsafeFlags(["-static-stdlib"], .when(platforms: [.linux], configuration: .release))]
         ),
         .executableTarget(name: "vbatch-bench", dependencies: [
-            "VBatchCore", "VBatchAPI", "VBatchClient",
+            "VBatchCore", "VBatchAPI", "VBatchClient", "VBatchDrivers", "VBatchLibvirt", "VBatchLibvirtDriver",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "VBatchCoreTests", dependencies: ["VBatchCore"]),
         .testTarget(name: "VBatchConfigTests", dependencies: ["VBatchConfig", "VBatchCore"]),
         .testTarget(name: "VBatchDriversTests", dependencies: ["VBatchDrivers", "VBatchCore"]),
+        .testTarget(name: "VBatchLibvirtDriverTests", dependencies: [
+            "VBatchLibvirtDriver", "VBatchLibvirt", "VBatchDrivers", "VBatchCore",
+        ]),
         .testTarget(name: "VBatchStoreTests", dependencies: ["VBatchStore", "VBatchCore", "VBatchAPI"]),
         .testTarget(name: "VBatchDaemonTests", dependencies: [
             "VBatchDaemon", "VBatchAPI", "VBatchClient", "VBatchCore", "VBatchDrivers", "VBatchStore", "VBatchConfig",
+            "VBatchLibvirt",
         ]),
         .testTarget(name: "VBatchClientTests", dependencies: ["VBatchClient", "VBatchAPI"]),
     ]

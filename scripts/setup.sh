@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Sets up everything vbatch needs on a fresh Debian 12 machine, idempotently:
-# Debian packages, then a build of vbatch (debug by default; pass `release` for benchmarks).
-# Run by scripts/demo.sh and scripts/test.sh.
+# Sets up everything vbatch needs on a fresh Debian 12 machine, idempotently: Debian
+# packages, libvirtd with QEMU (scripts/setup-libvirt.sh), the test guest
+# (images/testguest/build.sh), then a build of vbatch (debug by default; pass `release`
+# for benchmarks). Run by scripts/demo.sh and scripts/test.sh.
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 config=${1:-debug}
@@ -16,6 +17,9 @@ if ((${#need[@]})); then
     apt-get update -qq
     apt-get install -y -qq "${need[@]}" >/dev/null
 fi
+
+"$repo/scripts/setup-libvirt.sh"
+"$repo/images/testguest/build.sh"
 
 if ! command -v swift >/dev/null; then
     for dir in /opt/swift/usr/bin /opt/swift/bin; do [[ -x $dir/swift ]] && export PATH=$dir:$PATH; done

@@ -5,6 +5,7 @@ import NIOCore
 import ServiceLifecycle
 import VBatchCore
 import VBatchDrivers
+import VBatchLibvirtDriver
 import VBatchStore
 
 /// Starts `vbatchd`: opens the state directory, rebuilds the engine from the store, and
@@ -36,7 +37,7 @@ public enum Daemon {
         let lock = try StateLock(path: options.stateDirectory + "/vbatchd.lock")
         defer { withExtendedLifetime(lock) {} }
 
-        let driver = try makeDriver(for: options.configuration)
+        let driver = try makeDriver(for: options.configuration, logger: logger)
         let store = try JobStore(path: options.stateDirectory + "/vbatch.sqlite")
         let spool = options.stateDirectory + "/spool"
         try files.createDirectory(atPath: spool, withIntermediateDirectories: true)
@@ -59,14 +60,17 @@ public enum Daemon {
         unlink(socketPath)
     }
 
-    /// The simulated driver serves `sim://` nodes; libvirt nodes need the libvirt driver.
-    static func makeDriver(for configuration: Configuration) throws -> any HypervisorDriver {
-        let unsupported = configuration.nodes.filter { !$0.uri.hasPrefix("sim://") }
-        guard unsupported.isEmpty else {
-            let names = unsupported.map { "\($0.name) (\($0.uri))" }.joined(separator: ", ")
-            throw DaemonError("this build drives only simulated nodes (sim://); not supported: \(names)")
+    /// `sim://` sites run on the simulated driver, every other site on libvirt; a site is
+    /// one or the other.
+    static func makeDriver(for configuration: Configuration, logger: Logger) throws -> any HypervisorDriver {
+        let simulated = configuration.nodes.filter { $0.uri.hasPrefix("sim://") }
+        if simulated.count == configuration.nodes.count { return SimulatedDriver(clock: .wallClock) }
+        guard simulated.isEmpty else {
+            throw DaemonError("a site is either simulated or real: \(simulated.map(\.name).joined(separator: ", ")) "
+                + "use sim:// but other nodes use libvirt")
         }
-        return SimulatedDriver(clock: .wallClock)
+        let settings = LibvirtDriver.Settings(walltimeGrace: .seconds(configuration.site.walltimeGrace))
+        return LibvirtDriver(nodes: configuration.nodes, settings: settings, logger: logger)
     }
 
     /// Creates the socket's directory and removes a stale socket left by a killed daemon.

@@ -78,6 +78,8 @@ public actor Engine {
                    let slots = slotIndices(cpus: job.cpus ?? [], node: node), slots.count == job.cores {
                     scheduler.adopt(pending, node: node, slots: slots, startTime: job.startTime ?? now)
                     if let spec = launchSpec(job.id) { adopted.append((spec, job.startTime ?? now)) }
+                    transitions.append(Transition(id: job.id, state: job.state, time: now,
+                                                  reason: "VM re-adopted on \(nodeName) after vbatchd restarted"))
                     logger.info("re-adopted job \(job.id) on \(nodeName)")
                 } else {
                     let transition = retryOrFail(job.id, node: job.node ?? "?", reason: "VM lost while vbatchd was down", now: now)

@@ -142,8 +142,7 @@ public final class LibvirtDriver: HypervisorDriver {
     public func start(_ spec: LaunchSpec) async throws {
         let files = JobDomain.Files(spool: spec.spoolDirectory)
         do {
-            try prepareDisks(spec, files: files)
-            let xml = try DomainXML.render(JobDomain.spec(for: spec, files: files))
+            let xml = try Self.prepare(spec)
             let connection = try await connection(spec.node.uri)
             let domain = try await connection.createTransient(xml: xml)
             let startedAt = WallClock.now()
@@ -210,7 +209,15 @@ public final class LibvirtDriver: HypervisorDriver {
 
     // MARK: - Internals
 
-    private func prepareDisks(_ spec: LaunchSpec, files: JobDomain.Files) throws {
+    /// Writes a job's disks into its spool and returns its domain XML: everything `start`
+    /// does before calling libvirt (public so benchmarks can time libvirt alone).
+    public static func prepare(_ spec: LaunchSpec) throws -> String {
+        let files = JobDomain.Files(spool: spec.spoolDirectory)
+        try prepareDisks(spec, files: files)
+        return try DomainXML.render(JobDomain.spec(for: spec, files: files))
+    }
+
+    private static func prepareDisks(_ spec: LaunchSpec, files: JobDomain.Files) throws {
         try FileManager.default.createDirectory(atPath: files.spool, withIntermediateDirectories: true)
         try JobDisk.write(to: files.jobDisk, jobID: spec.jobID, payload: spec.payload, cores: spec.cpus.count,
                           memoryMB: spec.memoryMB, walltime: spec.walltime)

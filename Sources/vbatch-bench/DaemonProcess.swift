@@ -11,8 +11,38 @@ final class DaemonProcess {
     var client: VBatchClient { VBatchClient(socketPath: socket) }
     var pid: Int32 { process.processIdentifier }
 
-    /// - Parameter started: whether the benchmark queue runs its jobs (false keeps them pending).
-    init(nodes: Int, started: Bool) throws {
+    /// A site of simulated nodes. `started`: whether the benchmark queue runs its jobs
+    /// (false keeps them pending).
+    convenience init(nodes: Int, started: Bool) throws {
+        var site = "[site]\nname = \"bench\"\noperators = [\"root\"]\n"
+        for n in 0..<nodes { site += "\n[node.wn\(n)]\nuri = \"sim://\"\nslots = 32\nmemory = \"128gb\"\n" }
+        try self.init(site: site, image: "[image.sim]\nboot = \"kernel\"\nkernel = \"none\"\n", environment: "sim", started: started)
+    }
+
+    /// One real libvirt node on this machine running the test guest (`guest` holds vmlinuz and initrd.img).
+    convenience init(libvirtGuest guest: String) throws {
+        let site = """
+            [site]
+            name = "bench"
+            operators = ["root"]
+
+            [node.local]
+            uri = "qemu:///system"
+            cpus = "0-1"
+            memory = "2gb"
+            """
+        let image = """
+            [image.testguest]
+            boot = "kernel"
+            kernel = "\(guest)/vmlinuz"
+            initrd = "\(guest)/initrd.img"
+            cmdline = "\(VMBenchmarks.cmdline)"
+            memory = "256mb"
+            """
+        try self.init(site: site, image: image, environment: "testguest", started: true)
+    }
+
+    private init(site: String, image: String, environment: String, started: Bool) throws {
         directory = NSTemporaryDirectory() + "vbatch-bench-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         socket = directory + "/vbatchd.sock"
         let config = directory + "/config"
@@ -21,19 +51,13 @@ final class DaemonProcess {
         try """
             [queue.bench]
             type = "execution"
-            environments = ["sim"]
+            environments = ["\(environment)"]
             walltime_max = "1d"
-            max_cores = 8
+            max_cores = 2
             max_queued = 2000000
             started = \(started)
             """.write(toFile: config + "/queues/bench.toml", atomically: true, encoding: .utf8)
-        try """
-            [image.sim]
-            boot = "kernel"
-            kernel = "none"
-            """.write(toFile: config + "/images/sim.toml", atomically: true, encoding: .utf8)
-        var site = "[site]\nname = \"bench\"\noperators = [\"root\"]\n"
-        for n in 0..<nodes { site += "\n[node.wn\(n)]\nuri = \"sim://\"\nslots = 32\nmemory = \"128gb\"\n" }
+        try image.write(toFile: config + "/images/\(environment).toml", atomically: true, encoding: .utf8)
         try site.write(toFile: config + "/site.toml", atomically: true, encoding: .utf8)
 
         process.executableURL = URL(fileURLWithPath: Binaries.path("vbatchd"))

@@ -46,6 +46,8 @@ final class DaemonHarness: @unchecked Sendable {
         for name in try files.contentsOfDirectory(atPath: Self.repository + "/images") where name.hasSuffix(".toml") {
             try files.copyItem(atPath: Self.repository + "/images/" + name, toPath: configDirectory + "/images/" + name)
         }
+        // The catalogue's relative paths (testguest/out/…) resolve to the repository's built guest.
+        try files.createSymbolicLink(atPath: configDirectory + "/images/testguest", withDestinationPath: Self.repository + "/images/testguest")
         for (name, text) in queues { try text.write(toFile: configDirectory + "/queues/" + name, atomically: true, encoding: .utf8) }
         let generated = """
             [site]
@@ -67,6 +69,27 @@ final class DaemonHarness: @unchecked Sendable {
 
             """ + (1...nodes).map { "[node.wn\($0)]\nuri = \"sim://\"\nslots = \(slots)\nmemory = \"16gb\"\n" }.joined(separator: "\n")
         try (site ?? generated).write(toFile: configDirectory + "/site.toml", atomically: true, encoding: .utf8)
+    }
+
+    /// A site file with one libvirt node on this machine (`qemu:///system`, TCG).
+    static func libvirtSite(cpus: String = "0-1", memory: String = "2gb", extra: String = "") -> String {
+        """
+        [site]
+        name = "vm-test"
+        operators = ["root"]
+        walltime_grace = "20s"
+        \(extra)
+
+        [node.local]
+        uri = "qemu:///system"
+        cpus = "\(cpus)"
+        memory = "\(memory)"
+        domain_type = "qemu"
+
+        [vo.cms]
+        share = 1
+        users = ["cms001"]
+        """
     }
 
     deinit {

@@ -1,0 +1,180 @@
+import Foundation
+import Testing
+import VBatchAPI
+import VBatchClient
+import VBatchCore
+import VBatchLibvirt
+
+/// Jobs in real QEMU VMs (TCG) through libvirt, with the test guest built from Debian
+/// packages (scripts/setup.sh prepares libvirtd and images/testguest). One VM test at a
+/// time: the machine has two cores.
+@Suite("Real VMs", .serialized)
+struct VMTests {
+    static let connectionURI = "qemu:///system"
+
+    func harness(extraSite: String = "", queues: [String: String] = [:]) throws -> DaemonHarness {
+        let d = try DaemonHarness(site: DaemonHarness.libvirtSite(extra: extraSite), queues: queues)
+        try d.start()
+        return d
+    }
+
+    func submit(_ d: DaemonHarness, _ script: String, _ args: [String]) throws -> Int64 {
+        let path = try d.writeScript(script, name: "job-\(UUID().uuidString.prefix(6)).sh")
+        let r = try d.vbatch(["submit", path] + args)
+        guard r.status == 0, let id = Int64(r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) else {
+            throw HarnessError("submit failed (\(r.status)): \(r.stderr)")
+        }
+        return id
+    }
+
+    func job(_ d: DaemonHarness, _ id: Int64) throws -> JobInfo { try d.client.job(id).job }
+
+    func waitEnded(_ d: DaemonHarness, _ ids: [Int64], timeout: Double = 90) throws {
+        let done = try d.wait(timeout: timeout) { try ids.allSatisfy { try job(d, $0).state.isTerminal } }
+        if !done { throw HarnessError("jobs \(ids) did not end in \(timeout) s; daemon log:\n\(d.daemonLog.suffix(3000))") }
+    }
+
+    func domainXML(jobID: Int64) async throws -> String? {
+        let connection = try await LibvirtConnection(uri: Self.connectionURI)
+        defer { Task { await connection.close() } }
+        guard let domain = try await connection.activeDomains().first(where: { $0.name == "vbatch-job-\(jobID)" }) else { return nil }
+        return try await connection.xmlDescription(domain)
+    }
+
+    @Test func outputAndExitCodesAreCollected() throws {
+        let d = try harness()
+        let ok = try submit(d, """
+            #!/bin/sh
+            echo "hello from job $VBATCH_JOB_ID: $1 $GREETING"
+            echo "to stderr" >&2
+            echo result > "$VBATCH_OUTPUT/result.txt"
+            """, ["-q", "two-way", "-v", "GREETING=<&'\">", "--", "first-arg"])
+        let bad = try submit(d, "#!/bin/sh\necho failing\nexit 7\n", ["-q", "two-way"])
+        try waitEnded(d, [ok, bad])
+        #expect(try job(d, ok).state == .completed)
+        #expect(try job(d, ok).exitCode == 0)
+        let output = try d.client.output(ok)
+        #expect(output.stdout == "hello from job \(ok): first-arg <&'\">\n")
+        #expect(output.stderr == "to stderr\n")
+        #expect(output.files == ["output/result.txt"])
+        #expect(try d.vbatch(["output", String(ok), "--file", "output/result.txt"]).stdout == "result\n")
+        let cli = try d.vbatch(["output", String(ok)])
+        #expect(cli.stdout == output.stdout && cli.stderr.hasPrefix("to stderr\n"))
+        let failed = try job(d, bad)
+        #expect(failed.state == .completed && failed.exitCode == 7)
+        #expect(try d.client.output(bad).stdout == "failing\n")
+        // Scratch disks are gone with the VM; the collected output stays.
+        let spool = d.stateDirectory + "/spool/\(ok)"
+        #expect(!FileManager.default.fileExists(atPath: spool + "/job.img"))
+        #expect(!FileManager.default.fileExists(atPath: spool + "/out.img"))
+        #expect(FileManager.default.fileExists(atPath: spool + "/stdout"))
+    }
+
+    @Test func walltimeKillsWithinTheGracePeriod() throws {
+        let d = try harness()
+        let id = try submit(d, "#!/bin/sh\necho started\nsleep 600\n", ["-q", "one-way", "-l", "walltime=5s"])
+        try waitEnded(d, [id], timeout: 120)
+        let j = try job(d, id)
+        #expect(j.state == .failed)
+        #expect(j.reason == "killed: walltime of 5s exceeded")
+        let ran = (j.endTime ?? 0) - (j.startTime ?? 0)
+        #expect(ran >= 5 && ran <= 5 + 20 + 5, "ran \(ran) s")
+        #expect(try d.client.output(id).stdout == "started\n")
+    }
+
+    @Test func cancelDestroysTheRunningVM() async throws {
+        let d = try harness()
+        let id = try submit(d, "#!/bin/sh\nsleep 600\n", ["-q", "one-way"])
+        #expect(try d.wait(timeout: 60) { try job(d, id).state == .running })
+        #expect(try await domainXML(jobID: id) != nil)
+        #expect(try d.vbatch(["cancel", String(id)]).status == 0)
+        try waitEnded(d, [id], timeout: 30)
+        #expect(try job(d, id).state == .cancelled)
+        #expect(try await domainXML(jobID: id) == nil)
+    }
+
+    @Test func vCPUsArePinnedToCPUsOfTheirOwn() async throws {
+        let d = try harness()
+        let sleeper = "#!/bin/sh\nsleep 30\n"
+        let two = try submit(d, sleeper, ["-q", "one-way", "-l", "cores=2"])
+        #expect(try d.wait(timeout: 60) { try job(d, two).state == .running })
+        let xml = try #require(try await domainXML(jobID: two))
+        #expect(xml.contains("<vcpu placement='static' cpuset='0-1'>2</vcpu>") || xml.contains("cpuset='0-1'"))
+        #expect(xml.contains("<vcpupin vcpu='0' cpuset='0'/>"))
+        #expect(xml.contains("<vcpupin vcpu='1' cpuset='1'/>"))
+        #expect(try d.vbatch(["cancel", String(two)]).status == 0)
+        try waitEnded(d, [two], timeout: 30)
+
+        let a = try submit(d, sleeper, ["-q", "two-way"]), b = try submit(d, sleeper, ["-q", "two-way"])
+        #expect(try d.wait(timeout: 60) { try job(d, a).state == .running && job(d, b).state == .running })
+        let cpusA = try #require(try job(d, a).cpus), cpusB = try #require(try job(d, b).cpus)
+        #expect(cpusA.count == 1 && cpusB.count == 1 && Set(cpusA).isDisjoint(with: cpusB))
+        for (id, cpu) in [(a, cpusA[0]), (b, cpusB[0])] {
+            let domain = try #require(try await domainXML(jobID: id))
+            #expect(domain.contains("<vcpupin vcpu='0' cpuset='\(cpu)'/>"))
+        }
+        for id in [a, b] { _ = try d.vbatch(["cancel", String(id)]) }
+        try waitEnded(d, [a, b], timeout: 30)
+    }
+
+    @Test func jobSurvivesKill9OfTheDaemon() async throws {
+        let d = try harness()
+        let id = try submit(d, "#!/bin/sh\nsleep 8\necho survived\n", ["-q", "one-way"])
+        #expect(try d.wait(timeout: 60) { try job(d, id).state == .running })
+        let startTime = try job(d, id).startTime
+        d.kill9()
+        #expect(try await domainXML(jobID: id) != nil, "the VM keeps running without the daemon")
+        try d.start()
+        try waitEnded(d, [id])
+        let j = try job(d, id)
+        #expect(j.state == .completed && j.exitCode == 0)
+        #expect(j.startTime == startTime, "walltime counts from the original start")
+        #expect(try d.client.output(id).stdout == "survived\n")
+        #expect(try d.client.job(id).history.contains { $0.reason.contains("re-adopted") })
+    }
+
+    @Test func orphanDomainsAreRemoved() async throws {
+        // A domain that looks like a vbatch job the store never heard of.
+        let connection = try await LibvirtConnection(uri: Self.connectionURI)
+        let orphanID: Int64 = 990_000 + Int64.random(in: 0..<9999)
+        let spec = DomainSpec(
+            name: "vbatch-job-\(orphanID)", uuid: nil, type: "qemu", memoryMB: 64, hostCPUs: [0], boot: .disk, disks: [],
+            consoleLogPath: nil,
+            metadata: (namespaceURI: "urn:x-vbatch:job:1", prefix: "vbatch",
+                       element: XMLElement(name: "vbatch:job", attributes: [("id", String(orphanID)), ("node", "local")])))
+        _ = try await connection.createTransient(xml: try DomainXML.render(spec))
+        #expect(try await connection.activeDomains().contains { $0.name == "vbatch-job-\(orphanID)" })
+        let d = try harness()
+        _ = d
+        #expect(try await connection.activeDomains().allSatisfy { $0.name != "vbatch-job-\(orphanID)" })
+        await connection.close()
+    }
+
+    @Test func bootFailureRequeuesThenFailsAndMarksTheNode() throws {
+        let broken = """
+            [queue.broken]
+            type = "execution"
+            environments = ["broken"]
+            walltime_max = "1h"
+            """
+        let d = try DaemonHarness(site: DaemonHarness.libvirtSite(extra: "max_start_attempts = 2\nmax_node_failures = 2"),
+                                  queues: ["broken.toml": broken])
+        try """
+            [image.broken]
+            boot = "kernel"
+            kernel = "/nonexistent/vmlinuz"
+            """.write(toFile: d.configDirectory + "/images/broken.toml", atomically: true, encoding: .utf8)
+        try d.start()
+        let id = try submit(d, "#!/bin/sh\ntrue\n", ["-q", "broken"])
+        try waitEnded(d, [id], timeout: 60)
+        let detail = try d.client.job(id)
+        #expect(detail.job.state == .failed)
+        let requeued = detail.history.filter { $0.state == .queued && $0.reason.contains("start on local failed (attempt 1 of 2)") }
+        #expect(requeued.count == 1)
+        #expect(detail.history.last?.reason.contains("start failed 2 times") == true)
+        #expect(detail.history.contains { $0.reason.contains("/nonexistent/vmlinuz") }, "libvirt's error is in the history")
+        let node = try #require(try d.client.nodes().first)
+        #expect(!node.enabled)
+        #expect(node.note?.contains("2 consecutive VM start failures") == true)
+    }
+}
