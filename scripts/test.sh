@@ -4,6 +4,13 @@ set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 "$repo/scripts/setup.sh" debug
 cd "$repo"
+# The guest agent and the test guest on plain QEMU (boot, job, ACPI stop, hot-plug).
+"$repo/scripts/test-guest.sh"
 # Builds every target, the executables the end-to-end tests start included.
-swift build --build-tests 2>&1 | grep -E "error|warning: unre|Build complete" || true
+log=${TMPDIR:-/tmp}/vbatch-build-tests.log
+if ! swift build --build-tests >"$log" 2>&1; then
+    grep -E "error" "$log" | head -30 >&2
+    echo "test: build failed (full log: $log)" >&2
+    exit 1
+fi
 exec swift test --skip-build

@@ -10,7 +10,7 @@ import VBatchLibvirtDriver
 /// libvirt create + boot of the same guest with the same domain XML. Both are timed to the
 /// guest agent's `vbatch-guest: job N started` line on the serial console.
 enum VMBenchmarks {
-    static let cmdline = "console=ttyS0 quiet"
+    static let cmdline = "console=ttyS0 quiet panic=-1 cryptomgr.notests"
     static let script = "#!/bin/sh\ntrue\n"
 
     struct Result {
