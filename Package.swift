@@ -51,6 +51,10 @@ let package = Package(
         ]),
         // Minimal HTTP/1.1 client over a Unix socket, kept small so `vbatch` starts fast.
         .target(name: "VBatchClient", dependencies: ["VBatchAPI", "VBatchCore"]),
+        // The libvirt C API (system library from libvirt-dev) behind a tiny shim header.
+        .systemLibrary(name: "CLibvirt", pkgConfig: "libvirt", providers: [.apt(["libvirt-dev"])]),
+        // Swift wrapper over libvirt: timed calls, reconnect, lifecycle events, domain XML builder.
+        .target(name: "VBatchLibvirt", dependencies: ["CLibvirt"]),
         .executableTarget(name: "vbatchd", dependencies: [
             "VBatchDaemon",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -82,5 +86,6 @@ let package = Package(
             "VBatchLibvirt",
         ]),
         .testTarget(name: "VBatchClientTests", dependencies: ["VBatchClient", "VBatchAPI"]),
+        .testTarget(name: "VBatchLibvirtTests", dependencies: ["VBatchLibvirt"]),
     ]
 )

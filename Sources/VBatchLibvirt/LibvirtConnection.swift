@@ -1,0 +1,302 @@
+import CLibvirt
+import Foundation
+import Synchronization
+
+/// A connection to one libvirt URI (`qemu:///system`, `qemu+ssh://wn07/system`, `test:///default`)
+/// that survives libvirtd restarts and never blocks its callers.
+///
+/// - Every call runs on a worker thread owned by the connection and fails with a timeout error
+///   (``LibvirtError/isTimeout``) after `callTimeout`, even if libvirtd hangs. A call that timed
+///   out may still take effect later (a domain created after all): resynchronise from
+///   ``activeDomains()`` and domain metadata rather than assume either outcome.
+/// - Domain lifecycle events and connection changes arrive on ``events``, one stream for the
+///   connection's whole life. When the connection breaks (libvirtd killed or restarted,
+///   keepalive timeout, a call failing on a dead connection) the stream gets `.disconnected`,
+///   calls fail at once with a connection error, the connection reopens itself with backoff
+///   (0.5 s doubling to 5 s), registers its callbacks again, and the stream gets `.reconnected`.
+/// - Domains are named by ``DomainRef`` (name and UUID); every call looks the domain up by UUID.
+public final class LibvirtConnection: Sendable {
+    /// The libvirt URI this connection opens (and reopens).
+    public let uri: String
+    /// How long a caller waits for any one libvirt call.
+    public let callTimeout: Duration
+    /// Lifecycle events and connection changes, from open until ``close()``. A single consumer
+    /// should iterate it; events are buffered without limit until consumed.
+    public let events: AsyncStream<ConnectionEvent>
+
+    let eventSink: AsyncStream<ConnectionEvent>.Continuation
+    let executor: BlockingExecutor
+    let state: Mutex<ConnectionState>
+
+    struct ConnectionState {
+        var handle: ConnectionHandle?
+        /// Generation of the newest connection opened or being opened.
+        var lastGeneration: UInt64 = 1
+        /// Generation of `handle`, or of the last handle installed.
+        var installedGeneration: UInt64 = 0
+        /// Close notifications for a generation that was still being opened.
+        var lostBeforeInstall: Set<UInt64> = []
+        var closed = false
+        var reconnectTask: Task<Void, Never>?
+    }
+
+    /// Opens `uri` (starting libvirt's event loop first if needed), turns on keepalive
+    /// (5 s × 3) and registers the close and lifecycle callbacks.
+    public init(uri: String, callTimeout: Duration = .seconds(30)) async throws {
+        LibvirtEventLoop.start()
+        self.uri = uri
+        self.callTimeout = callTimeout
+        let (stream, continuation) = AsyncStream.makeStream(of: ConnectionEvent.self, bufferingPolicy: .unbounded)
+        events = stream
+        eventSink = continuation
+        executor = BlockingExecutor(name: "libvirt-calls")
+        state = Mutex(ConnectionState())
+        let handle = try await executor.run("virConnectOpen", timeout: callTimeout, discard: { $0.dispose() }) {
+            [self] in
+            try ConnectionHandle.open(uri: uri, generation: 1, owner: self, events: continuation)
+        }
+        state.withLock { state in
+            state.handle = handle
+            state.installedGeneration = 1
+        }
+    }
+
+    deinit {
+        let (handle, task) = state.withLock { state in
+            state.closed = true
+            defer {
+                state.handle = nil
+                state.reconnectTask = nil
+            }
+            return (state.handle, state.reconnectTask)
+        }
+        task?.cancel()
+        if let handle {
+            Thread { handle.dispose() }.start()  // may talk to libvirtd: never inline in deinit
+        }
+        executor.shutdown()
+        eventSink.finish()
+    }
+
+    /// Whether the connection is open now (false while reconnecting and after ``close()``).
+    public var isConnected: Bool {
+        state.withLock { !$0.closed && $0.handle != nil }
+    }
+
+    /// Deregisters the callbacks, closes the connection, stops reconnecting and finishes
+    /// ``events``. Running domains are left alone.
+    public func close() async {
+        let (handle, task, wasOpen) = state.withLock { state in
+            let wasOpen = !state.closed
+            state.closed = true
+            defer {
+                state.handle = nil
+                state.reconnectTask = nil
+            }
+            return (state.handle, state.reconnectTask, wasOpen)
+        }
+        guard wasOpen else { return }
+        task?.cancel()
+        if let handle {
+            _ = try? await executor.run("virConnectClose", timeout: callTimeout) { handle.dispose() }
+        }
+        executor.shutdown()
+        eventSink.finish()
+    }
+
+    // MARK: Domains
+
+    /// Creates and starts a transient domain from `xml` (`virDomainCreateXML`). The domain is
+    /// gone from libvirt once it stops.
+    public func createTransient(xml: String) async throws -> DomainRef {
+        try await call("virDomainCreateXML") { connection in
+            guard let domain = virDomainCreateXML(connection, xml, 0) else {
+                throw LibvirtError.last(operation: "virDomainCreateXML")
+            }
+            defer { virDomainFree(domain) }
+            return try domainRef(domain, operation: "virDomainCreateXML")
+        }
+    }
+
+    /// The running domains (`virConnectListAllDomains` with `VIR_CONNECT_LIST_DOMAINS_ACTIVE`).
+    public func activeDomains() async throws -> [DomainRef] {
+        try await call("virConnectListAllDomains") { connection in
+            var list: UnsafeMutablePointer<virDomainPtr?>?
+            let count = virConnectListAllDomains(connection, &list, VIR_CONNECT_LIST_DOMAINS_ACTIVE.rawValue)
+            guard count >= 0 else {
+                throw LibvirtError.last(operation: "virConnectListAllDomains")
+            }
+            defer { free(list) }
+            var refs: [DomainRef] = []
+            for index in 0..<Int(count) {
+                guard let domain = list?[index] else { continue }
+                if let ref = DomainRef(handle: domain) {
+                    refs.append(ref)
+                }
+                virDomainFree(domain)
+            }
+            return refs
+        }
+    }
+
+    /// The domain with this UUID, or nil if libvirt has none.
+    public func lookup(uuid: String) async throws -> DomainRef? {
+        try await call("virDomainLookupByUUIDString") { connection in
+            guard let domain = virDomainLookupByUUIDString(connection, uuid) else {
+                let error = LibvirtError.last(operation: "virDomainLookupByUUIDString")
+                if error.isNoDomain {
+                    return nil
+                }
+                throw error
+            }
+            defer { virDomainFree(domain) }
+            return try domainRef(domain, operation: "virDomainLookupByUUIDString")
+        }
+    }
+
+    /// State, memory, vCPUs and CPU time (`virDomainGetInfo`).
+    public func info(_ domain: DomainRef) async throws -> DomainInfo {
+        try await withDomain(domain, "virDomainGetInfo") { handle in
+            var info = virDomainInfo()
+            guard virDomainGetInfo(handle, &info) == 0 else {
+                throw LibvirtError.last(operation: "virDomainGetInfo")
+            }
+            return DomainInfo(info)
+        }
+    }
+
+    /// The live domain XML (`virDomainGetXMLDesc`).
+    public func xmlDescription(_ domain: DomainRef) async throws -> String {
+        try await withDomain(domain, "virDomainGetXMLDesc") { handle in
+            guard let xml = virDomainGetXMLDesc(handle, 0) else {
+                throw LibvirtError.last(operation: "virDomainGetXMLDesc")
+            }
+            defer { free(xml) }
+            return String(cString: xml)
+        }
+    }
+
+    /// The domain's metadata element in `namespaceURI` (`VIR_DOMAIN_METADATA_ELEMENT`), or nil
+    /// if it has none. libvirt returns the element without its namespace prefix or declaration.
+    public func metadata(_ domain: DomainRef, namespaceURI: String) async throws -> String? {
+        try await withDomain(domain, "virDomainGetMetadata") { handle in
+            guard let xml = virDomainGetMetadata(handle, Int32(VIR_DOMAIN_METADATA_ELEMENT.rawValue), namespaceURI,
+                                                 VIR_DOMAIN_AFFECT_CURRENT.rawValue) else {
+                let error = LibvirtError.last(operation: "virDomainGetMetadata")
+                if error.isNoDomainMetadata {
+                    return nil
+                }
+                throw error
+            }
+            defer { free(xml) }
+            return String(cString: xml)
+        }
+    }
+
+    /// Asks the guest to power off through ACPI (`virDomainShutdown`); returns once the request
+    /// is sent, not when the guest is down (watch for `.stopped`).
+    public func shutdown(_ domain: DomainRef) async throws {
+        try await withDomain(domain, "virDomainShutdown") { handle in
+            guard virDomainShutdown(handle) == 0 else {
+                throw LibvirtError.last(operation: "virDomainShutdown")
+            }
+        }
+    }
+
+    /// Stops the domain at once (`virDomainDestroy`); a transient domain is then gone.
+    public func destroy(_ domain: DomainRef) async throws {
+        try await withDomain(domain, "virDomainDestroy") { handle in
+            guard virDomainDestroy(handle) == 0 else {
+                throw LibvirtError.last(operation: "virDomainDestroy")
+            }
+        }
+    }
+
+    /// Hot-plugs a device into the running domain (`virDomainAttachDeviceFlags` with
+    /// `VIR_DOMAIN_AFFECT_LIVE`); see ``DomainXML/diskXML(_:)``.
+    public func attachDevice(_ domain: DomainRef, xml: String) async throws {
+        try await withDomain(domain, "virDomainAttachDeviceFlags") { handle in
+            guard virDomainAttachDeviceFlags(handle, xml, VIR_DOMAIN_AFFECT_LIVE.rawValue) == 0 else {
+                throw LibvirtError.last(operation: "virDomainAttachDeviceFlags")
+            }
+        }
+    }
+
+    /// The libvirt version of the library on the other end (`virConnectGetLibVersion`),
+    /// e.g. `9.0.0`.
+    public func libvirtVersion() async throws -> String {
+        try await call("virConnectGetLibVersion") { connection in
+            var version: UInt = 0
+            guard virConnectGetLibVersion(connection, &version) == 0 else {
+                throw LibvirtError.last(operation: "virConnectGetLibVersion")
+            }
+            return "\(version / 1_000_000).\(version / 1000 % 1000).\(version % 1000)"
+        }
+    }
+
+    // MARK: Calls
+
+    /// Runs `body` with the live connection on a worker thread, with the call timeout. If the
+    /// call fails and libvirt says the connection is dead, reconnecting starts.
+    func call<T: Sendable>(_ operation: String,
+                           _ body: @escaping @Sendable (_ connection: OpaquePointer) throws -> T) async throws -> T {
+        if let error = unavailable(operation) {
+            throw error
+        }
+        return try await executor.run(operation, timeout: callTimeout) { [self] in
+            guard let handle = acquire() else {
+                throw unavailable(operation) ?? LibvirtError.notConnected(uri: uri, operation: operation)
+            }
+            defer { virConnectClose(handle.pointer) }  // drops the reference `acquire` took
+            do {
+                return try body(handle.pointer)
+            } catch let error as LibvirtError where error.kind == .libvirt {
+                if virConnectIsAlive(handle.pointer) == 0 {
+                    virResetLastError()
+                    connectionLost(generation: handle.generation, reason: error.description)
+                }
+                throw error
+            }
+        }
+    }
+
+    /// `call` with the domain looked up by UUID; the handle is freed afterwards.
+    func withDomain<T: Sendable>(_ domain: DomainRef, _ operation: String,
+                                 _ body: @escaping @Sendable (_ domain: OpaquePointer) throws -> T) async throws -> T {
+        let uuid = domain.uuid
+        return try await call(operation) { connection in
+            guard let handle = virDomainLookupByUUIDString(connection, uuid) else {
+                throw LibvirtError.last(operation: operation)
+            }
+            defer { virDomainFree(handle) }
+            return try body(handle)
+        }
+    }
+
+    /// The live handle with an extra reference (`virConnectRef`) the caller must drop with
+    /// `virConnectClose`, so that a reconnect cannot free it under a running call.
+    private func acquire() -> ConnectionHandle? {
+        state.withLock { state in
+            guard !state.closed, let handle = state.handle else { return nil }
+            virConnectRef(handle.pointer)
+            return handle
+        }
+    }
+
+    /// Why a call cannot be made now, if it cannot.
+    private func unavailable(_ operation: String) -> LibvirtError? {
+        state.withLock { state in
+            if state.closed {
+                return LibvirtError.closed(uri: uri, operation: operation)
+            }
+            return state.handle == nil ? LibvirtError.notConnected(uri: uri, operation: operation) : nil
+        }
+    }
+}
+
+private func domainRef(_ handle: OpaquePointer, operation: String) throws -> DomainRef {
+    guard let ref = DomainRef(handle: handle) else {
+        throw LibvirtError.last(operation: operation)
+    }
+    return ref
+}
