@@ -53,7 +53,7 @@ enum JobDomain {
         let next = ["vda", "vdb", "vdc", "vdd"]
         disks.append(.init(path: files.jobDisk, format: "raw", target: next[disks.count], serial: JobDisk.serial, readOnly: true))
         disks.append(.init(path: files.outputDisk, format: "raw", target: next[disks.count], serial: OutputDisk.serial, readOnly: false))
-        let metadata = XMLElement(name: "\(metadataPrefix):job", attributes: [
+        let metadata = XMLElement("job", attributes: [
             ("id", String(launch.jobID)), ("node", launch.node.name),
         ])
         return DomainSpec(

@@ -173,8 +173,10 @@ public final class LibvirtDriver: HypervisorDriver {
 
     public func cancel(jobID: Int64) async {
         guard let job = state.withLock({ s -> TrackedJob? in
-            s.jobs[jobID]?.stopReason = s.jobs[jobID]?.stopReason ?? .cancel
-            return s.jobs[jobID]
+            guard var job = s.jobs[jobID] else { return nil }
+            if job.stopReason == nil { job.stopReason = .cancel }
+            s.jobs[jobID] = job
+            return job
         }) else { return }
         await destroy(job)
     }

@@ -141,7 +141,7 @@ struct VMTests {
             name: "vbatch-job-\(orphanID)", uuid: nil, type: "qemu", memoryMB: 64, hostCPUs: [0], boot: .disk, disks: [],
             consoleLogPath: nil,
             metadata: (namespaceURI: "urn:x-vbatch:job:1", prefix: "vbatch",
-                       element: XMLElement(name: "vbatch:job", attributes: [("id", String(orphanID)), ("node", "local")])))
+                       element: XMLElement("job", attributes: [("id", String(orphanID)), ("node", "local")])))
         _ = try await connection.createTransient(xml: try DomainXML.render(spec))
         #expect(try await connection.activeDomains().contains { $0.name == "vbatch-job-\(orphanID)" })
         let d = try harness()
