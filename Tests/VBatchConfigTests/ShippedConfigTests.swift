@@ -90,7 +90,7 @@ import VBatchCore
         #expect(image.kernel == images + "/testguest/out/vmlinuz")
         #expect(image.initrd == images + "/testguest/out/initrd.img")
         #expect(image.disk == nil)
-        #expect(image.cmdline == "console=ttyS0 quiet")
+        #expect(image.cmdline == "console=ttyS0 quiet panic=-1 cryptomgr.notests")
         #expect(image.memoryMB == 256)
         #expect(image.description == "Tiny busybox guest built from Debian packages (images/testguest)")
     }

@@ -43,14 +43,14 @@ struct BlockingExecutorTests {
                 }
             }
             #expect(error?.isTimeout == true)
-            #expect(seconds < 0.5)
+            #expect(seconds < 3, "a 200 ms timeout, not the hang behind it")
         }
         // Three threads are stuck: no more are started, the next call fails at once.
         let (error, seconds) = await measure {
             await #expect(throws: LibvirtError.self) { try await executor.run("more", timeout: .seconds(5)) { 1 } }
         }
         #expect(error?.isTimeout == true)
-        #expect(seconds < 0.1)
+        #expect(seconds < 2, "at once, not after its 5 s timeout")
 
         gate.open(3)
         var answered = false
@@ -75,7 +75,7 @@ struct BlockingExecutorTests {
         task.cancel()
         let (result, seconds) = await measure { await task.result }
         #expect(throws: CancellationError.self) { try result.get() }
-        #expect(seconds < 0.5)
+        #expect(seconds < 3)
         gate.open(1)
     }
 

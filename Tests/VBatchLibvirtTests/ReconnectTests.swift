@@ -24,7 +24,7 @@ extension SystemLibvirtd {
                 await #expect(throws: LibvirtError.self) { try await connection.activeDomains() }
             }
             #expect(error?.isConnectionError == true)
-            #expect(failSeconds < 0.5)
+            #expect(failSeconds < 3, "fails fast, not after the 30 s call timeout")
 
             let (reconnected, reconnectSeconds) = await measure {
                 Libvirtd.ensureRunning()

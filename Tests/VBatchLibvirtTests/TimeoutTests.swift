@@ -21,7 +21,7 @@ extension SystemLibvirtd {
                 }
                 print("call \(attempt) with libvirtd stopped: \(error.map { "\($0)" } ?? "no error") after \(String(format: "%.3f", seconds)) s")
                 #expect(error?.isTimeout == true)
-                #expect(seconds >= 0.9 && seconds < 1.5)
+                #expect(seconds >= 0.9 && seconds < 4, "the 1 s timeout, not the frozen daemon")
             }
             // Concurrent calls each get their own deadline.
             let (results, seconds) = await measure {
@@ -42,7 +42,7 @@ extension SystemLibvirtd {
                 }
             }
             #expect(results == Array(repeating: true, count: 6))
-            #expect(seconds < 1.5)
+            #expect(seconds < 4)
             kill(pid, SIGCONT)
 
             // The stuck calls return once libvirtd runs again; new calls work.
