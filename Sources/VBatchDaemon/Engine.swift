@@ -53,8 +53,16 @@ public actor Engine {
 
     private func rebuild(now: Double) async throws {
         let active = try store.activeJobs()
-        let alive = try await driver.runningJobs()
-        let aliveIDs = Set(alive.map(\.jobID))
+        // VMs the driver finds by their metadata. If it cannot look (libvirtd down), every
+        // job that had a VM is taken as still running: a VM whose state is unknown is never
+        // killed, and the driver's resync settles it once libvirt answers again.
+        let alive: [AdoptableJob]?
+        do {
+            alive = try await driver.runningJobs()
+        } catch {
+            logger.warning("cannot list running VMs (\(error)); keeping every started job until the driver resyncs")
+            alive = nil
+        }
         var transitions: [Transition] = []
         var known = Set<Int64>()
         var adopted: [(LaunchSpec, Double)] = []
@@ -74,24 +82,29 @@ public actor Engine {
             case .queued, .held:
                 scheduler.enqueue(pending)
             case .starting, .running:
-                if aliveIDs.contains(job.id), let nodeName = job.node, let node = scheduler.node(named: nodeName),
-                   let slots = slotIndices(cpus: job.cpus ?? [], node: node), slots.count == job.cores {
-                    scheduler.adopt(pending, node: node, slots: slots, startTime: job.startTime ?? now)
-                    if let spec = launchSpec(job.id) { adopted.append((spec, job.startTime ?? now)) }
+                // Whether its VM still runs or ended while the daemon was down, the job keeps
+                // its slots and the driver reports how it ended (collected output, or lost).
+                guard let nodeName = job.node, let node = scheduler.node(named: nodeName),
+                      let slots = slotIndices(cpus: job.cpus ?? [], node: node), slots.count == job.cores else {
+                    let transition = retryOrFail(job.id, node: job.node ?? "?", reason: "its node or CPUs are no longer configured",
+                                                 now: now)
+                    if transition.state == .queued { scheduler.enqueue(pending) }
+                    transitions.append(transition)
+                    continue
+                }
+                scheduler.adopt(pending, node: node, slots: slots, startTime: job.startTime ?? now)
+                if let spec = launchSpec(job.id) { adopted.append((spec, job.startTime ?? now)) }
+                if alive?.contains(where: { $0.jobID == job.id }) ?? true {
                     transitions.append(Transition(id: job.id, state: job.state, time: now,
                                                   reason: "VM re-adopted on \(nodeName) after vbatchd restarted"))
                     logger.info("re-adopted job \(job.id) on \(nodeName)")
-                } else {
-                    let transition = retryOrFail(job.id, node: job.node ?? "?", reason: "VM lost while vbatchd was down", now: now)
-                    if transition.state == .queued { scheduler.enqueue(pending) }
-                    transitions.append(transition)
                 }
             default:
                 break
             }
         }
         for (spec, startedAt) in adopted { await driver.adopt(spec, startedAt: startedAt) }
-        for vm in alive where !known.contains(vm.jobID) {
+        for vm in alive ?? [] where !known.contains(vm.jobID) {
             logger.warning("removing VM of unknown job \(vm.jobID) on \(vm.node)")
             await driver.cleanUp(jobID: vm.jobID, node: vm.node)
         }

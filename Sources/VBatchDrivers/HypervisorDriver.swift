@@ -82,8 +82,9 @@ public protocol HypervisorDriver: Sendable {
     func cancel(jobID: Int64) async
     /// VMs of vbatch jobs that are running now, found by their metadata.
     func runningJobs() async throws -> [AdoptableJob]
-    /// Takes charge again of a VM found by ``runningJobs()`` after a daemon restart: its
-    /// walltime keeps counting from `startedAt`, the original start.
+    /// Takes charge again, after a daemon restart, of a job that had a VM: if the VM still
+    /// runs, its walltime keeps counting from `startedAt`, the original start; if it ended
+    /// meanwhile, the driver reports the end (with whatever output it left) as an event.
     func adopt(_ spec: LaunchSpec, startedAt: Double) async
     /// Removes the VM and disks of a job the daemon does not know.
     func cleanUp(jobID: Int64, node: String) async

@@ -91,8 +91,14 @@ public final class SimulatedDriver: HypervisorDriver {
         state.withLock { s in s.running.map { AdoptableJob(jobID: $0.key, node: $0.value.node) } }
     }
 
-    /// Simulated VMs do not outlive the process that simulates them: nothing to adopt.
-    public func adopt(_ spec: LaunchSpec, startedAt: Double) async {}
+    /// Simulated VMs do not outlive the process that simulated them: a job adopted after a
+    /// restart is reported lost (and the engine requeues it).
+    public func adopt(_ spec: LaunchSpec, startedAt: Double) async {
+        let known = state.withLock { $0.running[spec.jobID] != nil }
+        guard !known else { return }
+        continuation.yield(.ended(jobID: spec.jobID, outcome: .lost(reason: "VM lost while vbatchd was down"),
+                                  time: wallClock ? WallClock.now() : now))
+    }
 
     public func cleanUp(jobID: Int64, node: String) async {
         _ = state.withLock { $0.running.removeValue(forKey: jobID) }

@@ -155,19 +155,20 @@ public final class LibvirtDriver: HypervisorDriver {
     }
 
     public func adopt(_ spec: LaunchSpec, startedAt: Double) async {
+        let name = JobDomain.name(jobID: spec.jobID)
+        // Tracked first, so that even while libvirt cannot be reached the periodic resync
+        // settles the job later instead of anyone guessing.
+        track(TrackedJob(spec: spec, domain: DomainRef(name: name, uuid: ""), uri: spec.node.uri), startedAt: startedAt)
         do {
             let connection = try await connection(spec.node.uri)
-            guard let domain = try await connection.activeDomains().first(where: { $0.name == JobDomain.name(jobID: spec.jobID) })
-            else {
-                // Gone between listing and adoption: report it like any other end.
-                track(TrackedJob(spec: spec, domain: DomainRef(name: JobDomain.name(jobID: spec.jobID), uuid: ""), uri: spec.node.uri),
-                      startedAt: startedAt)
+            if let domain = try await connection.activeDomains().first(where: { $0.name == name }) {
+                state.withLock { $0.jobs[spec.jobID]?.domain = domain }
+            } else {
+                // It ended while the daemon was down: its output disk tells how.
                 await finish(jobID: spec.jobID)
-                return
             }
-            track(TrackedJob(spec: spec, domain: domain, uri: spec.node.uri), startedAt: startedAt)
         } catch {
-            logger.error("libvirt: cannot adopt job \(spec.jobID) on \(spec.node.name): \(error)")
+            logger.warning("libvirt: cannot look up the VM of job \(spec.jobID) on \(spec.node.name) yet: \(error)")
         }
     }
 
@@ -255,7 +256,8 @@ public final class LibvirtDriver: HypervisorDriver {
         }) else { return }
         logger.info("job \(jobID): walltime reached, ACPI shutdown")
         do {
-            try await connection(job.uri).shutdown(job.domain)
+            let connection = try await connection(job.uri)
+            if let domain = try await resolve(job, connection) { try await connection.shutdown(domain) }
         } catch {
             logger.warning("job \(jobID): ACPI shutdown failed (\(error)); destroying")
         }
@@ -267,12 +269,22 @@ public final class LibvirtDriver: HypervisorDriver {
 
     private func destroy(_ job: TrackedJob) async {
         do {
-            try await connection(job.uri).destroy(job.domain)
+            let connection = try await connection(job.uri)
+            guard let domain = try await resolve(job, connection) else { return await finish(jobID: job.spec.jobID) }
+            try await connection.destroy(domain)
         } catch let error as LibvirtError where error.isNoDomain {
             await finish(jobID: job.spec.jobID)
         } catch {
             logger.error("job \(job.spec.jobID): destroy failed: \(error)")
         }
+    }
+
+    /// The job's domain as libvirt knows it now (adopted jobs are tracked by name until found).
+    private func resolve(_ job: TrackedJob, _ connection: LibvirtConnection) async throws -> DomainRef? {
+        if !job.domain.uuid.isEmpty { return job.domain }
+        let domain = try await connection.activeDomains().first { $0.name == job.domain.name }
+        if let domain { state.withLock { $0.jobs[job.spec.jobID]?.domain = domain } }
+        return domain
     }
 
     /// The domain is gone: collect the output, delete scratch disks, report the outcome once.

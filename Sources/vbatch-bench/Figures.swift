@@ -9,6 +9,8 @@ struct Figure {
     /// true when smaller is better (times, memory).
     var lowerIsBetter: Bool
     var note: String = ""
+    /// Further numbers printed inside the figure's JSON object (e.g. P4's two medians).
+    var extra: [(String, Double)] = []
 
     var met: Bool { lowerIsBetter ? value <= target : value >= target }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 import VBatchAPI
 import VBatchClient
@@ -131,6 +132,37 @@ struct VMTests {
         #expect(j.startTime == startTime, "walltime counts from the original start")
         #expect(try d.client.output(id).stdout == "survived\n")
         #expect(try d.client.job(id).history.contains { $0.reason.contains("re-adopted") })
+    }
+
+    @Test func jobWhoseVMEndedWhileTheDaemonWasDownIsCompleted() async throws {
+        let d = try harness()
+        let id = try submit(d, "#!/bin/sh\nsleep 2\necho finished alone\nexit 5\n", ["-q", "one-way"])
+        #expect(try d.wait(timeout: 60) { try job(d, id).state == .running })
+        d.kill9()
+        let gone = try d.wait(timeout: 60) { (try? awaitDomainGone(id)) ?? false }
+        #expect(gone, "the VM ends on its own")
+        try d.start()
+        try waitEnded(d, [id])
+        let j = try job(d, id)
+        #expect(j.state == .completed && j.exitCode == 5)
+        #expect(try d.client.output(id).stdout == "finished alone\n")
+    }
+
+    /// Whether the job's domain is gone (synchronous, for polling).
+    func awaitDomainGone(_ id: Int64) throws -> Bool {
+        let result = Mutex<Bool?>(nil)
+        let done = DispatchSemaphore(value: 0)
+        Task {
+            do {
+                let xml = try await domainXML(jobID: id)
+                result.withLock { $0 = xml == nil }
+            } catch {
+                result.withLock { $0 = false }
+            }
+            done.signal()
+        }
+        done.wait()
+        return result.withLock { $0 } ?? false
     }
 
     @Test func orphanDomainsAreRemoved() async throws {
