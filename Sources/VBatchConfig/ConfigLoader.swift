@@ -61,7 +61,7 @@ public enum ConfigLoader {
 
         guard diagnostics.errors.isEmpty else { throw ConfigErrors(errors: diagnostics.sorted) }
         return Configuration(site: site.settings, nodes: site.nodes.map(\.config), vos: site.vos.map(\.config),
-                             queues: queues.map(\.config), images: images.map(\.config))
+                             queues: queues.map(\.config), images: images.map(\.config), pools: site.pools.map(\.config))
     }
 
     /// Names of the `*.toml` files in `directory`, sorted; hidden files are skipped.

@@ -26,6 +26,21 @@ struct CrossChecks {
             checkReferences(node.config.environments, key: "environments", at: node.origin,
                             kind: "environment", known: imageNames)
         }
+        for pool in site.pools { check(pool) }
+    }
+
+    /// A pool names a known environment and nodes, and each of its VMs fits a node it covers.
+    private func check(_ parsed: ParsedPool) {
+        let pool = parsed.config
+        checkReferences([pool.environment], key: "environment", at: parsed.origin, kind: "environment", known: imageNames)
+        checkReferences(pool.nodes, key: "nodes", at: parsed.origin, kind: "node", known: nodeNames)
+        let covered = site.nodes.map(\.config).filter(pool.covers(node:))
+        if covered.isEmpty {
+            report(parsed.origin, "nodes", "no node keeps this pool (check nodes and the nodes' environments)")
+        } else if !covered.contains(where: { $0.slots >= pool.cores * pool.size && $0.memoryMB >= pool.memoryMB * pool.size }) {
+            report(parsed.origin, "size", "\(pool.size) VMs of \(pool.cores) cores and \(Quantities.formatMemory(pool.memoryMB)) "
+                + "fit on none of its nodes")
+        }
     }
 
     private var voNames: [String] { site.vos.map(\.config.name) }

@@ -6,6 +6,12 @@ struct ParsedNode {
     let origin: Origin
 }
 
+/// A pool of pre-booted VMs as read from the site file.
+struct ParsedPool {
+    var config: PoolConfig
+    let origin: Origin
+}
+
 /// A VO as read from the site file.
 struct ParsedVO {
     var config: VOConfig
@@ -17,6 +23,7 @@ struct ParsedSite {
     var settings = SiteSettings()
     var nodes: [ParsedNode] = []
     var vos: [ParsedVO] = []
+    var pools: [ParsedPool] = []
 }
 
 /// Reads the site file.
@@ -27,18 +34,20 @@ enum SiteFile {
     ]
     static let nodeKeys = ["uri", "cpus", "slots", "memory", "environments", "enabled", "domain_type"]
     static let voKeys = ["share", "users", "groups"]
+    static let poolKeys = ["environment", "nodes", "size", "cores", "memory"]
     /// libvirt URI schemes a node may use (`sim` is vbatch's simulated driver).
     static let uriSchemes = ["qemu", "qemu+ssh", "qemu+tcp", "qemu+tls", "qemu+unix", "test", "sim"]
 
     static func read(_ file: SourceFile, diagnostics: Diagnostics) -> ParsedSite {
         let layout = FileLayout(file: file, diagnostics: diagnostics)
-        layout.checkTopLevel(allowed: ["site", "node", "vo"], what: "the site file")
+        layout.checkTopLevel(allowed: ["site", "node", "vo", "pool"], what: "the site file")
         var site = ParsedSite()
         if let r = layout.table("site") {
             site.settings = settings(r)
         }
         site.nodes = layout.namedTables("node").map { node($0.name, $0.reader) }
         site.vos = layout.namedTables("vo").map { vo($0.name, $0.reader) }
+        site.pools = layout.namedTables("pool").map { pool($0.name, $0.reader) }
         let nodeTable = file.root["node"]
         if nodeTable == nil || nodeTable?.table?.isEmpty == true {
             diagnostics.add(file: file.path, line: 1, key: "node",
@@ -110,6 +119,15 @@ enum SiteFile {
         let config = VOConfig(name: name, share: r.positiveNumber("share") ?? 1,
                               users: r.strings("users") ?? [], groups: r.strings("groups") ?? [])
         return ParsedVO(config: config, origin: r.origin)
+    }
+
+    private static func pool(_ name: String, _ r: TableReader) -> ParsedPool {
+        r.checkKeys(allowed: poolKeys)
+        r.require("environment", "size", "memory")
+        let config = PoolConfig(name: name, environment: r.string("environment") ?? "", nodes: r.strings("nodes"),
+                                size: r.int("size", atLeast: 1) ?? 1, cores: r.int("cores", atLeast: 1) ?? 1,
+                                memoryMB: r.memory("memory") ?? 0)
+        return ParsedPool(config: config, origin: r.origin)
     }
 
     /// Why `uri` cannot be a libvirt connection URI of a supported scheme, or `nil` if it can.

@@ -8,14 +8,17 @@ public struct Configuration: Sendable, Equatable {
     public var vos: [VOConfig]
     public var queues: [QueueConfig]
     public var images: [ImageConfig]
+    /// Pre-booted VMs kept waiting on nodes (static environments).
+    public var pools: [PoolConfig]
 
     public init(site: SiteSettings = SiteSettings(), nodes: [NodeConfig], vos: [VOConfig] = [],
-                queues: [QueueConfig], images: [ImageConfig]) {
+                queues: [QueueConfig], images: [ImageConfig], pools: [PoolConfig] = []) {
         self.site = site
         self.nodes = nodes
         self.vos = vos
         self.queues = queues
         self.images = images
+        self.pools = pools
     }
 
     public func queue(named name: String) -> QueueConfig? { queues.first { $0.name == name } }
@@ -112,6 +115,35 @@ public struct NodeConfig: Sendable, Equatable {
                 environments: [String]? = nil, enabled: Bool = true) {
         self.init(name: name, uri: uri, cpus: Array(0..<slots), memoryMB: memoryMB,
                   environments: environments, enabled: enabled)
+    }
+}
+
+/// A pool of pre-booted VMs of one environment, kept idle on each of its nodes until a
+/// job of that environment takes one (static execution environments). Pooled VMs hold
+/// their slots and memory; after a job the VM is discarded and the pool refills.
+public struct PoolConfig: Sendable, Equatable {
+    public var name: String
+    public var environment: String
+    /// Nodes keeping this pool; `nil` means every node that allows the environment.
+    public var nodes: [String]?
+    /// Idle VMs kept per node.
+    public var size: Int
+    /// vCPUs of each pooled VM; jobs asking for exactly this many cores can take one.
+    public var cores: Int
+    /// Memory of each pooled VM; jobs asking for at most this much can take one.
+    public var memoryMB: Int
+
+    public init(name: String, environment: String, nodes: [String]? = nil, size: Int, cores: Int = 1, memoryMB: Int) {
+        self.name = name
+        self.environment = environment
+        self.nodes = nodes
+        self.size = size
+        self.cores = cores
+        self.memoryMB = memoryMB
+    }
+
+    public func covers(node: NodeConfig) -> Bool {
+        (nodes?.contains(node.name) ?? true) && (node.environments?.contains(environment) ?? true)
     }
 }
 

@@ -48,6 +48,14 @@ public struct Scheduler: Sendable {
     private var queueStarted: [Bool]
     private var ledger: FairShareLedger
 
+    // Pools.
+    private var poolVMs: [Int64: PoolVM] = [:]
+    /// Idle (ready) pooled VMs per pool, oldest first.
+    private var idlePoolVMs: [[Int64]]
+    /// Pooled VMs (booting or idle) per `[pool * nodes + node]`.
+    private var poolVMCount: [Int]
+    private var nextPoolVMID: Int64 = 1
+
     /// The reservation made by the last cycle, if any.
     public private(set) var lastReservation: Reservation?
 
@@ -92,6 +100,8 @@ public struct Scheduler: Sendable {
         queueStarted = queues.map(\.started)
         let shares = [configuration.site.localShare] + configuration.vos.map(\.share)
         ledger = FairShareLedger(shares: shares, halfLife: Double(configuration.site.fairShareHalfLife), now: now)
+        idlePoolVMs = Array(repeating: [], count: configuration.pools.count)
+        poolVMCount = Array(repeating: 0, count: configuration.pools.count * nodes.count)
         for n in nodes.indices { refreshIndexes(node: n) }
     }
 
@@ -244,6 +254,12 @@ public struct Scheduler: Sendable {
             if failures[key].contains(where: { $0.covers(job, short: short) }) { continue }
 
             let cap = queues[q].maxJobsPerNode
+            // An idle pooled VM of the job's environment starts it without a boot, and holds
+            // slots of its own, so it never delays the reservation.
+            if let vm = idlePoolVM(for: job, key: key, cap: cap) {
+                result.placements.append(startInPool(job, vm: vm, now: now))
+                continue
+            }
             let placed = index.first(slots: Int(job.cores), policy: configuration.site.placement) { n in
                 guard freeMemory[n] >= Int(job.memoryMB) else { return false }
                 guard let r = reservation, r.node == n else { return true }
@@ -270,6 +286,91 @@ public struct Scheduler: Sendable {
         return result
     }
 
+    // MARK: - Pools
+
+    /// Books slots and memory for the pooled VMs each pool is missing on each node, as far
+    /// as free capacity allows; the caller boots them and reports ``poolVMReady(_:)``.
+    /// Call it after ``schedule(now:)``, so waiting jobs get freed slots first.
+    public mutating func poolVMsToStart() -> [PoolVM] {
+        var started: [PoolVM] = []
+        for (p, pool) in configuration.pools.enumerated() {
+            guard environmentIndex[pool.environment] != nil else { continue }
+            for (n, node) in configuration.nodes.enumerated() where nodeEnabled[n] && pool.covers(node: node) {
+                while poolVMCount[p * configuration.nodes.count + n] < pool.size,
+                      freeMemory[n] >= pool.memoryMB, let slots = freeSlots[n].take(pool.cores) {
+                    let vm = PoolVM(id: nextPoolVMID, pool: p, node: n, slots: slots, cpus: slots.map { node.cpus[$0] },
+                                    ready: false)
+                    nextPoolVMID += 1
+                    poolVMs[vm.id] = vm
+                    freeMemory[n] -= pool.memoryMB
+                    poolVMCount[p * configuration.nodes.count + n] += 1
+                    refreshIndexes(node: n)
+                    started.append(vm)
+                }
+            }
+        }
+        return started
+    }
+
+    /// A pooled VM finished booting and waits for a job.
+    public mutating func poolVMReady(_ id: Int64) {
+        guard let vm = poolVMs[id], !vm.ready else { return }
+        poolVMs[id]!.ready = true
+        idlePoolVMs[vm.pool].append(id)
+    }
+
+    /// A pooled VM is gone without a job (failed to boot, destroyed): its slots are free.
+    @discardableResult
+    public mutating func releasePoolVM(_ id: Int64) -> PoolVM? {
+        guard let vm = poolVMs.removeValue(forKey: id) else { return nil }
+        if let i = idlePoolVMs[vm.pool].firstIndex(of: id) { idlePoolVMs[vm.pool].remove(at: i) }
+        for s in vm.slots { freeSlots[vm.node].insert(s) }
+        freeMemory[vm.node] += configuration.pools[vm.pool].memoryMB
+        poolVMCount[vm.pool * configuration.nodes.count + vm.node] -= 1
+        refreshIndexes(node: vm.node)
+        return vm
+    }
+
+    public func poolVM(_ id: Int64) -> PoolVM? { poolVMs[id] }
+
+    /// Pooled VMs on a node: (pool index, idle, booting).
+    public func poolVMs(node: Int) -> [(pool: Int, idle: Int, booting: Int)] {
+        configuration.pools.indices.compactMap { p in
+            let vms = poolVMs.values.filter { $0.pool == p && $0.node == node }
+            guard !vms.isEmpty || configuration.pools[p].covers(node: configuration.nodes[node]) else { return nil }
+            let idle = vms.filter(\.ready).count
+            return (p, idle, vms.count - idle)
+        }
+    }
+
+    /// The first idle pooled VM that fits the job: same environment, exactly its cores,
+    /// enough memory, on a node that may run the job now.
+    private func idlePoolVM(for job: PendingJob, key: Int, cap: Int?) -> PoolVM? {
+        for (p, pool) in configuration.pools.enumerated() where !idlePoolVMs[p].isEmpty
+            && environmentIndex[pool.environment] == job.environment && pool.cores == Int(job.cores)
+            && pool.memoryMB >= Int(job.memoryMB) {
+            for id in idlePoolVMs[p] {
+                guard let vm = poolVMs[id], nodeEnabled[vm.node], nodeKeys[vm.node].contains(key) else { continue }
+                if let cap, Int(nodeQueueJobs[vm.node * queues.count + Int(job.queue)]) >= cap { continue }
+                return vm
+            }
+        }
+        return nil
+    }
+
+    private mutating func startInPool(_ job: PendingJob, vm: PoolVM, now: Double) -> Placement {
+        poolVMs.removeValue(forKey: vm.id)
+        idlePoolVMs[vm.pool].removeAll { $0 == vm.id }
+        poolVMCount[vm.pool * configuration.nodes.count + vm.node] -= 1
+        freeMemory[vm.node] += configuration.pools[vm.pool].memoryMB
+        pending.removeValue(forKey: job.id)
+        queueWaiting[Int(job.queue)] -= 1
+        lists[listKey(job)].stale += 1
+        allocate(RunningJob(job: job, node: vm.node, slots: vm.slots, startTime: now))
+        return Placement(jobID: job.id, node: vm.node, nodeName: configuration.nodes[vm.node].name, cpus: vm.cpus,
+                         slots: vm.slots, backfilled: false, pooledVM: vm.id)
+    }
+
     // MARK: - Internals
 
     private func listKey(_ job: PendingJob) -> Int { Int(job.queue) * voNames.count + Int(job.vo) }
@@ -293,7 +394,7 @@ public struct Scheduler: Sendable {
         allocate(RunningJob(job: job, node: node, slots: slots, startTime: now))
         let config = configuration.nodes[node]
         return Placement(jobID: job.id, node: node, nodeName: config.name, cpus: slots.map { config.cpus[$0] },
-                         slots: slots, backfilled: backfilled)
+                         slots: slots, backfilled: backfilled, pooledVM: nil)
     }
 
     /// Books a running job whose slots are already taken out of `freeSlots`.

@@ -53,6 +53,21 @@ public struct Placement: Sendable, Equatable {
     public var slots: [Int]
     /// Started ahead of the reserved head job without delaying it.
     public var backfilled: Bool
+    /// The idle pooled VM the job takes over, if any (no boot needed).
+    public var pooledVM: Int64?
+}
+
+/// A pre-booted VM of a pool, holding its slots and memory on a node.
+public struct PoolVM: Sendable, Equatable {
+    public var id: Int64
+    /// Index into ``Configuration/pools``.
+    public var pool: Int
+    public var node: Int
+    public var slots: [Int]
+    /// Host CPUs its vCPUs are pinned to.
+    public var cpus: [Int]
+    /// Booted and waiting for a job (false while it boots).
+    public var ready: Bool
 }
 
 /// The EASY reservation: the highest-priority job that could not start, and where and when

@@ -297,3 +297,35 @@ private func oneWay(_ extra: String) -> [String: String?] {
         }
     }
 }
+
+@Suite struct PoolConfigTests {
+    @Test func poolIsLoaded() throws {
+        let config = try ConfigFixture(["site.toml": ConfigFixture.site + """
+
+
+            [pool.guest-small]
+            environment = "guest"
+            size = 2
+            memory = "256mb"
+            """]).load()
+        #expect(config.pools == [PoolConfig(name: "guest-small", environment: "guest", size: 2, cores: 1, memoryMB: 256)])
+    }
+
+    @Test func poolErrorsNameLineAndKey() throws {
+        try ConfigFixture(["site.toml": ConfigFixture.site + """
+
+
+            [pool.big]
+            environment = "guset"
+            nodes = ["wn01"]
+            size = 3
+            cores = 2
+            memory = "256mb"
+            colour = "blue"
+            """]).errorsMatch([
+            ("site.toml", 10, "pool.big.environment", "unknown environment guset"),
+            ("site.toml", 12, "pool.big.size", "3 VMs of 2 cores and 256mb fit on none of its nodes"),
+            ("site.toml", 15, "pool.big.colour", "unknown key"),
+        ])
+    }
+}
