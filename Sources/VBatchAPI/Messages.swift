@@ -200,9 +200,11 @@ public struct NodeInfo: Codable, Sendable, Equatable {
     public var jobs: [Int64]
     /// Why the node is out of service, when the daemon took it out.
     public var note: String?
+    /// Pools kept on this node.
+    public var pools: [PoolInfo]
 
     public init(name: String, uri: String, slots: Int, freeSlots: Int, memoryMB: Int, freeMemoryMB: Int,
-                enabled: Bool, environments: [String]?, jobs: [Int64], note: String? = nil) {
+                enabled: Bool, environments: [String]?, jobs: [Int64], note: String? = nil, pools: [PoolInfo] = []) {
         self.name = name
         self.uri = uri
         self.slots = slots
@@ -213,6 +215,25 @@ public struct NodeInfo: Codable, Sendable, Equatable {
         self.environments = environments
         self.jobs = jobs
         self.note = note
+        self.pools = pools
+    }
+}
+
+/// A pool's pre-booted VMs on one node.
+public struct PoolInfo: Codable, Sendable, Equatable {
+    public var name: String
+    public var environment: String
+    /// Idle VMs the pool keeps on the node.
+    public var size: Int
+    public var idle: Int
+    public var booting: Int
+
+    public init(name: String, environment: String, size: Int, idle: Int, booting: Int) {
+        self.name = name
+        self.environment = environment
+        self.size = size
+        self.idle = idle
+        self.booting = booting
     }
 }
 

@@ -33,6 +33,9 @@ public enum Daemon {
             return logger
         }()
         let files = FileManager.default
+        var options = options
+        // Absolute, because libvirt opens the spool's disks and console logs itself.
+        options.stateDirectory = URL(fileURLWithPath: options.stateDirectory).standardizedFileURL.path
         try files.createDirectory(atPath: options.stateDirectory, withIntermediateDirectories: true)
         let lock = try StateLock(path: options.stateDirectory + "/vbatchd.lock")
         defer { withExtendedLifetime(lock) {} }

@@ -53,6 +53,7 @@ public actor Engine {
 
     private func rebuild(now: Double) async throws {
         let active = try store.activeJobs()
+        await driver.discardIdlePoolVMs()
         // VMs the driver finds by their metadata. If it cannot look (libvirtd down), every
         // job that had a VM is taken as still running: a VM whose state is unknown is never
         // killed, and the driver's resync settles it once libvirt answers again.
@@ -299,7 +300,12 @@ public actor Engine {
             NodeInfo(name: node.name, uri: node.uri, slots: node.slots, freeSlots: scheduler.freeSlotCount(node: i),
                      memoryMB: node.memoryMB, freeMemoryMB: scheduler.freeMemoryMB(node: i),
                      enabled: scheduler.isNodeEnabled(i), environments: node.environments,
-                     jobs: scheduler.runningJobs(node: i).sorted(), note: nodeNotes[i])
+                     jobs: scheduler.runningJobs(node: i).sorted(), note: nodeNotes[i],
+                     pools: scheduler.poolVMs(node: i).map { p in
+                         let pool = configuration.pools[p.pool]
+                         return PoolInfo(name: pool.name, environment: pool.environment, size: pool.size, idle: p.idle,
+                                         booting: p.booting)
+                     })
         }
     }
 
@@ -314,29 +320,51 @@ public actor Engine {
     public func runCycle() async {
         let now = WallClock.now()
         let result = scheduler.schedule(now: now)
-        guard !result.placements.isEmpty else { return }
-        let transitions = result.placements.map { p in
-            Transition(id: p.jobID, state: .starting, time: now,
-                       reason: "placed on \(p.nodeName) (cpus \(p.cpus.map(String.init).joined(separator: ",")))"
-                           + (p.backfilled ? " by backfill" : ""),
-                       node: p.nodeName, cpus: p.cpus)
+        if !result.placements.isEmpty {
+            let transitions = result.placements.map { p in
+                Transition(id: p.jobID, state: .starting, time: now,
+                           reason: "placed on \(p.nodeName) (cpus \(p.cpus.map(String.init).joined(separator: ",")))"
+                               + (p.pooledVM.map { " in pooled VM \($0)" } ?? "") + (p.backfilled ? " by backfill" : ""),
+                           node: p.nodeName, cpus: p.cpus)
+            }
+            do {
+                try store.record(transitions)
+                for p in result.placements { launch(p, now: now) }
+            } catch {
+                logger.error("could not record placements, putting jobs back: \(error)")
+                for p in result.placements { scheduler.requeue(p.jobID, now: now) }
+            }
         }
-        do {
-            try store.record(transitions)
-        } catch {
-            logger.error("could not record placements, putting jobs back: \(error)")
-            for p in result.placements { scheduler.requeue(p.jobID, now: now) }
-            return
+        refillPools()
+    }
+
+    /// Boots the pooled VMs the pools are missing, with the slots the cycle left free.
+    private func refillPools() {
+        for vm in scheduler.poolVMsToStart() {
+            let pool = configuration.pools[vm.pool]
+            guard let image = configuration.image(named: pool.environment) else { continue }
+            let outputSize = configuration.executionQueues.filter { $0.environments.contains(pool.environment) }
+                .map(\.outputSizeMB).max() ?? ExecutionQueue.defaultOutputSizeMB
+            let spec = PoolVMSpec(id: vm.id, node: configuration.nodes[vm.node], cpus: vm.cpus, memoryMB: pool.memoryMB,
+                                  environment: image, spoolDirectory: "\(spoolRoot)/pool-\(vm.id)", outputDiskMB: outputSize)
+            let driver = self.driver
+            Task {
+                do {
+                    try await driver.bootPoolVM(spec)
+                } catch {
+                    await self.handle(.poolVMGone(id: spec.id, reason: "boot failed: \(error)", time: WallClock.now()))
+                }
+            }
         }
-        for p in result.placements { launch(p, now: now) }
     }
 
     private func launch(_ placement: Placement, now: Double) {
-        guard let spec = launchSpec(placement.jobID) else {
+        guard var spec = launchSpec(placement.jobID) else {
             Task { await self.handle(.ended(jobID: placement.jobID, outcome: .startFailed(reason: "its payload is missing from the store"),
                                             time: WallClock.now())) }
             return
         }
+        spec.pooledVM = placement.pooledVM
         let driver = self.driver
         Task {
             do {
@@ -367,6 +395,15 @@ public actor Engine {
     /// Applies one driver event to the scheduler and the store.
     public func handle(_ event: DriverEvent) async {
         switch event {
+        case .poolVMReady(let id, _):
+            scheduler.poolVMReady(id)
+            if let vm = scheduler.poolVM(id) { nodeFailures[vm.node] = nil }
+            requestCycle()
+        case .poolVMGone(let id, let reason, _):
+            guard let vm = scheduler.releasePoolVM(id) else { return }
+            logger.warning("pooled VM \(id) on \(configuration.nodes[vm.node].name) is gone: \(reason)")
+            if !vm.ready { countStartFailure(node: vm.node, reason: reason) }
+            requestCycle()
         case .running(let id, let time):
             guard let run = scheduler.runningJob(id) else { return }
             nodeFailures[run.node] = nil

@@ -15,6 +15,9 @@ public struct LaunchSpec: Sendable, Equatable {
     public var payload: JobPayload
     /// Size of the output disk the guest writes its results to.
     public var outputDiskMB: Int
+    /// The idle pooled VM (from ``HypervisorDriver/bootPoolVM(_:)``) the job takes over; its
+    /// disks are hot-plugged into it instead of booting a new VM.
+    public var pooledVM: Int64?
     /// For the simulated driver: how long the payload runs and how it exits.
     public var simulatedRuntime: Double?
     public var simulatedExitCode: Int?
@@ -31,8 +34,33 @@ public struct LaunchSpec: Sendable, Equatable {
         self.spoolDirectory = spoolDirectory
         self.payload = payload
         self.outputDiskMB = outputDiskMB
+        self.pooledVM = nil
         self.simulatedRuntime = simulatedRuntime
         self.simulatedExitCode = simulatedExitCode
+    }
+}
+
+/// A VM to boot ahead of any job, for a pool: it waits for a job disk to be hot-plugged.
+public struct PoolVMSpec: Sendable, Equatable {
+    public var id: Int64
+    public var node: NodeConfig
+    public var cpus: [Int]
+    public var memoryMB: Int
+    public var environment: ImageConfig
+    /// Holds its console log, output disk (and overlay) until a job takes it.
+    public var spoolDirectory: String
+    /// Its output disk is attached at boot, sized for any queue offering the environment.
+    public var outputDiskMB: Int
+
+    public init(id: Int64, node: NodeConfig, cpus: [Int], memoryMB: Int, environment: ImageConfig, spoolDirectory: String,
+                outputDiskMB: Int = OutputDisk.defaultSizeMB) {
+        self.id = id
+        self.node = node
+        self.cpus = cpus
+        self.memoryMB = memoryMB
+        self.environment = environment
+        self.spoolDirectory = spoolDirectory
+        self.outputDiskMB = outputDiskMB
     }
 }
 
@@ -56,6 +84,10 @@ public enum DriverEvent: Sendable, Equatable {
     case running(jobID: Int64, time: Double)
     /// The VM is gone; the job is over (or must be retried, for `startFailed`).
     case ended(jobID: Int64, outcome: JobOutcome, time: Double)
+    /// A pooled VM booted and waits for a job.
+    case poolVMReady(id: Int64, time: Double)
+    /// A pooled VM is gone before any job took it (boot failure, destroyed).
+    case poolVMGone(id: Int64, reason: String, time: Double)
 }
 
 /// A VM a driver found running, for re-adoption after a daemon restart.
@@ -88,4 +120,8 @@ public protocol HypervisorDriver: Sendable {
     func adopt(_ spec: LaunchSpec, startedAt: Double) async
     /// Removes the VM and disks of a job the daemon does not know.
     func cleanUp(jobID: Int64, node: String) async
+    /// Boots a pooled VM; `.poolVMReady` follows once it waits for a job.
+    func bootPoolVM(_ spec: PoolVMSpec) async throws
+    /// Destroys idle pooled VMs left by an earlier daemon (they hold no job; pools refill).
+    func discardIdlePoolVMs() async
 }

@@ -100,6 +100,13 @@ public final class SimulatedDriver: HypervisorDriver {
                                   time: wallClock ? WallClock.now() : now))
     }
 
+    /// A simulated pooled VM is ready at once.
+    public func bootPoolVM(_ spec: PoolVMSpec) async throws {
+        continuation.yield(.poolVMReady(id: spec.id, time: wallClock ? WallClock.now() : now))
+    }
+
+    public func discardIdlePoolVMs() async {}
+
     public func cleanUp(jobID: Int64, node: String) async {
         _ = state.withLock { $0.running.removeValue(forKey: jobID) }
     }

@@ -34,10 +34,10 @@ public final class LibvirtDriver: HypervisorDriver {
     public let events: AsyncStream<DriverEvent>
     /// Nodes this driver serves (whose VMs ``runningJobs()`` lists after a restart).
     public let nodes: [NodeConfig]
-    private let continuation: AsyncStream<DriverEvent>.Continuation
+    let continuation: AsyncStream<DriverEvent>.Continuation
     private let settings: Settings
-    private let logger: Logger
-    private let state = Mutex(State())
+    let logger: Logger
+    let state = Mutex(State())
 
     /// Why the driver itself stopped a domain.
     enum StopReason: Sendable { case cancel, walltime }
@@ -48,10 +48,25 @@ public final class LibvirtDriver: HypervisorDriver {
         var uri: String
         var stopReason: StopReason?
         var walltimeTask: Task<Void, Never>?
+        /// The pooled VM's spool (its console log) when the job runs in one.
+        var poolSpool: String?
+
+        var console: String { (poolSpool ?? spec.spoolDirectory) + "/console.log" }
+        /// A pooled VM booted with its output disk already attached (one hot-plug less).
+        var outputDisk: String { (poolSpool ?? spec.spoolDirectory) + "/out.img" }
     }
 
-    private struct State {
+    /// A pooled VM booting or waiting for a job.
+    struct PooledDomain: Sendable {
+        var spec: PoolVMSpec
+        var domain: DomainRef
+        var ready = false
+        var watcher: Task<Void, Never>?
+    }
+
+    struct State {
         var jobs: [Int64: TrackedJob] = [:]
+        var pools: [Int64: PooledDomain] = [:]
         var connections: [String: Task<LibvirtConnection, any Error>] = [:]
         var listeners: [String: Task<Void, Never>] = [:]
         var resync: Task<Void, Never>?
@@ -70,6 +85,7 @@ public final class LibvirtDriver: HypervisorDriver {
             s.resync?.cancel()
             s.listeners.values.forEach { $0.cancel() }
             s.jobs.values.forEach { $0.walltimeTask?.cancel() }
+            s.pools.values.forEach { $0.watcher?.cancel() }
         }
         continuation.finish()
     }
@@ -124,8 +140,7 @@ public final class LibvirtDriver: HypervisorDriver {
         case .lifecycle(let domain, let kind, _):
             switch kind {
             case .stopped, .crashed:
-                guard let id = JobDomain.jobID(fromName: domain.name) else { return }
-                await finish(jobID: id)
+                await domainStopped(domain.name)
             default:
                 break
             }
@@ -140,6 +155,7 @@ public final class LibvirtDriver: HypervisorDriver {
     // MARK: - HypervisorDriver
 
     public func start(_ spec: LaunchSpec) async throws {
+        if let pooled = spec.pooledVM { return try await startInPool(spec, pooledVM: pooled) }
         let files = JobDomain.Files(spool: spec.spoolDirectory)
         do {
             let xml = try Self.prepare(spec)
@@ -161,8 +177,12 @@ public final class LibvirtDriver: HypervisorDriver {
         track(TrackedJob(spec: spec, domain: DomainRef(name: name, uuid: ""), uri: spec.node.uri), startedAt: startedAt)
         do {
             let connection = try await connection(spec.node.uri)
-            if let domain = try await connection.activeDomains().first(where: { $0.name == name }) {
-                state.withLock { $0.jobs[spec.jobID]?.domain = domain }
+            if let domain = try await findDomain(ofJob: spec.jobID, connection) {
+                let poolSpool = JobDomain.poolID(fromName: domain.name).map { poolSpoolDirectory(id: $0, jobSpool: spec.spoolDirectory) }
+                state.withLock { s in
+                    s.jobs[spec.jobID]?.domain = domain
+                    s.jobs[spec.jobID]?.poolSpool = poolSpool
+                }
             } else {
                 // It ended while the daemon was down: its output disk tells how.
                 await finish(jobID: spec.jobID)
@@ -188,11 +208,15 @@ public final class LibvirtDriver: HypervisorDriver {
         for uri in uris {
             let connection = try await connection(uri)
             for domain in try await connection.activeDomains() {
-                guard let nameID = JobDomain.jobID(fromName: domain.name) else { continue }
                 let metadata = try await connection.metadata(domain, namespaceURI: JobDomain.metadataNamespace)
-                guard let id = metadata.flatMap(JobDomain.jobID(fromMetadata:)), id == nameID else { continue }
                 let node = metadata.flatMap(Self.nodeName(fromMetadata:)) ?? ""
-                found.append(AdoptableJob(jobID: id, node: node))
+                if let nameID = JobDomain.jobID(fromName: domain.name) {
+                    guard let id = metadata.flatMap(JobDomain.jobID(fromMetadata:)), id == nameID else { continue }
+                    found.append(AdoptableJob(jobID: id, node: node))
+                } else if JobDomain.poolID(fromName: domain.name) != nil,
+                          let id = JobDomain.jobID(fromDomainXML: try await connection.xmlDescription(domain)) {
+                    found.append(AdoptableJob(jobID: id, node: node))
+                }
             }
         }
         return found
@@ -202,7 +226,7 @@ public final class LibvirtDriver: HypervisorDriver {
         guard let config = nodes.first(where: { $0.name == node }) ?? nodes.first else { return }
         do {
             let connection = try await connection(config.uri)
-            if let domain = try await connection.activeDomains().first(where: { $0.name == JobDomain.name(jobID: jobID) }) {
+            if let domain = try await findDomain(ofJob: jobID, connection) {
                 try await connection.destroy(domain)
             }
         } catch {
@@ -230,11 +254,11 @@ public final class LibvirtDriver: HypervisorDriver {
         }
     }
 
-    private func removeScratch(_ files: JobDomain.Files) {
+    func removeScratch(_ files: JobDomain.Files) {
         for path in files.scratch { unlink(path) }
     }
 
-    private func track(_ job: TrackedJob, startedAt: Double) {
+    func track(_ job: TrackedJob, startedAt: Double) {
         let remaining = max(0, startedAt + Double(job.spec.walltime) - WallClock.now())
         let grace = settings.walltimeGrace
         let id = job.spec.jobID
@@ -282,24 +306,29 @@ public final class LibvirtDriver: HypervisorDriver {
     /// The job's domain as libvirt knows it now (adopted jobs are tracked by name until found).
     private func resolve(_ job: TrackedJob, _ connection: LibvirtConnection) async throws -> DomainRef? {
         if !job.domain.uuid.isEmpty { return job.domain }
-        let domain = try await connection.activeDomains().first { $0.name == job.domain.name }
+        let domain = try await findDomain(ofJob: job.spec.jobID, connection)
         if let domain { state.withLock { $0.jobs[job.spec.jobID]?.domain = domain } }
         return domain
     }
 
     /// The domain is gone: collect the output, delete scratch disks, report the outcome once.
-    private func finish(jobID: Int64) async {
+    func finish(jobID: Int64) async {
         guard let job = state.withLock({ $0.jobs.removeValue(forKey: jobID) }) else { return }
         job.walltimeTask?.cancel()
         let files = JobDomain.Files(spool: job.spec.spoolDirectory)
         var collected: OutputDisk.Result?
         var collectError: String?
         do {
-            collected = try OutputDisk.collect(from: files.outputDisk, into: files.spool)
+            collected = try OutputDisk.collect(from: job.outputDisk, into: files.spool)
         } catch {
             collectError = "\(error)"
         }
         removeScratch(files)
+        if let poolSpool = job.poolSpool {
+            // The pooled VM's console log belongs to this job now; the VM is discarded.
+            rename(poolSpool + "/console.log", files.console)
+            try? FileManager.default.removeItem(atPath: poolSpool)
+        }
         let console = (try? String(contentsOfFile: files.console, encoding: .utf8)) ?? ""
         let payloadStarted = console.contains("vbatch-guest: job \(jobID) started")
         let outcome: JobOutcome
@@ -330,6 +359,11 @@ public final class LibvirtDriver: HypervisorDriver {
                 logger.info("resync: domain of job \(job.spec.jobID) is gone")
                 await finish(jobID: job.spec.jobID)
             }
+        }
+        for pool in state.withLock({ Array($0.pools.values) }) {
+            guard let connection = try? await connection(pool.spec.node.uri),
+                  let active = try? await connection.activeDomains(), !active.contains(pool.domain) else { continue }
+            poolVMGone(pool.spec.id, reason: "its domain disappeared")
         }
     }
 

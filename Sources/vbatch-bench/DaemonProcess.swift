@@ -19,9 +19,10 @@ final class DaemonProcess {
         try self.init(site: site, image: "[image.sim]\nboot = \"kernel\"\nkernel = \"none\"\n", environment: "sim", started: started)
     }
 
-    /// One real libvirt node on this machine running the test guest (`guest` holds vmlinuz and initrd.img).
-    convenience init(libvirtGuest guest: String) throws {
-        let site = """
+    /// One real libvirt node on this machine running the test guest (`guest` holds vmlinuz
+    /// and initrd.img), with `poolSize` pre-booted VMs of it if non-zero.
+    convenience init(libvirtGuest guest: String, poolSize: Int = 0) throws {
+        var site = """
             [site]
             name = "bench"
             operators = ["root"]
@@ -31,6 +32,9 @@ final class DaemonProcess {
             cpus = "0-1"
             memory = "2gb"
             """
+        if poolSize > 0 {
+            site += "\n\n[pool.testguest]\nenvironment = \"testguest\"\nsize = \(poolSize)\nmemory = \"256mb\"\n"
+        }
         let image = """
             [image.testguest]
             boot = "kernel"
@@ -54,6 +58,7 @@ final class DaemonProcess {
             environments = ["\(environment)"]
             walltime_max = "1d"
             max_cores = 2
+            default_memory = "256mb"
             max_queued = 2000000
             started = \(started)
             """.write(toFile: config + "/queues/bench.toml", atomically: true, encoding: .utf8)

@@ -165,6 +165,45 @@ struct VMTests {
         return result.withLock { $0 } ?? false
     }
 
+    @Test func pooledVMRunsAJobWithoutABootAndIsNeverReused() async throws {
+        let pool = "\n[pool.testguest]\nenvironment = \"testguest\"\nsize = 1\nmemory = \"256mb\"\n"
+        let d = try DaemonHarness(site: DaemonHarness.libvirtSite() + pool)
+        try d.start()
+        func idle() throws -> Int { try d.client.nodes()[0].pools.first?.idle ?? 0 }
+        #expect(try d.wait(timeout: 90) { try idle() == 1 }, "the pool fills at start")
+
+        let first = try submit(d, "#!/bin/sh\necho first in $VBATCH_JOB_ID\n", ["-q", "one-way"])
+        try waitEnded(d, [first])
+        let firstDetail = try d.client.job(first)
+        #expect(firstDetail.job.state == .completed && firstDetail.job.exitCode == 0)
+        #expect(try d.client.output(first).stdout == "first in \(first)\n")
+        let firstVM = try #require(pooledVM(firstDetail))
+        // The VM was booted and waiting before the job came: its console shows the agent
+        // ready first, then the job starting in the same boot.
+        let console = try String(decoding: d.client.file(first, path: "console.log"), as: UTF8.self)
+        let ready = try #require(console.range(of: "vbatch-guest: ready"))
+        let started = try #require(console.range(of: "vbatch-guest: job \(first) started"))
+        #expect(ready.upperBound <= started.lowerBound)
+
+        // The pool refills with a fresh VM; the next job runs there, never in the first one.
+        #expect(try d.wait(timeout: 90) { try idle() == 1 })
+        let second = try submit(d, "#!/bin/sh\necho second\n", ["-q", "one-way"])
+        try waitEnded(d, [second])
+        let secondVM = try #require(pooledVM(try d.client.job(second)))
+        #expect(secondVM != firstVM)
+        let connection = try await LibvirtConnection(uri: Self.connectionURI)
+        #expect(try await connection.activeDomains().allSatisfy { $0.name != "vbatch-pool-\(firstVM)" })
+        await connection.close()
+        #expect(try d.client.output(second).stdout == "second\n")
+    }
+
+    /// The pooled VM a job was placed in, from its history.
+    func pooledVM(_ detail: JobDetail) -> Int64? {
+        guard let reason = detail.history.first(where: { $0.state == .starting })?.reason,
+              let range = reason.range(of: "in pooled VM ") else { return nil }
+        return Int64(reason[range.upperBound...].prefix { $0.isNumber })
+    }
+
     @Test func orphanDomainsAreRemoved() async throws {
         // A domain that looks like a vbatch job the store never heard of.
         let connection = try await LibvirtConnection(uri: Self.connectionURI)

@@ -39,6 +39,10 @@ struct JobDomainTests {
         #expect(x.contains("/var/lib/vbatch/spool/42/console.log"))
         #expect(JobDomain.jobID(fromName: "vbatch-job-42") == 42)
         #expect(JobDomain.jobID(fromName: "other-42") == nil)
-        #expect(JobDomain.jobID(fromMetadata: "<vbatch:job xmlns:vbatch=\"urn:x-vbatch:job:1\" id=\"42\" node=\"local\"/>") == 42)
+        // libvirt returns the metadata element without its prefix.
+        #expect(JobDomain.jobID(fromMetadata: "<job id=\"42\" node=\"local\"/>") == 42)
+        #expect(JobDomain.jobID(fromMetadata: "<pool id=\"3\" node=\"local\"/>") == nil)
+        #expect(JobDomain.jobID(fromDomainXML: "<disk><source file='/var/lib/vbatch/spool/77/job.img'/></disk>") == 77)
+        #expect(JobDomain.poolID(fromName: "vbatch-pool-5") == 5)
     }
 }

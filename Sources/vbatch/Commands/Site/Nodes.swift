@@ -18,7 +18,7 @@ struct Nodes: ParsableCommand {
         var t = Table([
             .init(title: "NAME", maxWidth: 24), .init(title: "STATE"), .init(title: "SLOTS", rightAligned: true),
             .init(title: "MEMORY", rightAligned: true), .init(title: "JOBS", maxWidth: 32), .init(title: "URI", maxWidth: 60),
-            .init(title: "NOTE", maxWidth: 80),
+            .init(title: "POOLS (idle/size)", maxWidth: 40), .init(title: "NOTE", maxWidth: 80),
         ])
         for n in try client.nodes() {
             let usedSlots = n.slots - n.freeSlots
@@ -26,7 +26,10 @@ struct Nodes: ParsableCommand {
             t.append([
                 n.name, state, "\(usedSlots)/\(n.slots)",
                 Format.memory(n.memoryMB - n.freeMemoryMB) + "/" + Format.memory(n.memoryMB),
-                n.jobs.isEmpty ? "-" : n.jobs.map(String.init).joined(separator: ","), n.uri, Format.text(n.note),
+                n.jobs.isEmpty ? "-" : n.jobs.map(String.init).joined(separator: ","), n.uri,
+                n.pools.isEmpty ? "-" : n.pools.map { "\($0.name) \($0.idle)/\($0.size)" + ($0.booting > 0 ? " (+\($0.booting) booting)" : "") }
+                    .joined(separator: ", "),
+                Format.text(n.note),
             ])
         }
         Output.print(t.render())
