@@ -409,6 +409,8 @@ public actor Engine {
             nodeFailures[run.node] = nil
             record(Transition(id: id, state: .running, time: time,
                               reason: "VM running on \(configuration.nodes[run.node].name)"))
+            // Cancelled while its VM was still being created: destroy it now.
+            if cancelReasons[id] != nil { await driver.cancel(jobID: id) }
         case .ended(let id, let outcome, let time):
             guard let run = scheduler.runningJob(id) else { return }
             let node = configuration.nodes[run.node].name
