@@ -7,6 +7,13 @@ import VBatchClient
 // `vbatch submit` is parsed as a command of its own: a CE runs one `vbatch submit` process
 // per job, and parsing it through the root command makes ArgumentParser reflect over every
 // subcommand first (about a millisecond per process).
+//
+// `qsub`, `qstat`, `qdel`, `qhold` and `qrls` are links to this binary (or `vbatch qsub …`):
+// they are dispatched on the program's name before anything else (Sources/vbatch/PBS).
+if let pbs = PBS.dispatch(CommandLine.arguments) {
+    PBS.main(pbs.command, pbs.arguments)
+}
+
 let arguments = Array(CommandLine.arguments.dropFirst())
 let submitDirectly = arguments.first == "submit" && !arguments.contains("--help") && !arguments.contains("-h")
 do {

@@ -1,0 +1,234 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import VBatchAPI
+import VBatchClient
+
+/// The PBS/Torque-compatible commands: `qsub`, `qstat`, `qdel`, `qhold`, `qrls`.
+///
+/// They are links to the `vbatch` binary, which dispatches on the name it was run as
+/// (`argv[0]`); `vbatch qstat …` works too, for scripts that only know the `vbatch` path.
+/// They speak the same API as `vbatch` and print what Torque prints, because grid CEs
+/// (BLAH's PBS scripts, ARC's PBS backend) parse that output. See docs/grid-ce.md.
+enum PBS {
+    static let commands: Set<String> = ["qsub", "qstat", "qdel", "qhold", "qrls"]
+
+    /// The PBS command `argv` asks for, with its arguments: by the program's name (a
+    /// `qsub` link to `vbatch`), or as `vbatch qsub …`. Nil for every other invocation.
+    static func dispatch(_ argv: [String]) -> (command: String, arguments: [String])? {
+        guard let first = argv.first else { return nil }
+        let program = first.split(separator: "/").last.map(String.init) ?? first
+        if commands.contains(program) { return (program, Array(argv.dropFirst())) }
+        if argv.count > 1, commands.contains(argv[1]) { return (argv[1], Array(argv.dropFirst(2))) }
+        return nil
+    }
+
+    /// Runs one command and exits with its status.
+    static func main(_ command: String, _ arguments: [String]) -> Never {
+        let context = PBSContext()
+        let status: Int32
+        switch command {
+        case "qsub": status = Qsub.run(arguments, context)
+        case "qstat": status = Qstat.run(arguments, context)
+        case "qdel": status = QJobAction.run(.delete, arguments, context)
+        case "qhold": status = QJobAction.run(.hold, arguments, context)
+        default: status = QJobAction.run(.release, arguments, context)
+        }
+        exit(status)
+    }
+}
+
+/// What every command needs: the server name jobs are suffixed with, the client, the time.
+struct PBSContext {
+    /// `$PBS_DEFAULT` (Torque's variable), else `$VBATCH_PBS_SERVER`, else this host's name.
+    /// The daemon is reached through a local socket, so this host is the server.
+    let server: String
+    let client: VBatchClient
+    let now: Double
+
+    init() {
+        server = PBSContext.environment("PBS_DEFAULT") ?? PBSContext.environment("VBATCH_PBS_SERVER") ?? PBSContext.hostName()
+        client = VBatchClient(socketPath: VBatchClient.socketPath(explicit: nil))
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        now = Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+    }
+
+    /// `ID.SERVER`, the job id as Torque prints it.
+    func fullID(_ id: Int64) -> String { "\(id).\(server)" }
+
+    static func environment(_ name: String) -> String? {
+        guard let value = getenv(name) else { return nil }
+        let s = String(cString: value)
+        return s.isEmpty ? nil : s
+    }
+
+    static func hostName() -> String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buffer, buffer.count - 1) == 0 else { return "localhost" }
+        let name = PBSFormat.string(fromC: buffer)
+        return name.isEmpty ? "localhost" : name
+    }
+}
+
+/// A failure reported the way Torque reports it: one stderr line and an exit status.
+///
+/// Torque's commands exit with the PBS error number truncated to 8 bits, and scripts test
+/// those numbers (BLAH's pbs_status treats 153, PBSE_UNKJOBID = 15001, as "job gone").
+struct PBSError: Error {
+    var message: String
+    var status: Int32
+
+    init(_ message: String, status: Int32) {
+        self.message = message
+        self.status = status
+    }
+
+    /// PBSE_UNKJOBID (15001).
+    static func unknownJob(_ command: String, _ fullID: String) -> PBSError {
+        PBSError("\(command): Unknown Job Id Error \(fullID)", status: 153)
+    }
+
+    /// PBSE_PERM (15007).
+    static func unauthorized(_ command: String, _ fullID: String) -> PBSError {
+        PBSError("\(command): Unauthorized Request  \(fullID)", status: 159)
+    }
+
+    /// PBSE_BADSTATE (15018).
+    static func badState(_ command: String, _ detail: String, _ fullID: String) -> PBSError {
+        PBSError("\(command): Request invalid for state of job MSG=\(detail) \(fullID)", status: 170)
+    }
+
+    /// PBSE_UNKQUE (15020).
+    static func unknownQueue(_ command: String, _ queue: String) -> PBSError {
+        PBSError("\(command): Unknown queue MSG=cannot locate queue \(PBSFormat.clean(queue))", status: 172)
+    }
+
+    /// The daemon could not be reached.
+    static func connect(_ command: String, _ server: String, _ error: ClientError) -> PBSError {
+        PBSError("\(command): cannot connect to server \(server) (\(error.message))", status: 1)
+    }
+
+    /// A client error about one job, in Torque's words where Torque has them.
+    static func about(_ command: String, _ fullID: String, _ error: ClientError, server: String) -> PBSError {
+        switch error.kind {
+        case .connect, .transport: return connect(command, server, error)
+        case .server:
+            switch error.status {
+            case 404: return unknownJob(command, fullID)
+            case 403: return unauthorized(command, fullID)
+            case 409: return badState(command, error.message, fullID)
+            default: return PBSError("\(command): \(error.message) \(fullID)", status: 1)
+            }
+        default: return PBSError("\(command): \(error.message)", status: 1)
+        }
+    }
+
+    func report() {
+        PBSOutput.error(message)
+    }
+}
+
+/// Job identifiers as Torque's commands take them.
+enum PBSJobID {
+    /// `42`, `42.server` or `42.server.domain` (the suffix is accepted and ignored: there is
+    /// one server). Nil for anything else.
+    static func parse(_ text: String) -> Int64? {
+        let trimmed = text.drop { $0 == " " }
+        let digits = trimmed.prefix { $0.isASCII && $0.isNumber }
+        guard !digits.isEmpty, digits.count <= 18, let id = Int64(digits), id > 0 else { return nil }
+        let rest = trimmed.dropFirst(digits.count)
+        if rest.isEmpty { return id }
+        guard rest.first == ".", rest.count > 1,
+              rest.dropFirst().allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "." || $0 == "-" || $0 == "_") })
+        else { return nil }
+        return id
+    }
+
+    /// Torque's `isjobid`: an operand whose first non-blank character is a digit is a job
+    /// id; anything else is a destination (a queue).
+    static func looksLikeJobID(_ text: String) -> Bool {
+        text.drop { $0 == " " }.first.map { $0.isASCII && $0.isNumber } ?? false
+    }
+}
+
+/// Unbuffered output for the PBS commands (the same approach as `Output`).
+enum PBSOutput {
+    static func print(_ text: String) { Output.print(text) }
+
+    static func error(_ message: String) {
+        Output.bytes(Array((message + "\n").utf8), to: 2)
+    }
+}
+
+/// POSIX/GNU-style option parsing as Torque's commands do it with getopt(3): clustered
+/// flags (`-f1`), option arguments attached (`-qbatch`) or separate (`-q batch`), `--`
+/// ends options. Operands may come between options (GNU permutation) unless
+/// `stopAtOperand` is set.
+struct GetOpt {
+    /// Option letters; a letter followed by `:` takes an argument.
+    let spec: String
+    var stopAtOperand = false
+
+    enum Item: Equatable {
+        case option(Character, String?)
+        case operand(String)
+    }
+
+    struct Failure: Error {
+        var message: String
+    }
+
+    func parse(_ arguments: [String]) throws(Failure) -> [Item] {
+        var takesArgument: [Character: Bool] = [:]
+        let chars = Array(spec)
+        var i = 0
+        while i < chars.count {
+            let c = chars[i]
+            let next = i + 1 < chars.count && chars[i + 1] == ":"
+            takesArgument[c] = next
+            i += next ? 2 : 1
+        }
+        var items: [Item] = []
+        var index = 0
+        var operandsOnly = false
+        while index < arguments.count {
+            let argument = arguments[index]
+            index += 1
+            if operandsOnly || argument == "-" || !argument.hasPrefix("-") {
+                items.append(.operand(argument))
+                if stopAtOperand { operandsOnly = true }
+                continue
+            }
+            if argument == "--" {
+                operandsOnly = true
+                continue
+            }
+            var letters = Substring(argument.dropFirst())
+            while let letter = letters.first {
+                letters = letters.dropFirst()
+                guard let needs = takesArgument[letter] else {
+                    throw Failure(message: "invalid option -- '\(PBSFormat.clean(String(letter)))'")
+                }
+                if !needs {
+                    items.append(.option(letter, nil))
+                    continue
+                }
+                if !letters.isEmpty {
+                    items.append(.option(letter, String(letters)))
+                } else if index < arguments.count {
+                    items.append(.option(letter, arguments[index]))
+                    index += 1
+                } else {
+                    throw Failure(message: "option requires an argument -- '\(letter)'")
+                }
+                break
+            }
+        }
+        return items
+    }
+}

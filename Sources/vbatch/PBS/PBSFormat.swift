@@ -1,0 +1,215 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import VBatchAPI
+import VBatchCore
+
+/// Torque's ways of printing values.
+enum PBSFormat {
+    /// Torque's default line size for `qstat -f`; `-1` makes it unlimited.
+    static let lineSize = 77
+    static let unlimitedLineSize = 65_536
+
+    /// A time as `ctime(3)` prints it, in local time: `Thu Jan  4 10:00:00 2024`. Torque's
+    /// `qstat -f` prints ctime, mtime, qtime, etime, start_time and comp_time this way.
+    static func date(_ epochSeconds: Double) -> String {
+        guard epochSeconds.isFinite, epochSeconds >= 0, epochSeconds < 253_402_300_800 else { return "-" }
+        var t = time_t(epochSeconds.rounded(.down))
+        var parts = tm()
+        guard localtime_r(&t, &parts) != nil else { return "-" }
+        var buffer = [CChar](repeating: 0, count: 64)
+        let n = strftime(&buffer, buffer.count, "%a %b %e %H:%M:%S %Y", &parts)
+        guard n > 0 else { return "-" }
+        return PBSFormat.string(fromC: buffer)
+    }
+
+    /// The text of a NUL-terminated C buffer.
+    static func string(fromC buffer: [CChar]) -> String {
+        String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    /// `HH:MM:SS`, hours unbounded (Torque's walltime and cput).
+    static func hms(_ seconds: Int) -> String { Quantities.formatHMS(seconds) }
+
+    /// `value` with control characters as spaces, so a hostile string cannot add lines (and
+    /// so forge attributes) to output that scripts parse line by line.
+    static func clean(_ value: String) -> String {
+        guard value.unicodeScalars.contains(where: { $0.value < 32 || ($0.value >= 127 && $0.value < 160) }) else { return value }
+        var out = ""
+        for scalar in value.unicodeScalars {
+            out.unicodeScalars.append(scalar.value < 32 || (scalar.value >= 127 && scalar.value < 160) ? " " : scalar)
+        }
+        return out
+    }
+
+    /// One `    name = value` line of `qstat -f`, wrapped as Torque's `prt_attr` wraps it:
+    /// the value is split at commas; a piece that does not fit on the line starts a
+    /// continuation line (a tab), and a piece longer than a line is cut every `lineSize`
+    /// characters. No trailing newline.
+    static func attribute(_ name: String, _ value: String, lineSize: Int = lineSize) -> String {
+        var out = "    " + name + " = "
+        var start = name.count + 7
+        let pieces = value.split(separator: ",", omittingEmptySubsequences: true)
+        var first = true
+        for (i, piece) in pieces.enumerated() {
+            if piece.count + start < lineSize {
+                out += piece
+                start += piece.count
+            } else {
+                if !first {
+                    out += "\n\t"
+                    start = 9
+                }
+                for ch in piece {
+                    out.append(ch)
+                    start += 1
+                    if start > lineSize {
+                        start = 8
+                        out += "\n\t"
+                    }
+                }
+            }
+            if i < pieces.count - 1 {
+                first = false
+                out += ","
+            }
+        }
+        return out
+    }
+
+    /// `text` padded with spaces (or cut) to `width`, like printf's `%-W.Ws`.
+    static func left(_ text: String, _ width: Int, cut: Bool = true) -> String {
+        if text.count >= width { return cut ? String(text.prefix(width)) : text }
+        return text + String(repeating: " ", count: width - text.count)
+    }
+
+    /// Like printf's `%W.Ws`.
+    static func right(_ text: String, _ width: Int, cut: Bool = true) -> String {
+        if text.count >= width { return cut ? String(text.prefix(width)) : text }
+        return String(repeating: " ", count: width - text.count) + text
+    }
+}
+
+/// A vbatch job seen as a Torque job: its state letter, exit status and `qstat -f` attributes.
+struct PBSJob {
+    let info: JobInfo
+    /// Time of the last recorded transition (from the job's history), when known.
+    var lastEvent: Double?
+
+    /// Torque's `exit_status` of a cancelled job (256 + SIGTERM, what `qdel` of a running
+    /// job leaves); BLAH's PBS scripts read it as "removed".
+    static let cancelledExitStatus = 271
+    /// Torque's JOB_EXEC_OVERLIMIT_WT: killed for exceeding its walltime.
+    static let walltimeExitStatus = -11
+    /// Torque's JOB_EXEC_FAIL1: the job could not be run.
+    static let failedExitStatus = -1
+
+    var id: Int64 { info.id }
+
+    /// Q, H, R or C (vbatch never shows Torque's E, W, T or S).
+    var stateLetter: String { info.state.pbsLetter }
+
+    var isFinished: Bool { info.state.isTerminal }
+
+    /// Whether the job was killed at its walltime (known only from the recorded reason).
+    var killedForWalltime: Bool {
+        info.state == .failed && (info.reason ?? "").contains("walltime")
+    }
+
+    /// `exit_status` of a finished job: the payload's exit code; 271 when cancelled; -11
+    /// when killed at its walltime; else the exit code if one was recorded, or -1.
+    var exitStatus: Int? {
+        switch info.state {
+        case .completed: return info.exitCode ?? 0
+        case .cancelled: return Self.cancelledExitStatus
+        case .failed: return killedForWalltime ? Self.walltimeExitStatus : (info.exitCode ?? Self.failedExitStatus)
+        default: return nil
+        }
+    }
+
+    /// Seconds the job has run (so far), if it started.
+    func runSeconds(now: Double) -> Int? {
+        guard let start = info.startTime else { return nil }
+        let end = info.endTime ?? (isFinished ? start : now)
+        return max(0, Int((end - start).rounded(.down)))
+    }
+
+    /// `resources_used.cput`: vbatch does not measure CPU time; this is the CPU time the job
+    /// held (run time × its pinned vCPUs), an upper bound of what it used.
+    func cpuSeconds(now: Double) -> Int? {
+        runSeconds(now: now).map { $0 * max(1, info.cores) }
+    }
+
+    /// `node/cpu+node/cpu…`, one entry per vCPU (its host CPU), as Torque lists one per slot.
+    var execHost: String? {
+        guard let node = info.node else { return nil }
+        let cpus = info.cpus ?? Array(0..<max(1, info.cores))
+        return cpus.map { "\(node)/\($0)" }.joined(separator: "+")
+    }
+
+    var modificationTime: Double {
+        lastEvent ?? max(info.submitTime, info.startTime ?? 0, info.endTime ?? 0)
+    }
+
+    /// The attributes of `qstat -f`, in Torque's order.
+    func attributes(server: String, now: Double) -> [(String, String)] {
+        let j = info
+        var a: [(String, String)] = [
+            ("Job_Name", j.name),
+            ("Job_Owner", "\(j.owner)@\(server)"),
+        ]
+        if let cput = cpuSeconds(now: now), let wall = runSeconds(now: now) {
+            a.append(("resources_used.cput", PBSFormat.hms(cput)))
+            a.append(("resources_used.walltime", PBSFormat.hms(wall)))
+        }
+        a += [
+            ("job_state", stateLetter),
+            ("queue", j.queue),
+            ("server", server),
+            ("Checkpoint", "u"),
+            ("ctime", PBSFormat.date(j.submitTime)),
+        ]
+        if let hosts = execHost { a.append(("exec_host", hosts)) }
+        a += [
+            ("Hold_Types", j.state == .held ? "u" : "n"),
+            ("Join_Path", "n"),
+            ("Keep_Files", "n"),
+            ("Mail_Points", "a"),
+            ("mtime", PBSFormat.date(modificationTime)),
+            ("Priority", "0"),
+            ("qtime", PBSFormat.date(j.submitTime)),
+            ("Rerunable", "False"),
+            ("Resource_List.mem", Quantities.formatMemory(j.memoryMB)),
+            ("Resource_List.ncpus", String(j.cores)),
+            ("Resource_List.nodect", "1"),
+            ("Resource_List.nodes", "1:ppn=\(j.cores)"),
+            ("Resource_List.walltime", PBSFormat.hms(j.walltime)),
+            ("euser", j.owner),
+            ("queue_type", "E"),
+        ]
+        if let reason = j.reason, !reason.isEmpty { a.append(("comment", reason)) }
+        a.append(("etime", PBSFormat.date(j.submitTime)))
+        if let status = exitStatus { a.append(("exit_status", String(status))) }
+        if let start = j.startTime { a.append(("start_time", PBSFormat.date(start))) }
+        if let end = j.endTime, isFinished { a.append(("comp_time", PBSFormat.date(end))) }
+        a.append(("submit_host", server))
+        a.append(("vbatch_environment", j.environment))
+        if j.submitQueue != j.queue { a.append(("vbatch_submit_queue", j.submitQueue)) }
+        return a.map { ($0.0, PBSFormat.clean($0.1)) }
+    }
+
+    /// The whole `qstat -f` block: `Job Id:` line, attributes, and the blank line after.
+    func fullDisplay(server: String, now: Double, lineSize: Int) -> String {
+        var out = "Job Id: \(id).\(server)\n"
+        for (name, value) in attributes(server: server, now: now) {
+            out += PBSFormat.attribute(name, value, lineSize: lineSize)
+            out += "\n"
+        }
+        out += "\n"
+        return out
+    }
+}

@@ -1,0 +1,12 @@
+#!/bin/bash
+# vbatch_resume.sh: BLAH resume script for vbatch, run by blahpd as
+#
+#   vbatch_resume.sh <date>/<id>
+#
+# Releases a held job (`qrls`) back into its queue. Exits 0 on success; otherwise
+# non-zero with the reason on stderr.
+
+. "$(dirname "$0")/vbatch_common.sh"
+
+id=$(vbatch_blah_numeric_id "$1") || { echo "malformed job id $1" >&2; exit 2; }
+vbatch_run qrls "$id"
