@@ -1,3 +1,4 @@
+import Foundation
 import VBatchCore
 
 /// A worker node as read from the site file.
@@ -27,15 +28,19 @@ enum SiteFile {
     ]
     static let nodeKeys = ["uri", "cpus", "slots", "memory", "environments", "enabled", "domain_type"]
     static let voKeys = ["share", "users", "groups"]
+    static let factoryKeys = ["allowed_bases", "allowed_packages", "require_approval", "approved", "output"]
     /// libvirt URI schemes a node may use (`sim` is vbatch's simulated driver).
     static let uriSchemes = ["qemu", "qemu+ssh", "qemu+tcp", "qemu+tls", "qemu+unix", "test", "sim"]
 
     static func read(_ file: SourceFile, diagnostics: Diagnostics) -> ParsedSite {
         let layout = FileLayout(file: file, diagnostics: diagnostics)
-        layout.checkTopLevel(allowed: ["site", "node", "vo"], what: "the site file")
+        checkTopLevel(file, diagnostics: diagnostics)
         var site = ParsedSite()
         if let r = layout.table("site") {
             site.settings = settings(r)
+        }
+        if let r = layout.table("factory") {
+            site.settings.factory = factory(r, siteFile: file.path)
         }
         site.nodes = layout.namedTables("node").map { node($0.name, $0.reader) }
         site.vos = layout.namedTables("vo").map { vo($0.name, $0.reader) }
@@ -65,6 +70,68 @@ enum SiteFile {
             maxStartAttempts: r.int("max_start_attempts", atLeast: 1) ?? defaults.maxStartAttempts,
             maxNodeFailures: r.int("max_node_failures", atLeast: 1) ?? defaults.maxNodeFailures,
             walltimeGrace: r.duration("walltime_grace") ?? defaults.walltimeGrace)
+    }
+
+    /// Like ``FileLayout/checkTopLevel(allowed:what:)``, naming `[factory]` as a plain table.
+    private static func checkTopLevel(_ file: SourceFile, diagnostics: Diagnostics) {
+        for key in file.root.keys where !["site", "node", "vo", "factory"].contains(key) {
+            let kind = file.root[key]?.type == .table ? "table [\(KeyPath.format([key]))]" : "top-level key"
+            diagnostics.add(file: file.path, line: file.locator.line(of: [key]), key: KeyPath.format([key]),
+                            "unknown \(kind): the site file holds only [site], [node.NAME], [vo.NAME], [factory] tables")
+        }
+    }
+
+    /// `[factory]`: what `vbatch image build` may build, and where built images go.
+    private static func factory(_ r: TableReader, siteFile: String) -> FactoryPolicy {
+        r.checkKeys(allowed: factoryKeys)
+        var policy = FactoryPolicy()
+        if let bases = r.strings("allowed_bases") {
+            for base in bases where baseProblem(base) != nil { r.error("allowed_bases", baseProblem(base)!) }
+            policy.allowedBases = bases
+        }
+        if let packages = r.strings("allowed_packages") {
+            for package in packages where !isPackagePattern(package) {
+                r.error("allowed_packages", "\"\(package)\" is not a Debian package name (optionally ending in *)")
+            }
+            policy.allowedPackages = packages
+        }
+        policy.requireApproval = r.bool("require_approval") ?? false
+        if r.has("approved"), let value = r.table["approved"], value.array?.isEmpty == true {
+            policy.approved = []  // an explicit empty list: nothing approved yet
+        } else if let hashes = r.strings("approved") {
+            for hash in hashes where !(hash.count == 64 && hash.allSatisfy({ $0.isASCII && $0.isHexDigit })) {
+                r.error("approved", "\"\(hash)\" is not a recipe hash (64 hexadecimal digits, as vbatch image build prints it)")
+            }
+            policy.approved = hashes.map { $0.lowercased() }
+        }
+        if let output = r.string("output") {
+            if output.isEmpty {
+                r.error("output", "must not be empty (leave the key out for images/built/)")
+            } else {
+                let directory = URL(fileURLWithPath: siteFile).standardizedFileURL.deletingLastPathComponent().path
+                policy.output = ImageFile.resolve(output, against: directory)
+            }
+        }
+        return policy
+    }
+
+    /// Why `base` is not a recipe base (`debian:SUITE` or `image:NAME`), or `nil`.
+    static func baseProblem(_ base: String) -> String? {
+        if base.hasPrefix("debian:") {
+            let suite = base.dropFirst("debian:".count)
+            if !suite.isEmpty, suite.allSatisfy({ $0.isASCII && ($0.isLowercase || $0.isNumber || $0 == "-") }) { return nil }
+        } else if base.hasPrefix("image:"), Names.isValid(String(base.dropFirst("image:".count))) {
+            return nil
+        }
+        return "\"\(base)\" is not a base (write \"debian:SUITE\" such as \"debian:bookworm\", or \"image:NAME\")"
+    }
+
+    /// A Debian package name (`[a-z0-9][a-z0-9+.-]+`), optionally ending in `*`.
+    static func isPackagePattern(_ pattern: String) -> Bool {
+        let name = pattern.hasSuffix("*") ? String(pattern.dropLast()) : pattern
+        guard let first = name.unicodeScalars.first else { return pattern == "*" }
+        let ok: (Unicode.Scalar) -> Bool = { ("a"..."z").contains($0) || ("0"..."9").contains($0) }
+        return ok(first) && name.unicodeScalars.allSatisfy { ok($0) || $0 == "+" || $0 == "." || $0 == "-" }
     }
 
     private static func node(_ name: String, _ r: TableReader) -> ParsedNode {
