@@ -49,6 +49,11 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOCore", package: "swift-nio"),
         ]),
+        // The image factory: recipes, site policy, building qcow2 images (debootstrap, chroot, mkfs.ext4 -d).
+        .target(name: "VBatchFactory", dependencies: [
+            "VBatchCore", "VBatchConfig", "VBatchDrivers",
+            .product(name: "TOMLKit", package: "TOMLKit"),
+        ]),
         // Minimal HTTP/1.1 client over a Unix socket, kept small so `vbatch` starts fast.
         .target(name: "VBatchClient", dependencies: ["VBatchAPI", "VBatchCore"]),
         // The libvirt C API (system library from libvirt-dev) behind a tiny shim header.
@@ -63,6 +68,7 @@ let package = Package(
             name: "vbatch",
             dependencies: [
                 "VBatchAPI", "VBatchClient", "VBatchCore",
+                "VBatchFactory", "VBatchConfig", "VBatchDrivers",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             // One `vbatch` process per job: linking the Swift runtime statically saves ~0.8 ms of
@@ -87,5 +93,8 @@ let package = Package(
         ]),
         .testTarget(name: "VBatchClientTests", dependencies: ["VBatchClient", "VBatchAPI"]),
         .testTarget(name: "VBatchLibvirtTests", dependencies: ["VBatchLibvirt"]),
+        .testTarget(name: "VBatchFactoryTests", dependencies: [
+            "VBatchFactory", "VBatchConfig", "VBatchCore", "VBatchDrivers", "VBatchLibvirt",
+        ]),
     ]
 )

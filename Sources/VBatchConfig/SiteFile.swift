@@ -1,4 +1,5 @@
 import Foundation
+import TOMLKit
 import VBatchCore
 
 /// A worker node as read from the site file.
@@ -189,5 +190,38 @@ enum SiteFile {
             return "unsupported URI scheme \"\(scheme)\" (use one of \(uriSchemes.joined(separator: ", ")))"
         }
         return nil
+    }
+}
+
+extension ConfigLoader {
+    /// Reads and checks only the site file: its settings (with the `[factory]` policy) and
+    /// VOs. For tools such as `vbatch image build`, which need the site's policy while the
+    /// queues may still name an image that is not built yet.
+    ///
+    /// The site file is found as by ``load(directory:siteFile:)``.
+    /// - Throws: ``ConfigErrors`` for every problem in the site file.
+    public static func loadSite(directory: String, siteFile: String? = nil) throws -> (settings: SiteSettings, vos: [VOConfig]) {
+        let diagnostics = Diagnostics()
+        let directory = directory.count > 1 && directory.hasSuffix("/") ? String(directory.dropLast()) : directory
+        let candidates = [directory + "/site.toml", directory + "/queues/site.toml"]
+        let path = siteFile ?? candidates.first { FileManager.default.fileExists(atPath: $0) } ?? candidates[0]
+        diagnostics.register(file: path)
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ConfigErrors(errors: [ConfigError(file: path, line: 0, key: "", message: "site file not found or unreadable")])
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw ConfigErrors(errors: [ConfigError(file: path, line: 0, key: "", message: "not valid UTF-8 text")])
+        }
+        let root: TOMLTable
+        do {
+            root = try TOMLTable(string: text)
+        } catch let error as TOMLParseError {
+            throw ConfigErrors(errors: [ConfigError(file: path, line: max(1, error.source.begin.line), key: "",
+                                                    message: "TOML syntax error: \(error.description)")])
+        }
+        let site = SiteFile.read(SourceFile(path: path, root: root, locator: SourceLocator(text: text)),
+                                 diagnostics: diagnostics)
+        guard diagnostics.errors.isEmpty else { throw ConfigErrors(errors: diagnostics.sorted) }
+        return (site.settings, site.vos.map(\.config))
     }
 }
