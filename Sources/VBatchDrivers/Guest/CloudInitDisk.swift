@@ -55,7 +55,7 @@ public enum CloudInitDisk {
             "if command -v systemd-run >/dev/null 2>&1 && [ -d /run/systemd/system ]; then",
             "  systemd-run --unit=vbatch-guest --description='vbatch guest agent' --no-block \\",
             "    -p KillMode=mixed -p TimeoutStopSec=15 \\",
-            "    -p StandardOutput=journal+console -p StandardError=journal+console \\",
+            "    -p StandardOutput=journal+console -p StandardError=journal \\",
             "    /usr/local/sbin/vbatch-guest",
             "else",
             "  setsid /usr/local/sbin/vbatch-guest </dev/null >/dev/console 2>&1 &",

@@ -1,0 +1,101 @@
+import Foundation
+import Testing
+import VBatchConfig
+import VBatchCore
+import VBatchDrivers
+import VBatchFactory
+import VBatchLibvirt
+
+/// The factory for real: debootstrap from the host's mirror, the images booted with
+/// libvirt (TCG). The builds are shared (FactoryFixture); one VM at a time.
+@Suite("Image factory, built and booted", .serialized)
+struct FactoryBuildTests {
+    @Test func debian12IsBuiltWithItsCatalogueEntry() async throws {
+        let build = try await FactoryFixture.shared.build("debian12")
+        let r = build.result
+        #expect(!r.cached)
+        #expect(build.progress.contains { $0.contains("debootstrap bookworm (minbase) from ") })
+        #expect(build.progress.contains { $0.contains("installing packages: python3") })
+        print("debian12: first build \(String(format: "%.1f", r.seconds)) s")
+
+        // The entry: explicit qcow2, the disk's sha256, paths under images/built/.
+        let catalogue = await FactoryFixture.shared.catalogueDirectory
+        let entry = try String(contentsOfFile: r.catalogueEntry, encoding: .utf8)
+        #expect(r.catalogueEntry == catalogue + "/debian12.toml")
+        #expect(entry.hasPrefix("# Written by vbatch image build"))
+        #expect(entry.contains("format = \"qcow2\"") && entry.contains("sha256 = \"\(r.sha256)\""))
+        let image = try await FactoryFixture.shared.image("debian12")
+        #expect(image.disk == r.disk && image.format == "qcow2" && image.sha256 == r.sha256)
+        #expect(image.disk?.hasPrefix(catalogue + "/built/debian12-") == true)
+        #expect(image.agent == .installed && image.boot == .kernel)
+        try ImageCheck.verify(image, catalogueDirectory: catalogue)
+        // Nothing of the build is left but the published directory (and the package cache).
+        let built = try FileManager.default.contentsOfDirectory(atPath: catalogue + "/built")
+        #expect(built.filter { $0.hasPrefix(".building") }.isEmpty)
+        let packages = try String(contentsOfFile: r.imageDirectory + "/packages.txt", encoding: .utf8)
+        #expect(packages.contains("python3 "))
+    }
+
+    @Test func buildingAgainIsACacheHit() async throws {
+        let first = try await FactoryFixture.shared.build("debian12")
+        let lines = ProgressLines()
+        let factory = try await FactoryFixture.shared.factory(lines: lines)
+        let recipe = try RecipeFile.load(path: repository + "/images/recipes/debian12.toml")
+        let again = try factory.build(recipe, recipeFile: "images/recipes/debian12.toml")
+        #expect(again.cached)
+        #expect(again.buildKey == first.result.buildKey && again.disk == first.result.disk)
+        #expect(again.sha256 == first.result.sha256)
+        #expect(lines.all.contains { $0.contains("up to date") })
+        #expect(!lines.all.contains { $0.contains("debootstrap") })
+        #expect(again.seconds < 10)
+        print("debian12: cached build \(String(format: "%.2f", again.seconds)) s")
+    }
+
+    @Test func aJobSeesDebian12AndPython() async throws {
+        _ = try await FactoryFixture.shared.build("debian12")
+        let image = try await FactoryFixture.shared.image("debian12")
+        let run = try await JobRun.run(image, catalogueDirectory: FactoryFixture.shared.catalogueDirectory, jobID: 9101,
+                                       script: """
+                                           #!/bin/sh
+                                           . /etc/os-release
+                                           echo "os: $PRETTY_NAME"
+                                           python3 -c 'print(6*7)'
+                                           """)
+        #expect(run.exitCode == 0, "console:\n\(run.console.suffix(2000))")
+        #expect(run.stdout == "os: Debian GNU/Linux 12 (bookworm)\n42\n")
+        print("debian12 job: domain created → payload started \(run.secondsToPayload.map { String(format: "%.2f", $0) } ?? "?") s,"
+            + " → VM gone \(String(format: "%.2f", run.seconds)) s")
+    }
+
+    @Test func thePowerButtonStopsTheJob() async throws {
+        _ = try await FactoryFixture.shared.build("debian12")
+        let image = try await FactoryFixture.shared.image("debian12")
+        let run = try await JobRun.run(image, catalogueDirectory: FactoryFixture.shared.catalogueDirectory, jobID: 9102,
+                                       script: "#!/bin/sh\necho sleeping\nexec sleep 600\n",
+                                       whenStarted: { connection, domain in
+                                           try await Task.sleep(for: .milliseconds(500))
+                                           try await connection.shutdown(domain)
+                                       })
+        #expect(run.exitCode == 143, "console:\n\(run.console.suffix(2000))")
+        #expect(run.stdout == "sleeping\n")
+        #expect(run.seconds < 60)
+    }
+
+    @Test func theCloudInitImageGetsTheAgentFromCidata() async throws {
+        let build = try await FactoryFixture.shared.build("debian12-cloudinit")
+        #expect(build.progress.contains { $0.contains("cloud-init installs it at boot") })
+        let image = try await FactoryFixture.shared.image("debian12-cloudinit")
+        #expect(image.agent == .cloudInit)
+        let run = try await JobRun.run(image, catalogueDirectory: FactoryFixture.shared.catalogueDirectory, jobID: 9103,
+                                       script: """
+                                           #!/bin/sh
+                                           . /etc/os-release
+                                           echo "os: $PRETTY_NAME"
+                                           echo "agent: $(/usr/local/sbin/vbatch-guest --version)"
+                                           """, timeout: 240)
+        #expect(run.exitCode == 0, "console:\n\(run.console.suffix(3000))")
+        #expect(run.stdout == "os: Debian GNU/Linux 12 (bookworm)\nagent: vbatch-guest contract 1\n")
+        print("debian12-cloudinit job: domain created → payload started \(run.secondsToPayload.map { String(format: "%.2f", $0) } ?? "?") s,"
+            + " → VM gone \(String(format: "%.2f", run.seconds)) s")
+    }
+}
