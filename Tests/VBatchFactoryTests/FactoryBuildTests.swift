@@ -99,3 +99,50 @@ struct FactoryBuildTests {
             + " → VM gone \(String(format: "%.2f", run.seconds)) s")
     }
 }
+
+extension FactoryBuildTests {
+    /// A recipe on a catalogue image: files, a setup script, and the image still boots.
+    @Test func anImageBuiltOnACatalogueImage() async throws {
+        _ = try await FactoryFixture.shared.build("debian12")
+        let lines = ProgressLines()
+        let factory = try await FactoryFixture.shared.factory(lines: lines)
+        let recipe = try RecipeFile.parse("""
+            base = "image:debian12"
+            description = "debian12 with a greeting"
+            vos = ["cms"]
+            setup = "echo built-by-setup >/etc/vbatch-derived"
+
+            [files]
+            "/usr/local/bin/hello" = { content = "#!/bin/sh\\necho \\"hello from $(cat /etc/vbatch-derived)\\"\\n", mode = 0o755 }
+            "/etc/motd" = "derived\\n"
+            """, path: "derived.toml")
+        let result = try factory.build(recipe)
+        #expect(!result.cached)
+        #expect(lines.all.contains { $0.contains("copying the root file system of image debian12") })
+        let image = try await FactoryFixture.shared.image("derived")
+        #expect(image.vos == ["cms"])
+        let run = try await JobRun.run(image, catalogueDirectory: FactoryFixture.shared.catalogueDirectory, jobID: 9104,
+                                       script: "#!/bin/sh\nhello\ncat /etc/motd\npython3 -c 'print(6*7)'\n")
+        #expect(run.exitCode == 0, "console:\n\(run.console.suffix(2000))")
+        #expect(run.stdout == "hello from built-by-setup\nderived\n42\n")
+    }
+
+    /// A build that fails leaves no work directory, no image and no catalogue entry.
+    @Test func aFailedBuildLeavesNothingBehind() async throws {
+        _ = try await FactoryFixture.shared.build("debian12")
+        let factory = try await FactoryFixture.shared.factory(lines: ProgressLines())
+        let recipe = try RecipeFile.parse("""
+            base = "image:debian12"
+            setup = "echo the setup script fails; exit 3"
+            """, path: "broken.toml")
+        let error = #expect(throws: FactoryError.self) { try factory.build(recipe) }
+        #expect(error?.description == "building the root file system failed (exit status 3): the setup script fails")
+        let catalogue = await FactoryFixture.shared.catalogueDirectory
+        let built = try FileManager.default.contentsOfDirectory(atPath: catalogue + "/built")
+        #expect(built.filter { $0.hasPrefix("broken") || $0.hasPrefix(".building") }.isEmpty, "left: \(built)")
+        #expect(!FileManager.default.fileExists(atPath: catalogue + "/broken.toml"))
+        // Nothing stays mounted either: the build's mounts lived in its own namespace.
+        let mounts = try String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)
+        #expect(!mounts.contains(catalogue))
+    }
+}
