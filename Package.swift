@@ -8,6 +8,7 @@ let package = Package(
         .executable(name: "vbatchd", targets: ["vbatchd"]),
         .executable(name: "vbatch", targets: ["vbatch"]),
         .executable(name: "vbatch-bench", targets: ["vbatch-bench"]),
+        .executable(name: "vbatch-image", targets: ["vbatch-image"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -68,7 +69,6 @@ let package = Package(
             name: "vbatch",
             dependencies: [
                 "VBatchAPI", "VBatchClient", "VBatchCore",
-                "VBatchFactory", "VBatchConfig", "VBatchDrivers",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             // One `vbatch` process per job: linking the Swift runtime statically saves ~0.8 ms of
@@ -76,6 +76,8 @@ let package = Package(
             swiftSettings: [.unsafeFlags(["-static-stdlib"], .when(platforms: [.linux], configuration: .release))],
             linkerSettings: [.unsafeFlags(["-static-stdlib"], .when(platforms: [.linux], configuration: .release))]
         ),
+        // `vbatch image …` execs it: the factory stays out of the `vbatch` binary, which starts once per job.
+        .executableTarget(name: "vbatch-image", dependencies: ["VBatchFactory", "VBatchConfig", "VBatchCore", "VBatchDrivers"]),
         .executableTarget(name: "vbatch-bench", dependencies: [
             "VBatchCore", "VBatchAPI", "VBatchClient", "VBatchDrivers", "VBatchLibvirt", "VBatchLibvirtDriver",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -146,3 +146,80 @@ extension FactoryBuildTests {
         #expect(!mounts.contains(catalogue))
     }
 }
+
+extension FactoryBuildTests {
+    /// `vbatch image …` end to end (it execs vbatch-image).
+    @Test func theCommandLine() async throws {
+        _ = try await FactoryFixture.shared.build("debian12")
+        let config = await FactoryFixture.shared.configDirectory
+        let check = try runVBatch(["image", "check", "debian12", "--config", config])
+        #expect(check.status == 0, "\(check)")
+        #expect(check.stdout.hasPrefix("debian12: ok (qcow2 disk \(config)/images/built/debian12-"))
+        #expect(check.stdout.hasSuffix(", sha256 verified, kernel boot, agent installed)\n"))
+        let list = try runVBatch(["image", "list", "--config", config])
+        #expect(list.status == 0)
+        #expect(list.stdout.split(separator: "\n").contains { $0.hasPrefix("debian12 ") && $0.contains("recipe debian12.toml") })
+        let recipe = repository + "/images/recipes/debian12.toml"
+        let again = try runVBatch(["image", "build", recipe, "--config", config])
+        #expect(again.status == 0, "\(again)")
+        #expect(again.stdout.contains("debian12: up to date (build "))
+        #expect(again.stdout.contains("catalogue entry \(config)/images/debian12.toml; vbatchd picks it up on restart"))
+
+        let missing = try runVBatch(["image", "check", "nope", "--config", config])
+        #expect(missing.status == 1)
+        #expect(missing.stderr.hasPrefix("vbatch: error: no image nope in the catalogue (defined: "))
+        #expect(missing.stderr.split(separator: "\n").count == 1)
+
+        // The site's policy refuses, in one line.
+        let strict = try TemporaryConfig(site: """
+            [node.localhost]
+            uri = "qemu:///system"
+            slots = 1
+            memory = "1gb"
+
+            [factory]
+            allowed_packages = ["bash"]
+            """)
+        let refused = try runVBatch(["image", "build", recipe, "--config", strict.path])
+        #expect(refused.status == 1)
+        let hash = try RecipeFile.load(path: recipe).hash
+        #expect(refused.stderr == "vbatch: error: recipe debian12 refused by the site's [factory] policy: "
+            + "package python3 not in allowed_packages; or have the operator approve hash \(hash)\n")
+        #expect(!FileManager.default.fileExists(atPath: strict.path + "/images/debian12.toml"))
+
+        // Recipe errors: one line each, FILE:LINE: KEY: MESSAGE.
+        let bad = strict.path + "/bad.toml"
+        try "base = \"debian:bookworm\"\npackages = [\"python3\", \"Bad Name\"]\nmemroy = \"1gb\"\n"
+            .write(toFile: bad, atomically: true, encoding: .utf8)
+        let invalid = try runVBatch(["image", "build", bad, "--config", strict.path])
+        #expect(invalid.status == 1)
+        #expect(invalid.stderr == """
+            vbatch: error: \(bad):2: packages: "Bad Name" is not a Debian package name
+            vbatch: error: \(bad):3: memroy: unknown key (did you mean memory?)
+
+            """)
+    }
+
+    struct CLIResult: CustomStringConvertible {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+        var description: String { "exit \(status)\nstdout: \(stdout)\nstderr: \(stderr)" }
+    }
+
+    /// Runs the built `vbatch` (next to the test bundle) and waits for it.
+    func runVBatch(_ arguments: [String]) throws -> CLIResult {
+        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? ""
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: (exe as NSString).deletingLastPathComponent + "/vbatch")
+        p.arguments = arguments
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return CLIResult(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self),
+                         stderr: String(decoding: e, as: UTF8.self))
+    }
+}

@@ -1,6 +1,4 @@
 import ArgumentParser
-import VBatchCore
-import VBatchDrivers
 
 /// `vbatch image check NAME [--config DIR] [--site FILE]`
 struct ImageCheckCommand: ParsableCommand {
@@ -18,25 +16,6 @@ struct ImageCheckCommand: ParsableCommand {
     @OptionGroup var config: ImageConfigOptions
 
     func run() throws {
-        do {
-            let configuration = try config.loadConfiguration()
-            guard let image = configuration.image(named: name) else {
-                let names = configuration.images.map(\.name).joined(separator: ", ")
-                throw CLIError("no image \(name) in the catalogue (defined: \(names.isEmpty ? "none" : names))")
-            }
-            try ImageCheck.verify(image, catalogueDirectory: config.catalogueDirectory)
-            var facts: [String] = []
-            if let disk = image.disk {
-                facts.append("\(image.format) disk \(disk)")
-                facts.append(image.sha256 == nil ? "no sha256 in the entry" : "sha256 verified")
-            }
-            if image.boot == .kernel { facts.append("kernel boot") }
-            facts.append("agent \(image.agent.rawValue)")
-            Output.print("\(name): ok (\(facts.joined(separator: ", ")))\n")
-        } catch let failure as ImageCheck.Failure {
-            throw CLIError(failure.description)
-        } catch {
-            throw ImageCommandError.report(error)
-        }
+        try ImageTool.exec(["check"] + config.forwarded + ["--", name])
     }
 }
