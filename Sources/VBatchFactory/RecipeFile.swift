@@ -27,7 +27,8 @@ import VBatchCore
 public enum RecipeFile {
     static let keys = ["name", "description", "base", "packages", "files", "setup", "vos", "agent", "memory", "size"]
     /// Image paths the factory itself writes (the agent and its boot glue).
-    static let reservedPaths = ["/usr/lib/vbatch", "/usr/local/sbin/vbatch-guest", "/usr/local/sbin/poweroff"]
+    static let reservedPaths = ["/usr/lib/vbatch", "/usr/local/sbin/vbatch-guest", "/usr/local/sbin/poweroff",
+                                "/usr/local/sbin/uevent", "/usr/local/sbin/kill"]
     /// File systems mounted over these at boot: files written there would never be seen.
     static let volatilePaths = ["/proc", "/sys", "/dev", "/run", "/tmp"]
     static let minSizeMB = 256

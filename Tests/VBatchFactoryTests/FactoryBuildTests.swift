@@ -81,6 +81,16 @@ struct FactoryBuildTests {
         #expect(run.seconds < 60)
     }
 
+    @Test func aPooledVMTakesAHotPluggedJob() async throws {
+        _ = try await FactoryFixture.shared.build("debian12")
+        let image = try await FactoryFixture.shared.image("debian12")
+        let run = try await JobRun.run(image, catalogueDirectory: FactoryFixture.shared.catalogueDirectory, jobID: 9105,
+                                       script: "#!/bin/sh\necho pooled\n", pooled: true)
+        #expect(run.exitCode == 0, "console:\n\(run.console.suffix(2000))")
+        #expect(run.stdout == "pooled\n")
+        print("debian12 pooled: job disk attached → payload started \(run.secondsFromAttach.map { String(format: "%.2f", $0) } ?? "?") s")
+    }
+
     @Test func theCloudInitImageGetsTheAgentFromCidata() async throws {
         let build = try await FactoryFixture.shared.build("debian12-cloudinit")
         #expect(build.progress.contains { $0.contains("cloud-init installs it at boot") })

@@ -108,16 +108,23 @@ struct JobRun {
     var exitCode: Int?
     var stdout: String
     var console: String
+    /// The agent's log from the output disk.
+    var agentLog: String
     /// Domain created → "vbatch-guest: job ID started" on the console.
     var secondsToPayload: Double?
     /// Domain created → domain gone.
     var seconds: Double
+    /// Pooled: job disk attached → "job ID started".
+    var secondsFromAttach: Double?
 
     static let namePrefix = "vbatch-factorytest-"
 
-    /// - Parameter whenStarted: called once the payload started (e.g. to press the power button).
+    /// - Parameters:
+    ///   - pooled: boot without the job and output disks, hot-plug them (output first) once
+    ///     the agent says `ready`, as a pooled VM gets its job.
+    ///   - whenStarted: called once the payload started (e.g. to press the power button).
     static func run(_ image: ImageConfig, catalogueDirectory: String, jobID: Int64, script: String,
-                    timeout: Double = 120,
+                    timeout: Double = 120, pooled: Bool = false,
                     whenStarted: (@Sendable (LibvirtConnection, DomainRef) async throws -> Void)? = nil) async throws -> JobRun {
         try ImageCheck.verify(image, catalogueDirectory: catalogueDirectory)
         let spool = repository + "/.build/vbatch-factory-tests/spool-\(jobID)"
@@ -146,6 +153,8 @@ struct JobRun {
             try CloudInitDisk.write(to: cidata, jobID: jobID, agent: agent)
             disks.append(DomainSpec.Disk(path: cidata, format: "raw", target: "vdd", serial: CloudInitDisk.serial, readOnly: true))
         }
+        let hotPlugged = pooled ? [disks[2], disks[1]] : []  // output disk first, then the job disk
+        if pooled { disks = [disks[0]] + disks.dropFirst(3) }
         let spec = DomainSpec(name: namePrefix + String(jobID), type: "qemu", memoryMB: image.memoryMB, hostCPUs: [0],
                               boot: .kernel(kernel: image.kernel!, initrd: image.initrd, cmdline: image.cmdline),
                               disks: disks, consoleLogPath: console)
@@ -153,10 +162,15 @@ struct JobRun {
         let started = Date()
         let domain = try await connection.createTransient(xml: DomainXML.render(spec))
         var secondsToPayload: Double?
+        var attached: Date?
         var pressed = false
         do {
             while true {
                 let text = (try? String(contentsOfFile: console, encoding: .utf8)) ?? ""
+                if pooled, attached == nil, text.contains("vbatch-guest: ready") {
+                    for disk in hotPlugged { try await connection.attachDevice(domain, xml: DomainXML.diskXML(disk)) }
+                    attached = Date()
+                }
                 if secondsToPayload == nil, text.contains("vbatch-guest: job \(jobID) started") {
                     secondsToPayload = Date().timeIntervalSince(started)
                 }
@@ -180,7 +194,9 @@ struct JobRun {
         let collected = try OutputDisk.collect(from: outDisk, into: spool + "/result")
         let stdout = (try? String(contentsOfFile: spool + "/result/stdout", encoding: .utf8)) ?? ""
         let consoleText = (try? String(contentsOfFile: console, encoding: .utf8)) ?? ""
-        return JobRun(exitCode: collected.exitCode, stdout: stdout, console: consoleText,
-                      secondsToPayload: secondsToPayload, seconds: seconds)
+        let agentLog = (try? String(contentsOfFile: spool + "/result/agent.log", encoding: .utf8)) ?? ""
+        return JobRun(exitCode: collected.exitCode, stdout: stdout, console: consoleText, agentLog: agentLog,
+                      secondsToPayload: secondsToPayload, seconds: seconds,
+                      secondsFromAttach: attached.flatMap { a in secondsToPayload.map { started.addingTimeInterval($0).timeIntervalSince(a) } })
     }
 }
