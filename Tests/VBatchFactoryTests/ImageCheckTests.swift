@@ -92,7 +92,7 @@ import VBatchDrivers
         try c.verify(c.image(top, sha256: try sha256(top)))
         try c.verify(c.image(base))
         // A raw disk declared raw.
-        FileManager.default.createFile(atPath: c.images + "/plain.raw", contents: Data(count: 1 << 20))
+        _ = FileManager.default.createFile(atPath: c.images + "/plain.raw", contents: Data(count: 1 << 20))
         try c.verify(c.image(c.images + "/plain.raw", format: "raw"))
     }
 
@@ -137,7 +137,7 @@ import VBatchDrivers
     @Test func formatMustBeWhatQemuImgSays() throws {
         let c = try Catalogue()
         let raw = c.images + "/disk.img"
-        FileManager.default.createFile(atPath: raw, contents: Data(count: 1 << 20))
+        _ = FileManager.default.createFile(atPath: raw, contents: Data(count: 1 << 20))
         #expect(failure { try c.verify(c.image(raw, format: "qcow2")) }
             == "image test: disk \(raw): declared qcow2 but qemu-img info says raw")
         let qcow = try c.qcow2(c.images + "/disk.qcow2")
