@@ -8,6 +8,7 @@ let package = Package(
         .executable(name: "vbatchd", targets: ["vbatchd"]),
         .executable(name: "vbatch", targets: ["vbatch"]),
         .executable(name: "vbatch-bench", targets: ["vbatch-bench"]),
+        .executable(name: "vbatch-image", targets: ["vbatch-image"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -49,6 +50,11 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOCore", package: "swift-nio"),
         ]),
+        // The image factory: recipes, site policy, building qcow2 images (debootstrap, chroot, mkfs.ext4 -d).
+        .target(name: "VBatchFactory", dependencies: [
+            "VBatchCore", "VBatchConfig", "VBatchDrivers",
+            .product(name: "TOMLKit", package: "TOMLKit"),
+        ]),
         // Minimal HTTP/1.1 client over a Unix socket, kept small so `vbatch` starts fast.
         .target(name: "VBatchClient", dependencies: ["VBatchAPI", "VBatchCore"]),
         // The libvirt C API (system library from libvirt-dev) behind a tiny shim header.
@@ -70,6 +76,8 @@ let package = Package(
             swiftSettings: [.unsafeFlags(["-static-stdlib"], .when(platforms: [.linux], configuration: .release))],
             linkerSettings: [.unsafeFlags(["-static-stdlib"], .when(platforms: [.linux], configuration: .release))]
         ),
+        // `vbatch image …` execs it: the factory stays out of the `vbatch` binary, which starts once per job.
+        .executableTarget(name: "vbatch-image", dependencies: ["VBatchFactory", "VBatchConfig", "VBatchCore", "VBatchDrivers"]),
         .executableTarget(name: "vbatch-bench", dependencies: [
             "VBatchCore", "VBatchAPI", "VBatchClient", "VBatchDrivers", "VBatchLibvirt", "VBatchLibvirtDriver",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -87,5 +95,8 @@ let package = Package(
         ]),
         .testTarget(name: "VBatchClientTests", dependencies: ["VBatchClient", "VBatchAPI"]),
         .testTarget(name: "VBatchLibvirtTests", dependencies: ["VBatchLibvirt"]),
+        .testTarget(name: "VBatchFactoryTests", dependencies: [
+            "VBatchFactory", "VBatchConfig", "VBatchCore", "VBatchDrivers", "VBatchLibvirt",
+        ]),
     ]
 )

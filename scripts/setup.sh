@@ -8,7 +8,8 @@ repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 config=${1:-debug}
 
 need=()
-for pkg in libsqlite3-dev pkg-config; do
+# debootstrap: the image factory (vbatch image build) makes Debian roots with it.
+for pkg in libsqlite3-dev pkg-config debootstrap; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
 if ((${#need[@]})); then

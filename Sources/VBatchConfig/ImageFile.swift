@@ -9,7 +9,7 @@ struct ParsedImage {
 
 /// Reads `images/*.toml`: the catalogue of execution environments, `[image.NAME]` tables.
 enum ImageFile {
-    static let keys = ["description", "boot", "kernel", "initrd", "disk", "format", "cmdline", "memory", "sha256", "vos"]
+    static let keys = ["description", "boot", "kernel", "initrd", "disk", "format", "cmdline", "memory", "sha256", "vos", "agent"]
 
     /// - Parameter directory: absolute directory of the file; relative image paths are resolved against it.
     static func read(_ file: SourceFile, directory: String, diagnostics: Diagnostics) -> [ParsedImage] {
@@ -56,7 +56,9 @@ enum ImageFile {
             let image = ImageConfig(
                 name: name, description: r.string("description") ?? "", boot: boot, disk: disk, format: format,
                 kernel: kernel, initrd: initrd, cmdline: r.string("cmdline") ?? "console=ttyS0", sha256: sha256,
-                vos: r.strings("vos"), memoryMB: r.memory("memory") ?? 256)
+                vos: r.strings("vos"), memoryMB: r.memory("memory") ?? 256,
+                agent: r.choice("agent", of: ImageConfig.Agent.allCases.map(\.rawValue))
+                    .flatMap(ImageConfig.Agent.init(rawValue:)) ?? .installed)
             return ParsedImage(config: image, origin: r.origin)
         }
     }

@@ -1,3 +1,5 @@
+import Foundation
+import TOMLKit
 import VBatchCore
 
 /// A worker node as read from the site file.
@@ -35,15 +37,19 @@ enum SiteFile {
     static let nodeKeys = ["uri", "cpus", "slots", "memory", "environments", "enabled", "domain_type"]
     static let voKeys = ["share", "users", "groups"]
     static let poolKeys = ["environment", "nodes", "size", "cores", "memory"]
+    static let factoryKeys = ["allowed_bases", "allowed_packages", "require_approval", "approved", "output"]
     /// libvirt URI schemes a node may use (`sim` is vbatch's simulated driver).
     static let uriSchemes = ["qemu", "qemu+ssh", "qemu+tcp", "qemu+tls", "qemu+unix", "test", "sim"]
 
     static func read(_ file: SourceFile, diagnostics: Diagnostics) -> ParsedSite {
         let layout = FileLayout(file: file, diagnostics: diagnostics)
-        layout.checkTopLevel(allowed: ["site", "node", "vo", "pool"], what: "the site file")
+        checkTopLevel(file, diagnostics: diagnostics)
         var site = ParsedSite()
         if let r = layout.table("site") {
             site.settings = settings(r)
+        }
+        if let r = layout.table("factory") {
+            site.settings.factory = factory(r, siteFile: file.path)
         }
         site.nodes = layout.namedTables("node").map { node($0.name, $0.reader) }
         site.vos = layout.namedTables("vo").map { vo($0.name, $0.reader) }
@@ -74,6 +80,68 @@ enum SiteFile {
             maxStartAttempts: r.int("max_start_attempts", atLeast: 1) ?? defaults.maxStartAttempts,
             maxNodeFailures: r.int("max_node_failures", atLeast: 1) ?? defaults.maxNodeFailures,
             walltimeGrace: r.duration("walltime_grace") ?? defaults.walltimeGrace)
+    }
+
+    /// Like ``FileLayout/checkTopLevel(allowed:what:)``, naming `[factory]` as a plain table.
+    private static func checkTopLevel(_ file: SourceFile, diagnostics: Diagnostics) {
+        for key in file.root.keys where !["site", "node", "vo", "pool", "factory"].contains(key) {
+            let kind = file.root[key]?.type == .table ? "table [\(KeyPath.format([key]))]" : "top-level key"
+            diagnostics.add(file: file.path, line: file.locator.line(of: [key]), key: KeyPath.format([key]),
+                            "unknown \(kind): the site file holds only [site], [node.NAME], [vo.NAME], [pool.NAME], [factory] tables")
+        }
+    }
+
+    /// `[factory]`: what `vbatch image build` may build, and where built images go.
+    private static func factory(_ r: TableReader, siteFile: String) -> FactoryPolicy {
+        r.checkKeys(allowed: factoryKeys)
+        var policy = FactoryPolicy()
+        if let bases = r.strings("allowed_bases") {
+            for base in bases where baseProblem(base) != nil { r.error("allowed_bases", baseProblem(base)!) }
+            policy.allowedBases = bases
+        }
+        if let packages = r.strings("allowed_packages") {
+            for package in packages where !isPackagePattern(package) {
+                r.error("allowed_packages", "\"\(package)\" is not a Debian package name (optionally ending in *)")
+            }
+            policy.allowedPackages = packages
+        }
+        policy.requireApproval = r.bool("require_approval") ?? false
+        if r.has("approved"), let value = r.table["approved"], value.array?.isEmpty == true {
+            policy.approved = []  // an explicit empty list: nothing approved yet
+        } else if let hashes = r.strings("approved") {
+            for hash in hashes where !(hash.count == 64 && hash.allSatisfy({ $0.isASCII && $0.isHexDigit })) {
+                r.error("approved", "\"\(hash)\" is not a recipe hash (64 hexadecimal digits, as vbatch image build prints it)")
+            }
+            policy.approved = hashes.map { $0.lowercased() }
+        }
+        if let output = r.string("output") {
+            if output.isEmpty {
+                r.error("output", "must not be empty (leave the key out for images/built/)")
+            } else {
+                let directory = URL(fileURLWithPath: siteFile).standardizedFileURL.deletingLastPathComponent().path
+                policy.output = ImageFile.resolve(output, against: directory)
+            }
+        }
+        return policy
+    }
+
+    /// Why `base` is not a recipe base (`debian:SUITE` or `image:NAME`), or `nil`.
+    static func baseProblem(_ base: String) -> String? {
+        if base.hasPrefix("debian:") {
+            let suite = base.dropFirst("debian:".count)
+            if !suite.isEmpty, suite.allSatisfy({ $0.isASCII && ($0.isLowercase || $0.isNumber || $0 == "-") }) { return nil }
+        } else if base.hasPrefix("image:"), Names.isValid(String(base.dropFirst("image:".count))) {
+            return nil
+        }
+        return "\"\(base)\" is not a base (write \"debian:SUITE\" such as \"debian:bookworm\", or \"image:NAME\")"
+    }
+
+    /// A Debian package name (`[a-z0-9][a-z0-9+.-]+`), optionally ending in `*`.
+    static func isPackagePattern(_ pattern: String) -> Bool {
+        let name = pattern.hasSuffix("*") ? String(pattern.dropLast()) : pattern
+        guard let first = name.unicodeScalars.first else { return pattern == "*" }
+        let ok: (Unicode.Scalar) -> Bool = { ("a"..."z").contains($0) || ("0"..."9").contains($0) }
+        return ok(first) && name.unicodeScalars.allSatisfy { ok($0) || $0 == "+" || $0 == "." || $0 == "-" }
     }
 
     private static func node(_ name: String, _ r: TableReader) -> ParsedNode {
@@ -140,5 +208,38 @@ enum SiteFile {
             return "unsupported URI scheme \"\(scheme)\" (use one of \(uriSchemes.joined(separator: ", ")))"
         }
         return nil
+    }
+}
+
+extension ConfigLoader {
+    /// Reads and checks only the site file: its settings (with the `[factory]` policy) and
+    /// VOs. For tools such as `vbatch image build`, which need the site's policy while the
+    /// queues may still name an image that is not built yet.
+    ///
+    /// The site file is found as by ``load(directory:siteFile:)``.
+    /// - Throws: ``ConfigErrors`` for every problem in the site file.
+    public static func loadSite(directory: String, siteFile: String? = nil) throws -> (settings: SiteSettings, vos: [VOConfig]) {
+        let diagnostics = Diagnostics()
+        let directory = directory.count > 1 && directory.hasSuffix("/") ? String(directory.dropLast()) : directory
+        let candidates = [directory + "/site.toml", directory + "/queues/site.toml"]
+        let path = siteFile ?? candidates.first { FileManager.default.fileExists(atPath: $0) } ?? candidates[0]
+        diagnostics.register(file: path)
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ConfigErrors(errors: [ConfigError(file: path, line: 0, key: "", message: "site file not found or unreadable")])
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw ConfigErrors(errors: [ConfigError(file: path, line: 0, key: "", message: "not valid UTF-8 text")])
+        }
+        let root: TOMLTable
+        do {
+            root = try TOMLTable(string: text)
+        } catch let error as TOMLParseError {
+            throw ConfigErrors(errors: [ConfigError(file: path, line: max(1, error.source.begin.line), key: "",
+                                                    message: "TOML syntax error: \(error.description)")])
+        }
+        let site = SiteFile.read(SourceFile(path: path, root: root, locator: SourceLocator(text: text)),
+                                 diagnostics: diagnostics)
+        guard diagnostics.errors.isEmpty else { throw ConfigErrors(errors: diagnostics.sorted) }
+        return (site.settings, site.vos.map(\.config))
     }
 }

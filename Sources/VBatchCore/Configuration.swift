@@ -68,10 +68,13 @@ public struct SiteSettings: Sendable, Equatable {
     public var maxNodeFailures: Int
     /// Seconds between the ACPI shutdown at a job's walltime and the destroy of its VM.
     public var walltimeGrace: Int
+    /// What the image factory may build (`[factory]`); no restriction when the table is absent.
+    public var factory: FactoryPolicy
 
     public init(name: String = "site", placement: PlacementPolicy = .pack, fairShareHalfLife: Int = 7 * 86_400,
                 operators: [String] = [], operatorGroups: [String] = [], localShare: Double = 1,
-                maxStartAttempts: Int = 3, maxNodeFailures: Int = 3, walltimeGrace: Int = 30) {
+                maxStartAttempts: Int = 3, maxNodeFailures: Int = 3, walltimeGrace: Int = 30,
+                factory: FactoryPolicy = FactoryPolicy()) {
         self.name = name
         self.placement = placement
         self.fairShareHalfLife = fairShareHalfLife
@@ -81,6 +84,37 @@ public struct SiteSettings: Sendable, Equatable {
         self.maxStartAttempts = maxStartAttempts
         self.maxNodeFailures = maxNodeFailures
         self.walltimeGrace = walltimeGrace
+        self.factory = factory
+    }
+}
+
+/// The site's policy for the image factory (`[factory]` in the site file): which recipes
+/// `vbatch image build` accepts, and where built images go.
+///
+/// A recipe is accepted when its base is in ``allowedBases`` (if set) and each of its
+/// packages matches ``allowedPackages`` (if set), or when its hash is in ``approved``
+/// (the operator reviewed that exact recipe). With ``requireApproval`` only approved
+/// recipes are accepted.
+public struct FactoryPolicy: Sendable, Equatable {
+    /// Bases a recipe may start from (`"debian:bookworm"`, `"image:NAME"`); `nil`: any.
+    public var allowedBases: [String]?
+    /// Package names a recipe may install; an entry ending in `*` matches by prefix
+    /// (`"python3-*"`). `nil`: any.
+    public var allowedPackages: [String]?
+    /// Only recipes whose hash is in ``approved`` are built.
+    public var requireApproval: Bool
+    /// Recipe hashes (64 lowercase hex digits, as `vbatch image build` prints them).
+    public var approved: [String]
+    /// Absolute directory for built images; `nil`: `images/built/` in the configuration directory.
+    public var output: String?
+
+    public init(allowedBases: [String]? = nil, allowedPackages: [String]? = nil, requireApproval: Bool = false,
+                approved: [String] = [], output: String? = nil) {
+        self.allowedBases = allowedBases
+        self.allowedPackages = allowedPackages
+        self.requireApproval = requireApproval
+        self.approved = approved
+        self.output = output
     }
 }
 
@@ -258,6 +292,15 @@ public struct ExecutionQueue: Sendable, Equatable {
 
 /// A catalogue entry: an execution environment a job can name with `--env`.
 public struct ImageConfig: Sendable, Equatable {
+    /// How the guest agent gets into the VM.
+    public enum Agent: String, Sendable, CaseIterable {
+        /// The image carries the agent and starts it at boot (the test guest, factory images).
+        case installed
+        /// The image has cloud-init and no agent: the driver attaches a NoCloud `cidata`
+        /// disk (`CloudInitDisk` in VBatchDrivers) that installs and starts it.
+        case cloudInit = "cloud-init"
+    }
+
     /// How the image boots.
     public enum Boot: String, Sendable {
         /// Direct kernel boot of `kernel` + `initrd`; `disk` optional.
@@ -280,11 +323,13 @@ public struct ImageConfig: Sendable, Equatable {
     /// VOs allowed to use this environment; `nil` means everyone.
     public var vos: [String]?
     public var memoryMB: Int
+    /// How the guest agent gets into the VM.
+    public var agent: Agent
 
     public init(name: String, description: String = "", boot: Boot = .kernel, disk: String? = nil,
                 format: String = "qcow2", kernel: String? = nil, initrd: String? = nil,
                 cmdline: String = "console=ttyS0", sha256: String? = nil, vos: [String]? = nil,
-                memoryMB: Int = 256) {
+                memoryMB: Int = 256, agent: Agent = .installed) {
         self.name = name
         self.description = description
         self.boot = boot
@@ -296,5 +341,6 @@ public struct ImageConfig: Sendable, Equatable {
         self.sha256 = sha256
         self.vos = vos
         self.memoryMB = memoryMB
+        self.agent = agent
     }
 }

@@ -1,0 +1,13 @@
+import ArgumentParser
+
+/// `vbatch image list [--config DIR] [--site FILE]`
+struct ImageList: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "list", abstract: "List the images of the catalogue and where they come from.")
+
+    @OptionGroup var config: ImageConfigOptions
+
+    func run() throws {
+        try ImageTool.exec(["list"] + config.forwarded)
+    }
+}
