@@ -16,12 +16,16 @@ public enum Daemon {
         /// Holds `vbatch.sqlite`, the spool and the lock.
         public var stateDirectory: String
         public var socketPath: String
+        /// The configuration directory: its `images/` is the catalogue (and holds the guest agent).
+        public var configDirectory: String
         public var logLevel: Logger.Level
 
-        public init(configuration: Configuration, stateDirectory: String, socketPath: String, logLevel: Logger.Level = .info) {
+        public init(configuration: Configuration, stateDirectory: String, socketPath: String, configDirectory: String,
+                    logLevel: Logger.Level = .info) {
             self.configuration = configuration
             self.stateDirectory = stateDirectory
             self.socketPath = socketPath
+            self.configDirectory = configDirectory
             self.logLevel = logLevel
         }
     }
@@ -40,7 +44,8 @@ public enum Daemon {
         let lock = try StateLock(path: options.stateDirectory + "/vbatchd.lock")
         defer { withExtendedLifetime(lock) {} }
 
-        let driver = try makeDriver(for: options.configuration, logger: logger)
+        let catalogue = URL(fileURLWithPath: options.configDirectory).standardizedFileURL.path + "/images"
+        let driver = try makeDriver(for: options.configuration, catalogue: catalogue, logger: logger)
         let store = try JobStore(path: options.stateDirectory + "/vbatch.sqlite")
         let spool = options.stateDirectory + "/spool"
         try files.createDirectory(atPath: spool, withIntermediateDirectories: true)
@@ -65,14 +70,15 @@ public enum Daemon {
 
     /// `sim://` sites run on the simulated driver, every other site on libvirt; a site is
     /// one or the other.
-    static func makeDriver(for configuration: Configuration, logger: Logger) throws -> any HypervisorDriver {
+    static func makeDriver(for configuration: Configuration, catalogue: String, logger: Logger) throws -> any HypervisorDriver {
         let simulated = configuration.nodes.filter { $0.uri.hasPrefix("sim://") }
         if simulated.count == configuration.nodes.count { return SimulatedDriver(clock: .wallClock) }
         guard simulated.isEmpty else {
             throw DaemonError("a site is either simulated or real: \(simulated.map(\.name).joined(separator: ", ")) "
                 + "use sim:// but other nodes use libvirt")
         }
-        let settings = LibvirtDriver.Settings(walltimeGrace: .seconds(configuration.site.walltimeGrace))
+        let settings = LibvirtDriver.Settings(walltimeGrace: .seconds(configuration.site.walltimeGrace),
+                                              catalogueDirectory: catalogue, agentPath: catalogue + "/vbatch-guest")
         return LibvirtDriver(nodes: configuration.nodes, settings: settings, logger: logger)
     }
 

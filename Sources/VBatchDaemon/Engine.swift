@@ -369,6 +369,9 @@ public actor Engine {
         Task {
             do {
                 try await driver.start(spec)
+            } catch let failure as ImageCheck.Failure {
+                // A bad image fails every attempt on every node: no retry, no blame on the node.
+                await self.fail(spec.jobID, reason: "\(failure)")
             } catch {
                 await self.handle(.ended(jobID: spec.jobID, outcome: .startFailed(reason: "\(error)"), time: WallClock.now()))
             }
@@ -430,6 +433,12 @@ public actor Engine {
             }
             requestCycle()
         }
+    }
+
+    private func fail(_ id: Int64, reason: String) {
+        let now = WallClock.now()
+        finish(id, now, Transition(id: id, state: .failed, time: now, reason: reason))
+        requestCycle()
     }
 
     private func finish(_ id: Int64, _ time: Double, _ transition: Transition) {

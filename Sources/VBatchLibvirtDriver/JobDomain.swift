@@ -49,8 +49,10 @@ enum JobDomain {
         var outputDisk: String { spool + "/out.img" }
         var overlay: String { spool + "/disk.qcow2" }
         var console: String { spool + "/console.log" }
+        /// The cloud-init seed of images without the agent.
+        var cidata: String { spool + "/cidata.img" }
         /// Disks that exist only while the VM does.
-        var scratch: [String] { [jobDisk, outputDisk, overlay] }
+        var scratch: [String] { [jobDisk, outputDisk, overlay, cidata] }
     }
 
     /// A job's own domain: boot disk (overlay) if the image has one, job disk, output disk.
@@ -60,6 +62,10 @@ enum JobDomain {
                             memoryMB: launch.memoryMB, files: files,
                             metadata: XMLElement("job", attributes: [("id", String(launch.jobID)), ("node", launch.node.name)]))
         spec.disks += jobDisks(image: image, files: files)
+        if image.agent == .cloudInit {
+            spec.disks.append(.init(path: files.cidata, format: "raw", target: image.disk == nil ? "vdc" : "vdd",
+                                    serial: CloudInitDisk.serial, readOnly: true))
+        }
         return spec
     }
 

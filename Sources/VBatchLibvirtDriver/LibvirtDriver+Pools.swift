@@ -9,6 +9,11 @@ extension LibvirtDriver {
     public func bootPoolVM(_ spec: PoolVMSpec) async throws {
         let files = JobDomain.Files(spool: spec.spoolDirectory)
         do {
+            // Pooled VMs get the agent from their image: a cloud-init seed is per job.
+            guard spec.environment.agent == .installed else {
+                throw DriverError("pools need images that carry the guest agent (\(spec.environment.name) gets it from cloud-init)")
+            }
+            try ImageCheck.verify(spec.environment, catalogueDirectory: settings.catalogueDirectory)
             try FileManager.default.createDirectory(atPath: spec.spoolDirectory, withIntermediateDirectories: true)
             if let base = spec.environment.disk {
                 try Overlay.create(at: files.overlay, base: base, baseFormat: spec.environment.format)

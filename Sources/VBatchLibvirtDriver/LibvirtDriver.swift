@@ -22,12 +22,19 @@ public final class LibvirtDriver: HypervisorDriver {
         public var resyncInterval: Duration
         /// Longest any single libvirt call may take before it counts as failed.
         public var callTimeout: Duration
+        /// The image catalogue: disks (and their backing files) must lie inside it.
+        public var catalogueDirectory: String
+        /// The guest agent, delivered on a cloud-init seed to images without it.
+        public var agentPath: String
 
         public init(walltimeGrace: Duration = .seconds(30), resyncInterval: Duration = .seconds(30),
-                    callTimeout: Duration = .seconds(30)) {
+                    callTimeout: Duration = .seconds(30), catalogueDirectory: String = "/",
+                    agentPath: String = "/usr/local/lib/vbatch/vbatch-guest") {
             self.walltimeGrace = walltimeGrace
             self.resyncInterval = resyncInterval
             self.callTimeout = callTimeout
+            self.catalogueDirectory = catalogueDirectory
+            self.agentPath = agentPath
         }
     }
 
@@ -35,7 +42,7 @@ public final class LibvirtDriver: HypervisorDriver {
     /// Nodes this driver serves (whose VMs ``runningJobs()`` lists after a restart).
     public let nodes: [NodeConfig]
     let continuation: AsyncStream<DriverEvent>.Continuation
-    private let settings: Settings
+    let settings: Settings
     let logger: Logger
     let state = Mutex(State())
 
@@ -158,7 +165,7 @@ public final class LibvirtDriver: HypervisorDriver {
         if let pooled = spec.pooledVM { return try await startInPool(spec, pooledVM: pooled) }
         let files = JobDomain.Files(spool: spec.spoolDirectory)
         do {
-            let xml = try Self.prepare(spec)
+            let xml = try Self.prepare(spec, settings: settings)
             let connection = try await connection(spec.node.uri)
             let domain = try await connection.createTransient(xml: xml)
             let startedAt = WallClock.now()
@@ -236,11 +243,16 @@ public final class LibvirtDriver: HypervisorDriver {
 
     // MARK: - Internals
 
-    /// Writes a job's disks into its spool and returns its domain XML: everything `start`
-    /// does before calling libvirt (public so benchmarks can time libvirt alone).
-    public static func prepare(_ spec: LaunchSpec) throws -> String {
+    /// Checks the image, writes a job's disks into its spool and returns its domain XML:
+    /// everything `start` does before calling libvirt (public so benchmarks can time libvirt alone).
+    public static func prepare(_ spec: LaunchSpec, settings: Settings = Settings()) throws -> String {
         let files = JobDomain.Files(spool: spec.spoolDirectory)
+        try ImageCheck.verify(spec.environment, catalogueDirectory: settings.catalogueDirectory)
         try prepareDisks(spec, files: files)
+        if spec.environment.agent == .cloudInit {
+            let agent = try [UInt8](Data(contentsOf: URL(fileURLWithPath: settings.agentPath)))
+            try CloudInitDisk.write(to: files.cidata, jobID: spec.jobID, agent: agent)
+        }
         return try DomainXML.render(JobDomain.spec(for: spec, files: files))
     }
 

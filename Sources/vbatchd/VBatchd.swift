@@ -58,7 +58,7 @@ struct VBatchd: AsyncParsableCommand {
         let stateDirectory = state!
         do {
             try await Daemon.run(.init(configuration: configuration, stateDirectory: stateDirectory,
-                                       socketPath: socket ?? stateDirectory + "/vbatchd.sock",
+                                       socketPath: socket ?? stateDirectory + "/vbatchd.sock", configDirectory: config,
                                        logLevel: Logger.Level(rawValue: logLevel)!))
         } catch let error as DaemonError {
             FileHandle.standardError.write(Data("vbatchd: error: \(error)\n".utf8))
