@@ -221,7 +221,7 @@ struct VMTests {
         await connection.close()
     }
 
-    @Test func bootFailureRequeuesThenFailsAndMarksTheNode() throws {
+    func brokenImageSite(kernel: String) throws -> DaemonHarness {
         let broken = """
             [queue.broken]
             type = "execution"
@@ -233,8 +233,18 @@ struct VMTests {
         try """
             [image.broken]
             boot = "kernel"
-            kernel = "/nonexistent/vmlinuz"
+            kernel = "\(kernel)"
             """.write(toFile: d.configDirectory + "/images/broken.toml", atomically: true, encoding: .utf8)
+        return d
+    }
+
+    @Test func bootFailureRequeuesThenFailsAndMarksTheNode() throws {
+        // A "kernel" QEMU cannot load: libvirt's create fails on every attempt.
+        let probe = try DaemonHarness()
+        let garbage = probe.root + "-garbage-vmlinuz"
+        try Data(repeating: 0x5A, count: 4096).write(to: URL(fileURLWithPath: garbage))
+        defer { try? FileManager.default.removeItem(atPath: garbage) }
+        let d = try brokenImageSite(kernel: garbage)
         try d.start()
         let id = try submit(d, "#!/bin/sh\ntrue\n", ["-q", "broken"])
         try waitEnded(d, [id], timeout: 60)
@@ -243,9 +253,21 @@ struct VMTests {
         let requeued = detail.history.filter { $0.state == .queued && $0.reason.contains("start on local failed (attempt 1 of 2)") }
         #expect(requeued.count == 1)
         #expect(detail.history.last?.reason.contains("start failed 2 times") == true)
-        #expect(detail.history.contains { $0.reason.contains("/nonexistent/vmlinuz") }, "libvirt's error is in the history")
+        #expect(detail.history.contains { $0.reason.contains("virDomainCreateXML") }, "libvirt's error is in the history")
         let node = try #require(try d.client.nodes().first)
         #expect(!node.enabled)
         #expect(node.note?.contains("2 consecutive VM start failures") == true)
+    }
+
+    @Test func imageThatFailsItsCheckFailsTheJobAtOnce() throws {
+        let d = try brokenImageSite(kernel: "/nonexistent/vmlinuz")
+        try d.start()
+        let id = try submit(d, "#!/bin/sh\ntrue\n", ["-q", "broken"])
+        try waitEnded(d, [id], timeout: 60)
+        let detail = try d.client.job(id)
+        #expect(detail.job.state == .failed)
+        #expect(detail.job.reason?.contains("/nonexistent/vmlinuz: no such file") == true)
+        #expect(!detail.history.contains { $0.state == .queued && $0.reason.contains("attempt") }, "no retries")
+        #expect(try d.client.nodes().first?.enabled == true, "the node is not blamed")
     }
 }
