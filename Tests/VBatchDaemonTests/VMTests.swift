@@ -221,6 +221,41 @@ struct VMTests {
         await connection.close()
     }
 
+    @Test func diskImagesGetACopyOnWriteOverlayDeletedWithTheJob() throws {
+        // The test guest's kernel with a catalogue disk: the job's VM gets a qcow2 overlay on it.
+        let d = try DaemonHarness(site: DaemonHarness.libvirtSite(), queues: ["disk.toml": """
+            [queue.disk]
+            type = "execution"
+            environments = ["guest-with-disk"]
+            walltime_max = "1h"
+            default_memory = "256mb"
+            """])
+        let base = d.configDirectory + "/images/base.qcow2"
+        let create = try DaemonHarness.run("/usr/bin/qemu-img", ["create", "-q", "-f", "qcow2", base, "16M"], environment: [:], stdin: nil)
+        #expect(create.status == 0)
+        try """
+            [image.guest-with-disk]
+            boot = "kernel"
+            kernel = "testguest/out/vmlinuz"
+            initrd = "testguest/out/initrd.img"
+            cmdline = "console=ttyS0 quiet panic=-1 cryptomgr.notests"
+            disk = "base.qcow2"
+            format = "qcow2"
+            """.write(toFile: d.configDirectory + "/images/disk.toml", atomically: true, encoding: .utf8)
+        try d.start()
+        let id = try submit(d, "#!/bin/sh\nls /sys/block\nsleep 3\n", ["-q", "disk"])
+        #expect(try d.wait(timeout: 60) { try job(d, id).state == .running })
+        let overlay = d.stateDirectory + "/spool/\(id)/disk.qcow2"
+        let info = try DaemonHarness.run("/usr/bin/qemu-img", ["info", "-U", "--output=json", overlay], environment: [:], stdin: nil)
+        #expect(info.stdout.contains("\"backing-filename\": \"\(base)\""), "overlay on the catalogue disk: \(info.stdout)")
+        #expect(info.stdout.contains("\"backing-filename-format\": \"qcow2\""))
+        try waitEnded(d, [id])
+        #expect(try job(d, id).state == .completed)
+        #expect(try d.client.output(id).stdout.contains("vda"), "the guest sees the disk")
+        #expect(!FileManager.default.fileExists(atPath: overlay), "deleted with the job")
+        #expect(FileManager.default.fileExists(atPath: base))
+    }
+
     func brokenImageSite(kernel: String) throws -> DaemonHarness {
         let broken = """
             [queue.broken]
