@@ -256,6 +256,32 @@ struct VMTests {
         #expect(FileManager.default.fileExists(atPath: base))
     }
 
+    @Test func jobRunsInTheFactoryBuiltDebianImage() throws {
+        let d = try DaemonHarness(site: DaemonHarness.libvirtSite(), queues: ["debian.toml": """
+            [queue.debian]
+            type = "execution"
+            environments = ["debian12"]
+            walltime_max = "1h"
+            default_memory = "512mb"
+            """])
+        // `vbatch image build` writes the image and its catalogue entry into this config tree.
+        let build = try DaemonHarness.run(DaemonHarness.binaries + "/vbatch",
+                                          ["image", "build", DaemonHarness.repository + "/images/recipes/debian12.toml",
+                                           "--config", d.configDirectory],
+                                          environment: ["VBATCH_HOME": DaemonHarness.repository], stdin: nil)
+        #expect(build.status == 0, "\(build.stderr.suffix(2000))")
+        try d.start()
+        let id = try submit(d, """
+            #!/bin/sh
+            . /etc/os-release
+            echo "$PRETTY_NAME"
+            python3 -c 'print(6 * 7)'
+            """, ["-q", "debian"])
+        try waitEnded(d, [id], timeout: 120)
+        #expect(try job(d, id).state == .completed && job(d, id).exitCode == 0)
+        #expect(try d.client.output(id).stdout == "Debian GNU/Linux 12 (bookworm)\n42\n")
+    }
+
     func brokenImageSite(kernel: String) throws -> DaemonHarness {
         let broken = """
             [queue.broken]
