@@ -78,8 +78,25 @@ public enum Daemon {
                 + "use sim:// but other nodes use libvirt")
         }
         let settings = LibvirtDriver.Settings(walltimeGrace: .seconds(configuration.site.walltimeGrace),
-                                              catalogueDirectory: catalogue, agentPath: catalogue + "/vbatch-guest")
+                                              catalogueDirectory: catalogue, agentPath: guestAgent(catalogue: catalogue))
         return LibvirtDriver(nodes: configuration.nodes, settings: settings, logger: logger)
+    }
+
+    /// The guest agent cloud-init images receive: the catalogue's `vbatch-guest`, else the
+    /// one in `$VBATCH_HOME/images`, else the one of the source tree this binary was built in.
+    static func guestAgent(catalogue: String) -> String {
+        var candidates = [catalogue + "/vbatch-guest"]
+        if let home = ProcessInfo.processInfo.environment["VBATCH_HOME"], !home.isEmpty {
+            candidates.append(home + "/images/vbatch-guest")
+        }
+        if let executable = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") {
+            var url = URL(fileURLWithPath: executable).deletingLastPathComponent()
+            for _ in 0..<5 {
+                candidates.append(url.path + "/images/vbatch-guest")
+                url.deleteLastPathComponent()
+            }
+        }
+        return candidates.first { FileManager.default.isReadableFile(atPath: $0) } ?? candidates[0]
     }
 
     /// Creates the socket's directory and removes a stale socket left by a killed daemon.

@@ -250,8 +250,10 @@ public final class LibvirtDriver: HypervisorDriver {
         try ImageCheck.verify(spec.environment, catalogueDirectory: settings.catalogueDirectory)
         try prepareDisks(spec, files: files)
         if spec.environment.agent == .cloudInit {
-            let agent = try [UInt8](Data(contentsOf: URL(fileURLWithPath: settings.agentPath)))
-            try CloudInitDisk.write(to: files.cidata, jobID: spec.jobID, agent: agent)
+            guard let agent = FileManager.default.contents(atPath: settings.agentPath) else {
+                throw DriverError("cannot read the guest agent for the cloud-init seed at \(settings.agentPath)")
+            }
+            try CloudInitDisk.write(to: files.cidata, jobID: spec.jobID, agent: [UInt8](agent))
         }
         return try DomainXML.render(JobDomain.spec(for: spec, files: files))
     }

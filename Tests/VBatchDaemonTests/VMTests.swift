@@ -256,30 +256,47 @@ struct VMTests {
         #expect(FileManager.default.fileExists(atPath: base))
     }
 
-    @Test func jobRunsInTheFactoryBuiltDebianImage() throws {
-        let d = try DaemonHarness(site: DaemonHarness.libvirtSite(), queues: ["debian.toml": """
-            [queue.debian]
+    /// A config tree whose queue `NAME` offers the image `vbatch image build` makes from `recipe`.
+    func factorySite(recipe: String, image: String, memory: String) throws -> DaemonHarness {
+        let d = try DaemonHarness(site: DaemonHarness.libvirtSite(), queues: ["\(image).toml": """
+            [queue.\(image)]
             type = "execution"
-            environments = ["debian12"]
+            environments = ["\(image)"]
             walltime_max = "1h"
-            default_memory = "512mb"
+            default_memory = "\(memory)"
             """])
         // `vbatch image build` writes the image and its catalogue entry into this config tree.
         let build = try DaemonHarness.run(DaemonHarness.binaries + "/vbatch",
-                                          ["image", "build", DaemonHarness.repository + "/images/recipes/debian12.toml",
+                                          ["image", "build", DaemonHarness.repository + "/images/recipes/\(recipe).toml",
                                            "--config", d.configDirectory],
                                           environment: ["VBATCH_HOME": DaemonHarness.repository], stdin: nil)
-        #expect(build.status == 0, "\(build.stderr.suffix(2000))")
+        guard build.status == 0 else { throw HarnessError("image build failed: \(build.stderr.suffix(2000))") }
         try d.start()
+        return d
+    }
+
+    @Test func jobRunsInTheFactoryBuiltDebianImage() throws {
+        let d = try factorySite(recipe: "debian12", image: "debian12", memory: "512mb")
         let id = try submit(d, """
             #!/bin/sh
             . /etc/os-release
             echo "$PRETTY_NAME"
             python3 -c 'print(6 * 7)'
-            """, ["-q", "debian"])
+            """, ["-q", "debian12"])
         try waitEnded(d, [id], timeout: 120)
         #expect(try job(d, id).state == .completed && job(d, id).exitCode == 0)
         #expect(try d.client.output(id).stdout == "Debian GNU/Linux 12 (bookworm)\n42\n")
+    }
+
+    @Test func cloudInitImageWithoutTheAgentRunsAJob() throws {
+        let d = try factorySite(recipe: "debian12-cloudinit", image: "debian12-cloudinit", memory: "512mb")
+        let id = try submit(d, "#!/bin/sh\necho \"agent came by cloud-init: $(command -v cloud-init)\"\n",
+                            ["-q", "debian12-cloudinit"])
+        try waitEnded(d, [id], timeout: 180)
+        let console = (try? String(decoding: d.client.file(id, path: "console.log"), as: UTF8.self)) ?? ""
+        let reasons = try d.client.job(id).history.map(\.reason)
+        #expect(try job(d, id).state == .completed && job(d, id).exitCode == 0, "\(reasons) console: \(console.suffix(3000))")
+        #expect(try d.client.output(id).stdout == "agent came by cloud-init: /usr/bin/cloud-init\n")
     }
 
     func brokenImageSite(kernel: String) throws -> DaemonHarness {
