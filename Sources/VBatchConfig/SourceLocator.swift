@@ -4,10 +4,10 @@
 /// where each table header (`[queue.one-way]`, `[queue."a.b"]`, `[[x]]`) and each
 /// `key = value` line (bare, quoted or dotted keys) is, skipping the insides of
 /// multi-line strings and arrays and comments. Paths are lists of unquoted key segments.
-struct SourceLocator {
+package struct SourceLocator {
     private var lines: [[String]: Int] = [:]
 
-    init(text: String) {
+    package init(text: String) {
         var table: [String] = []
         var state = ScanState()
         for (index, rawLine) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
@@ -37,7 +37,7 @@ struct SourceLocator {
     }
 
     /// Line of `path`, or of the nearest enclosing table or key that is known; 1 if none is.
-    func line(of path: [String]) -> Int {
+    package func line(of path: [String]) -> Int {
         var path = path
         while !path.isEmpty {
             if let line = lines[path] { return line }
@@ -47,7 +47,7 @@ struct SourceLocator {
     }
 
     /// Exact line of `path`, if it appears in the text.
-    func exactLine(of path: [String]) -> Int? { lines[path] }
+    package func exactLine(of path: [String]) -> Int? { lines[path] }
 
     /// Records the first definition of `path` and of every table it implies.
     private mutating func record(_ path: [String], line: Int) {

@@ -59,7 +59,7 @@ public enum RecipeFile {
         } catch {
             throw ConfigErrors(errors: [ConfigError(file: path, line: 0, key: "", message: "cannot parse: \(error)")])
         }
-        var reader = Reader(path: path, root: root, locator: RecipeLocator(text: text))
+        var reader = Reader(path: path, root: root, locator: SourceLocator(text: text))
         let recipe = reader.recipe()
         guard reader.errors.isEmpty else {
             throw ConfigErrors(errors: reader.errors.sorted { $0.line < $1.line })
@@ -98,7 +98,7 @@ public enum RecipeFile {
     private struct Reader {
         let path: String
         let root: TOMLTable
-        let locator: RecipeLocator
+        let locator: SourceLocator
         var errors: [ConfigError] = []
 
         mutating func error(_ keyPath: [String], _ message: String) {
