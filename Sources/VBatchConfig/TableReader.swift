@@ -214,8 +214,13 @@ struct TableReader {
         return nil
     }
 
-    static func describe(_ type: TOMLType) -> String {
-        switch type {
+    static func describe(_ type: TOMLType) -> String { type.phrase }
+}
+
+package extension TOMLType {
+    /// The type as error messages name it: "a table", "a list", "an integer", …
+    var phrase: String {
+        switch self {
         case .table: "a table"
         case .array: "a list"
         case .string: "a string"

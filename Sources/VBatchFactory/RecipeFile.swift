@@ -268,19 +268,7 @@ public enum RecipeFile {
             return out
         }
 
-        static func describe(_ type: TOMLType) -> String {
-            switch type {
-            case .table: "a table"
-            case .array: "a list"
-            case .string: "a string"
-            case .int: "an integer"
-            case .double: "a floating-point number"
-            case .bool: "a boolean"
-            case .date: "a date"
-            case .time: "a time"
-            case .dateTime: "a date-time"
-            }
-        }
+        static func describe(_ type: TOMLType) -> String { type.phrase }
 
         /// Dotted key, quoting segments that are not bare TOML keys (`files."/etc/motd"`).
         static func format(_ segments: [String]) -> String {
