@@ -109,7 +109,7 @@ public enum RecipeFile {
         /// The recipe, or `nil` when something is wrong (then `errors` says what).
         mutating func recipe() -> Recipe? {
             for key in root.keys where !keys.contains(key) {
-                if let guess = Self.closest(to: key, in: keys) {
+                if let guess = Suggestion.closest(to: key, in: keys) {
                     error([key], "unknown key (did you mean \(guess)?)")
                 } else {
                     error([key], "unknown key (valid keys: \(keys.joined(separator: ", ")))")
@@ -280,26 +280,5 @@ public enum RecipeFile {
             }.joined(separator: ".")
         }
 
-        /// The key closest to `word` by edit distance, if close enough to be a typo.
-        static func closest(to word: String, in candidates: [String]) -> String? {
-            let limit = max(1, min(3, word.count / 3))
-            func distance(_ a: [Character], _ b: [Character]) -> Int {
-                if a.isEmpty { return b.count }
-                if b.isEmpty { return a.count }
-                var previous = Array(0...b.count)
-                for i in 1...a.count {
-                    var current = [i] + Array(repeating: 0, count: b.count)
-                    for j in 1...b.count {
-                        current[j] = Swift.min(previous[j] + 1, current[j - 1] + 1,
-                                               previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
-                    }
-                    previous = current
-                }
-                return previous[b.count]
-            }
-            let scored = candidates.map { ($0, distance(Array(word.lowercased()), Array($0.lowercased()))) }
-            guard let best = scored.min(by: { $0.1 < $1.1 }), best.1 <= limit else { return nil }
-            return best.0
-        }
     }
 }

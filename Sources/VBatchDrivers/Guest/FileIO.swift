@@ -19,7 +19,12 @@ enum FileIO {
         defer { close(fd) }
         var st = stat()
         guard fstat(fd, &st) == 0 else { throw Failure.system("stat \(path)", errno) }
-        var bytes = [UInt8](repeating: 0, count: Int(st.st_size))
+        return read(fd, upTo: Int(st.st_size))
+    }
+
+    /// Up to `count` bytes from the start of an open file (fewer if it is shorter).
+    static func read(_ fd: Int32, upTo count: Int) -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: count)
         var done = 0
         while done < bytes.count {
             let n = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + done, $0.count - done, off_t(done)) }

@@ -151,15 +151,7 @@ public enum ImageCheck {
         guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG || (st.st_mode & S_IFMT) == S_IFBLK else {
             throw fail("\(path) is not a regular file or block device")
         }
-        var bytes = [UInt8](repeating: 0, count: Qcow2Header.maxHeaderBytes)
-        var done = 0
-        while done < bytes.count {
-            let n = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + done, $0.count - done, off_t(done)) }
-            if n < 0, errno == EINTR { continue }
-            guard n > 0 else { break }
-            done += n
-        }
-        return Array(bytes.prefix(done))
+        return FileIO.read(fd, upTo: Qcow2Header.maxHeaderBytes)
     }
 
     // MARK: - qemu-img info
