@@ -88,7 +88,9 @@ let package = Package(
         .testTarget(name: "VBatchLibvirtDriverTests", dependencies: [
             "VBatchLibvirtDriver", "VBatchLibvirt", "VBatchDrivers", "VBatchCore",
         ]),
-        .testTarget(name: "VBatchStoreTests", dependencies: ["VBatchStore", "VBatchCore", "VBatchAPI"]),
+        .testTarget(name: "VBatchStoreTests", dependencies: [
+            "VBatchStore", "VBatchCore", "VBatchAPI", .product(name: "GRDB", package: "GRDB.swift"),
+        ]),
         .testTarget(name: "VBatchDaemonTests", dependencies: [
             "VBatchDaemon", "VBatchAPI", "VBatchClient", "VBatchCore", "VBatchDrivers", "VBatchStore", "VBatchConfig",
             "VBatchLibvirt",

@@ -5,7 +5,8 @@ import VBatchCore
 /// Routes (all under `/v1`): `POST /jobs` submit; `GET /jobs[?all=1]` list; `GET /jobs/ID`
 /// show with history; `DELETE /jobs/ID` cancel; `POST /jobs/ID/hold` and `/release`;
 /// `GET /jobs/ID/output` (streams and file list), `GET /jobs/ID/files?path=output/…` (one file),
-/// `GET /queues`; `GET /nodes`; `GET /history[?all=1&limit=N]`; `GET /whoami`.
+/// `GET /queues`; `GET /nodes`; `GET /history[?all=1&limit=N]`; `GET /whoami`;
+/// `GET /accounting[?since=T&until=T&all=1]` (``AccountingReport``).
 /// Errors come back as a non-2xx status with ``ErrorResponse``.
 public enum API {
     public static let version = "v1"

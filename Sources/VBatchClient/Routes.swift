@@ -26,4 +26,12 @@ public enum Route {
         if let limit { query.append("limit=\(limit)") }
         return query.isEmpty ? "/v1/history" : "/v1/history?" + query.joined(separator: "&")
     }
+
+    public static func accounting(since: Double?, until: Double?, all: Bool) -> String {
+        var query: [String] = []
+        if let since { query.append("since=\(since)") }
+        if let until { query.append("until=\(until)") }
+        if all { query.append("all=1") }
+        return query.isEmpty ? "/v1/accounting" : "/v1/accounting?" + query.joined(separator: "&")
+    }
 }

@@ -1,3 +1,5 @@
+import VBatchCore
+
 /// Human-readable UTC times without Foundation's calendar machinery (and its ICU).
 public enum UTCTime {
     /// `2026-11-21 23:54:40` for seconds since the Unix epoch (fractions are dropped); `-` for
@@ -9,6 +11,51 @@ public enum UTCTime {
         let secondOfDay = Int(seconds - days * 86_400)
         let (y, m, d) = civil(fromDays: days)
         return "\(y)-\(two(m))-\(two(d)) \(two(secondOfDay / 3600)):\(two(secondOfDay / 60 % 60)):\(two(secondOfDay % 60))"
+    }
+
+    /// A point in time as a user writes it on the command line, or nil:
+    /// - `2026-11-01`, `2026-11-01 12:30`, `2026-11-01T12:30:05Z`: UTC;
+    /// - `1762000000`: seconds since the Unix epoch;
+    /// - `7d`, `12h`, `1d12h`, `90m`: that long before `now`.
+    public static func parse(_ text: String, now: Double) -> Double? {
+        let t = text.drop(while: { $0 == " " }).reversed().drop(while: { $0 == " " }).reversed().map { $0 }.reduce(into: "") { $0.append($1) }
+        if !t.isEmpty, t.allSatisfy(\.isASCII), t.allSatisfy(\.isNumber) { return Double(t) }
+        if let date = parseDate(t) { return date }
+        if t.contains(where: \.isLetter), let seconds = Quantities.parseWalltime(t) { return now - Double(seconds) }
+        return nil
+    }
+
+    /// `YYYY-MM-DD` with an optional ` HH:MM[:SS]` or `THH:MM[:SS]`, and an optional `Z`.
+    private static func parseDate(_ text: String) -> Double? {
+        var t = Substring(text)
+        if t.hasSuffix("Z") { t = t.dropLast() }
+        let parts = t.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "T" || $0 == " " })
+        guard parts.count == 1 || parts.count == 2 else { return nil }
+        let date = parts[0].split(separator: "-", omittingEmptySubsequences: false).map { Int($0) }
+        guard date.count == 3, parts[0].count == 10, let y = date[0], let m = date[1], let d = date[2],
+              (1...12).contains(m), (1...31).contains(d) else { return nil }
+        var secondOfDay = 0
+        if parts.count == 2 {
+            let clock = parts[1].split(separator: ":", omittingEmptySubsequences: false).map { Int($0) }
+            guard clock.count == 2 || clock.count == 3, clock.allSatisfy({ $0 != nil }) else { return nil }
+            let (h, mi, s) = (clock[0]!, clock[1]!, clock.count == 3 ? clock[2]! : 0)
+            guard (0...23).contains(h), (0...59).contains(mi), (0...59).contains(s) else { return nil }
+            secondOfDay = h * 3600 + mi * 60 + s
+        }
+        let days = Self.days(fromCivil: Int64(y), m, d)
+        guard civil(fromDays: days) == (Int64(y), m, d) else { return nil }  // e.g. 2026-02-30
+        return Double(days * 86_400 + Int64(secondOfDay))
+    }
+
+    /// Days since 1970-01-01 of a civil date (inverse of ``civil(fromDays:)``).
+    static func days(fromCivil year: Int64, _ month: Int, _ day: Int) -> Int64 {
+        let y = month <= 2 ? year - 1 : year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yoe = y - era * 400
+        let mp = Int64(month > 2 ? month - 3 : month + 9)
+        let doy = (153 * mp + 2) / 5 + Int64(day) - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        return era * 146_097 + doe - 719_468
     }
 
     /// Year, month, day of a day count since 1970-01-01 (proleptic Gregorian; H. Hinnant's algorithm).

@@ -96,6 +96,12 @@ public struct VBatchClient: Sendable {
         try get([JobInfo].self, Route.history(all: all, limit: limit))
     }
 
+    /// Accounting records of jobs that ended in `[since, until)` (`GET /v1/accounting`): the
+    /// caller's own, or everyone's with `all` (operators).
+    public func accounting(since: Double?, until: Double?, all: Bool) throws(ClientError) -> AccountingReport {
+        try get(AccountingReport.self, Route.accounting(since: since, until: until, all: all))
+    }
+
     /// Who the daemon takes the caller to be (`GET /v1/whoami`).
     public func whoami() throws(ClientError) -> WhoAmI {
         try get(WhoAmI.self, Route.whoami)

@@ -38,6 +38,7 @@ enum SiteFile {
     static let voKeys = ["share", "users", "groups"]
     static let poolKeys = ["environment", "nodes", "size", "cores", "memory"]
     static let factoryKeys = ["allowed_bases", "allowed_packages", "require_approval", "approved", "output"]
+    static let accountingKeys = ["site", "submit_host", "benchmark_type", "benchmark", "infrastructure"]
     /// libvirt URI schemes a node may use (`sim` is vbatch's simulated driver).
     static let uriSchemes = ["qemu", "qemu+ssh", "qemu+tcp", "qemu+tls", "qemu+unix", "test", "sim"]
 
@@ -50,6 +51,9 @@ enum SiteFile {
         }
         if let r = layout.table("factory") {
             site.settings.factory = factory(r, siteFile: file.path)
+        }
+        if let r = layout.table("accounting") {
+            site.settings.accounting = accounting(r)
         }
         site.nodes = layout.namedTables("node").map { node($0.name, $0.reader) }
         site.vos = layout.namedTables("vo").map { vo($0.name, $0.reader) }
@@ -84,10 +88,10 @@ enum SiteFile {
 
     /// Like ``FileLayout/checkTopLevel(allowed:what:)``, naming `[factory]` as a plain table.
     private static func checkTopLevel(_ file: SourceFile, diagnostics: Diagnostics) {
-        for key in file.root.keys where !["site", "node", "vo", "pool", "factory"].contains(key) {
+        for key in file.root.keys where !["site", "node", "vo", "pool", "factory", "accounting"].contains(key) {
             let kind = file.root[key]?.type == .table ? "table [\(KeyPath.format([key]))]" : "top-level key"
             diagnostics.add(file: file.path, line: file.locator.line(of: [key]), key: KeyPath.format([key]),
-                            "unknown \(kind): the site file holds only [site], [node.NAME], [vo.NAME], [pool.NAME], [factory] tables")
+                            "unknown \(kind): the site file holds only [site], [node.NAME], [vo.NAME], [pool.NAME], [factory], [accounting] tables")
         }
     }
 
@@ -123,6 +127,40 @@ enum SiteFile {
             }
         }
         return policy
+    }
+
+    /// `[accounting]`: the site's identity in APEL records.
+    private static func accounting(_ r: TableReader) -> AccountingSettings {
+        r.checkKeys(allowed: accountingKeys)
+        var settings = AccountingSettings()
+        for key in ["site", "submit_host"] {
+            guard let value = r.string(key) else { continue }
+            if let problem = accountingValueProblem(value) {
+                r.error(key, problem)
+            } else if key == "site" {
+                settings.site = value
+            } else {
+                settings.submitHost = value
+            }
+        }
+        settings.benchmarkType = r.choice("benchmark_type", of: AccountingSettings.benchmarkTypes)
+        settings.benchmark = r.positiveNumber("benchmark")
+        if r.has("benchmark_type") != r.has("benchmark") {
+            r.error(r.has("benchmark") ? "benchmark" : "benchmark_type",
+                    "give benchmark_type and benchmark together (e.g. \"HEPSPEC\" and 10.5 per core), or neither")
+        }
+        settings.infrastructure = r.choice("infrastructure", of: ["grid", "local"]) ?? settings.infrastructure
+        return settings
+    }
+
+    /// Why `value` cannot be an APEL record value (one `Key: value` line), or `nil`.
+    static func accountingValueProblem(_ value: String) -> String? {
+        if value.isEmpty { return "must not be empty" }
+        if value.count > 255 { return "must be at most 255 characters" }
+        if value.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) || value.trimmingCharacters(in: .whitespaces) != value {
+            return "must be one line of printable characters without leading or trailing spaces"
+        }
+        return nil
     }
 
     /// Why `base` is not a recipe base (`debian:SUITE` or `image:NAME`), or `nil`.

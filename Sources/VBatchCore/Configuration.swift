@@ -70,11 +70,13 @@ public struct SiteSettings: Sendable, Equatable {
     public var walltimeGrace: Int
     /// What the image factory may build (`[factory]`); no restriction when the table is absent.
     public var factory: FactoryPolicy
+    /// How finished jobs are reported to grid accounting (`[accounting]`).
+    public var accounting: AccountingSettings
 
     public init(name: String = "site", placement: PlacementPolicy = .pack, fairShareHalfLife: Int = 7 * 86_400,
                 operators: [String] = [], operatorGroups: [String] = [], localShare: Double = 1,
                 maxStartAttempts: Int = 3, maxNodeFailures: Int = 3, walltimeGrace: Int = 30,
-                factory: FactoryPolicy = FactoryPolicy()) {
+                factory: FactoryPolicy = FactoryPolicy(), accounting: AccountingSettings = AccountingSettings()) {
         self.name = name
         self.placement = placement
         self.fairShareHalfLife = fairShareHalfLife
@@ -85,6 +87,34 @@ public struct SiteSettings: Sendable, Equatable {
         self.maxNodeFailures = maxNodeFailures
         self.walltimeGrace = walltimeGrace
         self.factory = factory
+        self.accounting = accounting
+    }
+}
+
+/// What the site tells grid accounting about itself (`[accounting]` in the site file): the
+/// fields of an APEL job record that no job carries.
+public struct AccountingSettings: Sendable, Equatable {
+    /// Benchmarks APEL accepts as a `ServiceLevelType`.
+    public static let benchmarkTypes = ["HEPSPEC", "HEPscore23", "si2k"]
+
+    /// The site's name in GOCDB (APEL `Site`); `nil`: the `[site]` name.
+    public var site: String?
+    /// The CE that submits to vbatch (APEL `SubmitHost`), e.g. `ce01.example.org:9619/vbatch-grid`;
+    /// `nil`: this host's name.
+    public var submitHost: String?
+    /// One of ``benchmarkTypes``, with ``benchmark`` its value per core; both or neither.
+    public var benchmarkType: String?
+    public var benchmark: Double?
+    /// `grid` for jobs from the CE, `local` for a site's own users (APEL `InfrastructureType`).
+    public var infrastructure: String
+
+    public init(site: String? = nil, submitHost: String? = nil, benchmarkType: String? = nil, benchmark: Double? = nil,
+                infrastructure: String = "grid") {
+        self.site = site
+        self.submitHost = submitHost
+        self.benchmarkType = benchmarkType
+        self.benchmark = benchmark
+        self.infrastructure = infrastructure
     }
 }
 

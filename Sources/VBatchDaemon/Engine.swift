@@ -277,6 +277,20 @@ public actor Engine {
         return try store.jobsJSON(owner: all ? nil : caller.user, active: false, limit: limit ?? 100)
     }
 
+    /// Accounting records of jobs that ended in `[since, until)`: the caller's own, or with
+    /// `all` (operators only) everyone's, with the site identity an APEL export needs.
+    public func accounting(caller: Caller, since: Double, until: Double, all: Bool) throws -> AccountingReport {
+        if all, !caller.isOperator { throw EngineError.forbidden("only operators may read every user's accounting") }
+        guard since <= until else { throw EngineError.badRequest("since must not be after until") }
+        let records = try store.accountingRecords(since: since, until: until, owner: all ? nil : caller.user)
+        let settings = configuration.site.accounting
+        let host = ProcessInfo.processInfo.hostName
+        return AccountingReport(since: since, until: until, records: records, site: settings.site ?? configuration.site.name,
+                                submitHost: settings.submitHost ?? host, machineName: host,
+                                benchmarkType: settings.benchmarkType, benchmark: settings.benchmark,
+                                infrastructure: settings.infrastructure)
+    }
+
     public func queues() -> [QueueInfo] {
         configuration.queues.map { queue in
             switch queue {
@@ -414,20 +428,25 @@ public actor Engine {
                               reason: "VM running on \(configuration.nodes[run.node].name)"))
             // Cancelled while its VM was still being created: destroy it now.
             if cancelReasons[id] != nil { await driver.cancel(jobID: id) }
-        case .ended(let id, let outcome, let time):
+        case .ended(let id, let outcome, let time, let usage):
             guard let run = scheduler.runningJob(id) else { return }
             let node = configuration.nodes[run.node].name
+            func ending(_ state: JobState, _ reason: String, exitCode: Int? = nil) -> Transition {
+                Transition(id: id, state: state, time: time, reason: reason, exitCode: exitCode,
+                           cpuTime: usage?.cpuSeconds, maxRSSKiB: usage?.maxRSSKiB)
+            }
             switch outcome {
             case .exited(let code):
-                finish(id, time, Transition(id: id, state: .completed, time: time, reason: "exited with code \(code)", exitCode: code))
+                finish(id, time, ending(.completed, "exited with code \(code)", exitCode: code))
             case .walltimeExceeded:
-                finish(id, time, Transition(id: id, state: .failed, time: time,
-                                            reason: "killed: walltime of \(Quantities.formatWalltime(Int(run.job.walltime))) exceeded"))
+                finish(id, time, ending(.failed, "killed: walltime of \(Quantities.formatWalltime(Int(run.job.walltime))) exceeded"))
             case .cancelled:
-                finish(id, time, Transition(id: id, state: .cancelled, time: time, reason: cancelReasons.removeValue(forKey: id) ?? "cancelled"))
+                finish(id, time, ending(.cancelled, cancelReasons.removeValue(forKey: id) ?? "cancelled"))
             case .startFailed(let reason), .lost(let reason):
                 if case .startFailed = outcome { countStartFailure(node: run.node, reason: reason) }
-                let transition = retryOrFail(id, node: node, reason: reason, now: time)
+                var transition = retryOrFail(id, node: node, reason: reason, now: time)
+                transition.cpuTime = usage?.cpuSeconds
+                transition.maxRSSKiB = usage?.maxRSSKiB
                 if transition.state == .queued { scheduler.requeue(id, now: time) } else { scheduler.finish(id, now: time) }
                 record(transition)
             }

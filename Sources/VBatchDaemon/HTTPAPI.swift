@@ -100,6 +100,21 @@ public func buildRouter(engine: Engine) -> Router<VBatchRequestContext> {
             return try await engine.history(caller: context.caller!, all: request.uri.queryParameters["all"] == "1", limit: limit)
         }
     }
+    v1.get("accounting") { request, context in
+        await respond {
+            func time(_ name: Substring) throws -> Double? {
+                guard let text = request.uri.queryParameters[name] else { return nil }
+                guard let value = Double(String(text)), value.isFinite else {
+                    throw EngineError.badRequest("\(name) must be a Unix time in seconds")
+                }
+                return value
+            }
+            let report = try await engine.accounting(caller: context.caller!, since: try time("since") ?? 0,
+                                                     until: try time("until") ?? Date().timeIntervalSince1970 + 1,
+                                                     all: request.uri.queryParameters["all"] == "1")
+            return try encode(report)
+        }
+    }
     v1.get("whoami") { _, context in
         await respond {
             let c = context.caller!

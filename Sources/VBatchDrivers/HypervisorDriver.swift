@@ -78,12 +78,26 @@ public enum JobOutcome: Sendable, Equatable {
     case lost(reason: String)
 }
 
+/// What a job's VM used, as the hypervisor measured it (for accounting).
+public struct JobUsage: Sendable, Equatable {
+    /// CPU time of the VM, all vCPUs together.
+    public var cpuSeconds: Double
+    /// Largest resident memory of the VM's process seen, if the hypervisor reports it.
+    public var maxRSSKiB: Int?
+
+    public init(cpuSeconds: Double, maxRSSKiB: Int? = nil) {
+        self.cpuSeconds = cpuSeconds
+        self.maxRSSKiB = maxRSSKiB
+    }
+}
+
 /// What a driver reports about the jobs it runs.
 public enum DriverEvent: Sendable, Equatable {
     /// The VM is up and the payload is starting.
     case running(jobID: Int64, time: Double)
-    /// The VM is gone; the job is over (or must be retried, for `startFailed`).
-    case ended(jobID: Int64, outcome: JobOutcome, time: Double)
+    /// The VM is gone; the job is over (or must be retried, for `startFailed`). `usage` is
+    /// what its VM used, when the driver measured it.
+    case ended(jobID: Int64, outcome: JobOutcome, time: Double, usage: JobUsage? = nil)
     /// A pooled VM booted and waits for a job.
     case poolVMReady(id: Int64, time: Double)
     /// A pooled VM is gone before any job took it (boot failure, destroyed).

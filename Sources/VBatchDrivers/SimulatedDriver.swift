@@ -2,7 +2,8 @@ import Synchronization
 import VBatchCore
 
 /// A driver over a virtual clock: a job "runs" for its declared runtime (or until its
-/// walltime, whichever comes first) and nothing is started anywhere.
+/// walltime, whichever comes first) and nothing is started anywhere. A simulated payload
+/// keeps all its vCPUs busy: its CPU time is its cores × its run time.
 ///
 /// It holds one heap entry per running job and nothing per node, so it models sites of
 /// 10,000+ nodes in one process. Two modes:
@@ -24,10 +25,19 @@ public final class SimulatedDriver: HypervisorDriver {
     private let state: Mutex<State>
     private let wallClock: Bool
 
+    private struct Simulated {
+        var node: String
+        var start: Double
+        var end: Double
+        var cores: Int
+
+        func usage(until time: Double) -> JobUsage { JobUsage(cpuSeconds: Double(cores) * max(0, time - start)) }
+    }
+
     private struct State {
         var now: Double
         var heap = EventHeap()
-        var running: [Int64: (node: String, end: Double)] = [:]
+        var running: [Int64: Simulated] = [:]
         var ticker: Task<Void, Never>?
     }
 
@@ -67,7 +77,7 @@ public final class SimulatedDriver: HypervisorDriver {
             if wallClock { s.now = max(s.now, WallClock.now()) }
             let overrun = runtime > Double(spec.walltime)
             let end = s.now + (overrun ? Double(spec.walltime) : runtime)
-            s.running[spec.jobID] = (spec.node.name, end)
+            s.running[spec.jobID] = Simulated(node: spec.node.name, start: s.now, end: end, cores: spec.cpus.count)
             s.heap.push(.init(time: end, jobID: spec.jobID, outcome: overrun ? .walltimeExceeded : .exited(code: exitCode)))
             return .running(jobID: spec.jobID, time: s.now)
         }
@@ -80,9 +90,9 @@ public final class SimulatedDriver: HypervisorDriver {
 
     public func cancel(jobID: Int64) async {
         let event: DriverEvent? = state.withLock { s in
-            guard s.running.removeValue(forKey: jobID) != nil else { return nil }
+            guard let job = s.running.removeValue(forKey: jobID) else { return nil }
             if wallClock { s.now = max(s.now, WallClock.now()) }
-            return .ended(jobID: jobID, outcome: .cancelled, time: s.now)
+            return .ended(jobID: jobID, outcome: .cancelled, time: s.now, usage: job.usage(until: s.now))
         }
         if let event { continuation.yield(event) }
     }
@@ -123,9 +133,9 @@ public final class SimulatedDriver: HypervisorDriver {
             while let next = s.heap.peek, next.time <= time {
                 s.heap.pop()
                 // Cancelled jobs left their heap entry behind; skip it.
-                guard s.running[next.jobID]?.end == next.time else { continue }
+                guard let job = s.running[next.jobID], job.end == next.time else { continue }
                 s.running.removeValue(forKey: next.jobID)
-                due.append(.ended(jobID: next.jobID, outcome: next.outcome, time: next.time))
+                due.append(.ended(jobID: next.jobID, outcome: next.outcome, time: next.time, usage: job.usage(until: next.time)))
             }
             s.now = max(s.now, time)
             return due

@@ -67,3 +67,18 @@ public struct DomainInfo: Sendable, Hashable {
                   memoryKiB: UInt64(info.memory), vcpus: Int(info.nrVirtCpu), cpuTimeNanoseconds: UInt64(info.cpuTime))
     }
 }
+
+/// What a running domain has used so far (from `virConnectGetAllDomainStats`).
+public struct DomainUsage: Sendable, Hashable {
+    public var domain: DomainRef
+    /// CPU time of all vCPUs and the emulator together (`cpu.time`).
+    public var cpuTimeNanoseconds: UInt64?
+    /// Resident memory of the hypervisor process (`balloon.rss`).
+    public var rssKiB: UInt64?
+
+    public init(domain: DomainRef, cpuTimeNanoseconds: UInt64?, rssKiB: UInt64?) {
+        self.domain = domain
+        self.cpuTimeNanoseconds = cpuTimeNanoseconds
+        self.rssKiB = rssKiB
+    }
+}

@@ -165,6 +165,30 @@ public final class LibvirtConnection: Sendable {
         }
     }
 
+    /// CPU time and resident memory of every running domain, in one call
+    /// (`virConnectGetAllDomainStats` with the `cpu.time` and `balloon.rss` fields).
+    public func domainUsage() async throws -> [DomainUsage] {
+        try await call("virConnectGetAllDomainStats") { connection in
+            var records: UnsafeMutablePointer<virDomainStatsRecordPtr?>?
+            let stats = VIR_DOMAIN_STATS_CPU_TOTAL.rawValue | VIR_DOMAIN_STATS_BALLOON.rawValue
+            let count = virConnectGetAllDomainStats(connection, stats, &records,
+                                                    VIR_CONNECT_GET_ALL_DOMAINS_STATS_ACTIVE.rawValue)
+            guard count >= 0 else { throw LibvirtError.last(operation: "virConnectGetAllDomainStats") }
+            defer { virDomainStatsRecordListFree(records) }
+            var usage: [DomainUsage] = []
+            for index in 0..<Int(count) {
+                guard let record = records?[index]?.pointee, let domain = record.dom,
+                      let ref = DomainRef(handle: domain) else { continue }
+                var cpu: UInt64 = 0
+                var rss: UInt64 = 0
+                let hasCPU = virTypedParamsGetULLong(record.params, record.nparams, "cpu.time", &cpu) == 1
+                let hasRSS = virTypedParamsGetULLong(record.params, record.nparams, "balloon.rss", &rss) == 1
+                usage.append(DomainUsage(domain: ref, cpuTimeNanoseconds: hasCPU ? cpu : nil, rssKiB: hasRSS ? rss : nil))
+            }
+            return usage
+        }
+    }
+
     /// The live domain XML (`virDomainGetXMLDesc`).
     public func xmlDescription(_ domain: DomainRef) async throws -> String {
         try await withDomain(domain, "virDomainGetXMLDesc") { handle in

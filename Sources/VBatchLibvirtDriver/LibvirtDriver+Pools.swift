@@ -57,6 +57,7 @@ extension LibvirtDriver {
             // Tracked before the disks go in, so the VM's power-off after the job is this job's end.
             var job = TrackedJob(spec: spec, domain: pool.domain, uri: spec.node.uri)
             job.poolSpool = pool.spec.spoolDirectory
+            job.cpuBaseline = pool.cpuSample
             let startedAt = WallClock.now()
             track(job, startedAt: startedAt)
             try await connection.attachDevice(pool.domain, xml: try DomainXML.diskXML(JobDomain.jobDisk(image: spec.environment, files: files)))

@@ -13,7 +13,9 @@ import VBatchLibvirt
 /// walltime timer shut it down, a cancel destroyed it — the output disk is read into the
 /// spool, the scratch disks are deleted, and one `.ended` event reports the outcome.
 /// A periodic resync (and one after every reconnect) catches domains that vanished
-/// without an event.
+/// without an event. A sampler reads every running domain's CPU time and resident memory
+/// each `usageInterval` (and when a guest shuts down, or before the driver destroys a VM);
+/// the last sample is the job's usage when it ends.
 public final class LibvirtDriver: HypervisorDriver {
     public struct Settings: Sendable {
         /// Time between the ACPI shutdown at the walltime limit and the destroy.
@@ -26,15 +28,18 @@ public final class LibvirtDriver: HypervisorDriver {
         public var catalogueDirectory: String
         /// The guest agent, delivered on a cloud-init seed to images without it.
         public var agentPath: String
+        /// Time between two reads of the VMs' CPU time and memory, for accounting.
+        public var usageInterval: Duration
 
         public init(walltimeGrace: Duration = .seconds(30), resyncInterval: Duration = .seconds(30),
                     callTimeout: Duration = .seconds(30), catalogueDirectory: String = "/",
-                    agentPath: String = "/usr/local/lib/vbatch/vbatch-guest") {
+                    agentPath: String = "/usr/local/lib/vbatch/vbatch-guest", usageInterval: Duration = .seconds(1)) {
             self.walltimeGrace = walltimeGrace
             self.resyncInterval = resyncInterval
             self.callTimeout = callTimeout
             self.catalogueDirectory = catalogueDirectory
             self.agentPath = agentPath
+            self.usageInterval = usageInterval
         }
     }
 
@@ -57,6 +62,18 @@ public final class LibvirtDriver: HypervisorDriver {
         var walltimeTask: Task<Void, Never>?
         /// The pooled VM's spool (its console log) when the job runs in one.
         var poolSpool: String?
+        /// The domain's CPU time when the job took it (a pooled VM's boot is not the job's).
+        var cpuBaseline: UInt64 = 0
+        /// The last samples of the domain's CPU time and largest resident memory.
+        var cpuSample: UInt64?
+        var maxRSSKiB: UInt64?
+
+        /// What the job's VM used, as last sampled.
+        var usage: JobUsage? {
+            cpuSample.map { cpu in
+                JobUsage(cpuSeconds: Double(cpu > cpuBaseline ? cpu - cpuBaseline : 0) / 1e9, maxRSSKiB: maxRSSKiB.map { Int($0) })
+            }
+        }
 
         var console: String { (poolSpool ?? spec.spoolDirectory) + "/console.log" }
         /// A pooled VM booted with its output disk already attached (one hot-plug less).
@@ -69,6 +86,8 @@ public final class LibvirtDriver: HypervisorDriver {
         var domain: DomainRef
         var ready = false
         var watcher: Task<Void, Never>?
+        /// Its CPU time at the last sample: the baseline of the job that takes it.
+        var cpuSample: UInt64 = 0
     }
 
     struct State {
@@ -77,6 +96,7 @@ public final class LibvirtDriver: HypervisorDriver {
         var connections: [String: Task<LibvirtConnection, any Error>] = [:]
         var listeners: [String: Task<Void, Never>] = [:]
         var resync: Task<Void, Never>?
+        var sampler: Task<Void, Never>?
     }
 
     public init(nodes: [NodeConfig], settings: Settings = Settings(), logger: Logger) {
@@ -90,6 +110,7 @@ public final class LibvirtDriver: HypervisorDriver {
     deinit {
         state.withLock { s in
             s.resync?.cancel()
+            s.sampler?.cancel()
             s.listeners.values.forEach { $0.cancel() }
             s.jobs.values.forEach { $0.walltimeTask?.cancel() }
             s.pools.values.forEach { $0.watcher?.cancel() }
@@ -136,6 +157,13 @@ public final class LibvirtDriver: HypervisorDriver {
                         await self?.resync()
                     }
                 }
+                let sampleInterval = settings.usageInterval
+                s.sampler = Task { [weak self] in
+                    while !Task.isCancelled {
+                        try? await Task.sleep(for: sampleInterval)
+                        await self?.sampleUsage()
+                    }
+                }
             }
             return true
         }
@@ -148,6 +176,9 @@ public final class LibvirtDriver: HypervisorDriver {
             switch kind {
             case .stopped, .crashed:
                 await domainStopped(domain.name)
+            case .shutdown:
+                // The guest powered off; its QEMU process may still answer: a last sample.
+                await sampleUsage(uri: uri)
             default:
                 break
             }
@@ -306,6 +337,7 @@ public final class LibvirtDriver: HypervisorDriver {
     }
 
     private func destroy(_ job: TrackedJob) async {
+        await sampleUsage(uri: job.uri)
         do {
             let connection = try await connection(job.uri)
             guard let domain = try await resolve(job, connection) else { return await finish(jobID: job.spec.jobID) }
@@ -359,7 +391,29 @@ public final class LibvirtDriver: HypervisorDriver {
                 outcome = .startFailed(reason: "the VM stopped before the payload started" + (tail.isEmpty ? "" : ": \(tail)"))
             }
         }
-        continuation.yield(.ended(jobID: jobID, outcome: outcome, time: WallClock.now()))
+        continuation.yield(.ended(jobID: jobID, outcome: outcome, time: WallClock.now(), usage: job.usage))
+    }
+
+    /// Reads CPU time and memory of the VMs on every URI that has jobs or pooled VMs.
+    func sampleUsage() async {
+        let uris = state.withLock { s in Set(s.jobs.values.map(\.uri)).union(s.pools.values.map(\.spec.node.uri)) }
+        for uri in uris { await sampleUsage(uri: uri) }
+    }
+
+    /// One `virConnectGetAllDomainStats` call for all VMs on `uri`; a failure keeps the last samples.
+    func sampleUsage(uri: String) async {
+        guard let connection = try? await connection(uri), let usage = try? await connection.domainUsage() else { return }
+        let byName = Dictionary(usage.map { ($0.domain.name, $0) }, uniquingKeysWith: { a, _ in a })
+        state.withLock { s in
+            for (id, job) in s.jobs where job.uri == uri {
+                guard let sample = byName[job.domain.name] else { continue }
+                if let cpu = sample.cpuTimeNanoseconds { s.jobs[id]!.cpuSample = max(cpu, job.cpuSample ?? 0) }
+                if let rss = sample.rssKiB { s.jobs[id]!.maxRSSKiB = max(rss, job.maxRSSKiB ?? 0) }
+            }
+            for (id, pool) in s.pools where pool.spec.node.uri == uri {
+                if let cpu = byName[pool.domain.name]?.cpuTimeNanoseconds { s.pools[id]!.cpuSample = cpu }
+            }
+        }
     }
 
     /// Compares tracked jobs with the domains libvirt runs; a tracked job without a domain ended unseen.

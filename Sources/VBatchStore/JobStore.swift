@@ -88,7 +88,8 @@ public final class JobStore: Sendable {
     }
 
     /// Deletes finished jobs that ended before `endedBefore`, with their history and their
-    /// payloads once no job refers to them. Ids are never reused afterwards.
+    /// payloads once no job refers to them; their accounting records stay. Ids are never
+    /// reused afterwards.
     /// - Returns: how many jobs were deleted.
     @discardableResult
     public func purge(endedBefore: Double) throws -> Int {
@@ -144,6 +145,12 @@ public final class JobStore: Sendable {
     /// A job's payload, or nil for an unknown job.
     public func script(_ id: Int64) throws -> (script: String, arguments: [String], variables: [String: String])? {
         try pool.read { db in try JobQueries.script(db, id: id) }
+    }
+
+    /// Accounting records of jobs that ended in `[since, until)`, oldest first; `owner` nil
+    /// for every user's. Records are kept when ``purge(endedBefore:)`` deletes their jobs.
+    public func accountingRecords(since: Double, until: Double, owner: String?) throws -> [AccountingRecord] {
+        try pool.read { db in try AccountingQueries.records(db, since: since, until: until, owner: owner) }
     }
 
     /// The highest job id ever handed out (0 for a new store), deleted jobs included.

@@ -71,9 +71,14 @@ public struct Transition: Sendable, Equatable {
     public var exitCode: Int?
     /// Added to the job's start attempts (e.g. 1 when a VM is created for it).
     public var attemptsDelta: Int
+    /// CPU seconds and largest resident memory the driver measured of the job's VM (nil
+    /// leaves them unchanged); recorded with the terminal transition, they go into its
+    /// accounting record.
+    public var cpuTime: Double?
+    public var maxRSSKiB: Int?
 
     public init(id: Int64, state: JobState, time: Double, reason: String, node: String? = nil, cpus: [Int]? = nil,
-                exitCode: Int? = nil, attemptsDelta: Int = 0) {
+                exitCode: Int? = nil, attemptsDelta: Int = 0, cpuTime: Double? = nil, maxRSSKiB: Int? = nil) {
         self.id = id
         self.state = state
         self.reason = reason
@@ -82,6 +87,8 @@ public struct Transition: Sendable, Equatable {
         self.cpus = cpus
         self.exitCode = exitCode
         self.attemptsDelta = attemptsDelta
+        self.cpuTime = cpuTime
+        self.maxRSSKiB = maxRSSKiB
     }
 }
 

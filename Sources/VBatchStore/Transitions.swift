@@ -7,7 +7,8 @@ enum TransitionWriter {
         if transitions.isEmpty { return 0 }
         return try pool.write { db in
             // ?1 state, ?2 reason, ?3 time, ?4 node, ?5 cpus, ?6 exit code, ?7 attempts delta,
-            // ?8 requeue (back to queued/held), ?9 starts, ?10 terminal, ?11 id.
+            // ?8 requeue (back to queued/held), ?9 starts, ?10 terminal, ?11 id, ?12 CPU time,
+            // ?13 max RSS. Ending a job (end_time set) fires the accounting trigger.
             // Terminal jobs (end_time set) are left alone: their state never changes again.
             let update = try db.cachedStatement(sql: """
                 UPDATE job SET
@@ -20,7 +21,9 @@ enum TransitionWriter {
                     start_time = CASE WHEN ?8 THEN NULL
                                       WHEN ?9 THEN coalesce(start_time, ?3)
                                       ELSE start_time END,
-                    end_time = CASE WHEN ?10 THEN ?3 ELSE NULL END
+                    end_time = CASE WHEN ?10 THEN ?3 ELSE NULL END,
+                    cpu_time = coalesce(?12, cpu_time),
+                    max_rss_kib = coalesce(?13, max_rss_kib)
                 WHERE id = ?11 AND end_time IS NULL
                 """)
             let insertEvent = try db.cachedStatement(sql: """
@@ -33,6 +36,7 @@ enum TransitionWriter {
                 try update.execute(arguments: [
                     t.state.rawValue, reason, t.time, t.node.map(Columns.withoutNUL), t.cpus.map(Columns.encodeCPUs),
                     t.exitCode, t.attemptsDelta, requeue, t.state.isActive, t.state.isTerminal, t.id,
+                    t.cpuTime.map { max($0, 0) }, t.maxRSSKiB.map { max($0, 0) },
                 ])
                 guard db.changesCount == 1 else { continue }
                 try insertEvent.execute(arguments: [t.id, t.time, t.state.rawValue, reason])

@@ -12,6 +12,9 @@ enum Migrations {
         migrator.registerMigration("v1") { db in
             try db.execute(sql: v1)
         }
+        migrator.registerMigration("v2") { db in
+            try db.execute(sql: v2)
+        }
         return migrator
     }
 
@@ -82,5 +85,57 @@ enum Migrations {
             reason TEXT NOT NULL
         );
         CREATE INDEX job_event_job ON job_event(job_id);
+        """
+
+    /// v2: accounting.
+    ///
+    /// - `job.cpu_time` (seconds) and `job.max_rss_kib` hold what the driver measured of the
+    ///   job's VM, set with its terminal transition.
+    /// - `accounting` holds one record per finished job, written by a trigger in the same
+    ///   transaction that ends the job, so no job ends without its record and none gets two.
+    ///   It copies what it needs instead of referring to `job`: records outlive purged jobs.
+    static let v2 = """
+        ALTER TABLE job ADD COLUMN cpu_time REAL CHECK (cpu_time IS NULL OR cpu_time >= 0);
+        ALTER TABLE job ADD COLUMN max_rss_kib INTEGER CHECK (max_rss_kib IS NULL OR max_rss_kib >= 0);
+
+        CREATE TABLE accounting (
+            job_id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL,
+            owner TEXT NOT NULL,
+            uid INTEGER NOT NULL,
+            vo TEXT,
+            submit_queue TEXT NOT NULL,
+            queue TEXT NOT NULL,
+            environment TEXT NOT NULL,
+            node TEXT,
+            cores INTEGER NOT NULL,
+            memory_mb INTEGER NOT NULL,
+            walltime_limit INTEGER NOT NULL,
+            submit_time REAL NOT NULL,
+            start_time REAL,
+            end_time REAL NOT NULL,
+            wall_seconds REAL NOT NULL CHECK (wall_seconds >= 0),
+            cpu_seconds REAL NOT NULL CHECK (cpu_seconds >= 0),
+            max_rss_kib INTEGER,
+            state TEXT NOT NULL CHECK (state IN ('completed', 'failed', 'cancelled')),
+            exit_code INTEGER,
+            reason TEXT NOT NULL
+        );
+        CREATE INDEX accounting_end ON accounting(end_time);
+        CREATE INDEX accounting_owner_end ON accounting(owner, end_time);
+
+        CREATE TRIGGER job_accounting
+        AFTER UPDATE OF end_time ON job
+        WHEN OLD.end_time IS NULL AND NEW.end_time IS NOT NULL
+        BEGIN
+            INSERT INTO accounting (job_id, name, owner, uid, vo, submit_queue, queue, environment, node, cores,
+                                    memory_mb, walltime_limit, submit_time, start_time, end_time, wall_seconds,
+                                    cpu_seconds, max_rss_kib, state, exit_code, reason)
+            VALUES (NEW.id, NEW.name, NEW.owner, NEW.uid, NEW.vo, NEW.submit_queue, NEW.queue, NEW.environment,
+                    CASE WHEN NEW.start_time IS NULL THEN NULL ELSE NEW.node END, NEW.cores, NEW.memory_mb,
+                    NEW.walltime, NEW.submit_time, NEW.start_time, NEW.end_time,
+                    CASE WHEN NEW.start_time IS NULL THEN 0 ELSE max(NEW.end_time - NEW.start_time, 0) END,
+                    coalesce(NEW.cpu_time, 0), NEW.max_rss_kib, NEW.state, NEW.exit_code, coalesce(NEW.reason, ''));
+        END;
         """
 }

@@ -1,0 +1,223 @@
+import VBatchCore
+
+/// What one finished job used: written once, when the job ends, and kept after the job's
+/// own row is purged. Times are Unix seconds.
+public struct AccountingRecord: Codable, Sendable, Equatable {
+    public var jobID: Int64
+    public var name: String
+    public var owner: String
+    public var uid: Int
+    public var vo: String?
+    /// The queue named at submit (may be a routing queue) and the execution queue that ran it.
+    public var submitQueue: String
+    public var queue: String
+    public var environment: String
+    /// The node that ran it; nil for a job that ended before it was placed.
+    public var node: String?
+    public var cores: Int
+    /// Memory of the job's VM.
+    public var memoryMB: Int
+    /// The walltime it asked for (seconds).
+    public var walltimeLimit: Int
+    public var submitTime: Double
+    /// When it was placed on its node (its VM started booting); nil if it never was.
+    public var startTime: Double?
+    public var endTime: Double
+    /// `endTime − startTime`, 0 for a job that never started.
+    public var wallSeconds: Double
+    /// CPU time of the job's VM as libvirt measured it, all vCPUs together.
+    public var cpuSeconds: Double
+    /// Largest resident memory of the VM's QEMU process libvirt reported, if any.
+    public var maxRSSKiB: Int?
+    /// `completed`, `failed` or `cancelled`.
+    public var state: JobState
+    public var exitCode: Int?
+    public var reason: String
+
+    public init(jobID: Int64, name: String, owner: String, uid: Int, vo: String?, submitQueue: String, queue: String,
+                environment: String, node: String?, cores: Int, memoryMB: Int, walltimeLimit: Int, submitTime: Double,
+                startTime: Double?, endTime: Double, wallSeconds: Double, cpuSeconds: Double, maxRSSKiB: Int?,
+                state: JobState, exitCode: Int?, reason: String) {
+        self.jobID = jobID
+        self.name = name
+        self.owner = owner
+        self.uid = uid
+        self.vo = vo
+        self.submitQueue = submitQueue
+        self.queue = queue
+        self.environment = environment
+        self.node = node
+        self.cores = cores
+        self.memoryMB = memoryMB
+        self.walltimeLimit = walltimeLimit
+        self.submitTime = submitTime
+        self.startTime = startTime
+        self.endTime = endTime
+        self.wallSeconds = wallSeconds
+        self.cpuSeconds = cpuSeconds
+        self.maxRSSKiB = maxRSSKiB
+        self.state = state
+        self.exitCode = exitCode
+        self.reason = reason
+    }
+
+    /// Core-seconds the job held: `cores × wallSeconds` (what fair share and APEL charge).
+    public var coreSeconds: Double { Double(cores) * wallSeconds }
+}
+
+/// The records of a period, with the site identity an APEL export needs
+/// (`GET /v1/accounting?since=&until=&all=1`).
+public struct AccountingReport: Codable, Sendable, Equatable {
+    /// Records ended in `[since, until)`, oldest first.
+    public var since: Double
+    public var until: Double
+    public var records: [AccountingRecord]
+    /// APEL `Site` (the GOCDB name).
+    public var site: String
+    /// APEL `SubmitHost` (the CE) and `MachineName` (this batch system's host).
+    public var submitHost: String
+    public var machineName: String
+    public var benchmarkType: String?
+    public var benchmark: Double?
+    public var infrastructure: String
+
+    public init(since: Double, until: Double, records: [AccountingRecord], site: String, submitHost: String,
+                machineName: String, benchmarkType: String? = nil, benchmark: Double? = nil, infrastructure: String = "grid") {
+        self.since = since
+        self.until = until
+        self.records = records
+        self.site = site
+        self.submitHost = submitHost
+        self.machineName = machineName
+        self.benchmarkType = benchmarkType
+        self.benchmark = benchmark
+        self.infrastructure = infrastructure
+    }
+}
+
+/// Totals of accounting records grouped by one attribute (`vbatch accounting --by`).
+public struct AccountingSummary: Codable, Sendable, Equatable {
+    /// What records can be grouped by.
+    public enum Grouping: String, Codable, Sendable, CaseIterable {
+        case vo, user, queue, environment, node
+    }
+
+    /// The totals of one group (or of all records).
+    public struct Row: Codable, Sendable, Equatable {
+        /// The group's value (`-` for records without one, e.g. local users for `vo`).
+        public var key: String
+        public var jobs: Int
+        public var completed: Int
+        public var failed: Int
+        public var cancelled: Int
+        public var wallSeconds: Double
+        /// Σ cores × wall seconds.
+        public var coreSeconds: Double
+        public var cpuSeconds: Double
+
+        public init(key: String) {
+            self.key = key
+            jobs = 0
+            completed = 0
+            failed = 0
+            cancelled = 0
+            wallSeconds = 0
+            coreSeconds = 0
+            cpuSeconds = 0
+        }
+
+        mutating func add(_ record: AccountingRecord) {
+            jobs += 1
+            switch record.state {
+            case .completed: completed += 1
+            case .failed: failed += 1
+            default: cancelled += 1
+            }
+            wallSeconds += record.wallSeconds
+            coreSeconds += record.coreSeconds
+            cpuSeconds += record.cpuSeconds
+        }
+
+        /// CPU time over the core time held: how busy the job's vCPUs were.
+        public var efficiency: Double? { coreSeconds > 0 ? cpuSeconds / coreSeconds : nil }
+    }
+
+    public var grouping: Grouping
+    /// One row per group, sorted by key.
+    public var rows: [Row]
+    public var total: Row
+
+    public init(_ records: [AccountingRecord], by grouping: Grouping) {
+        self.grouping = grouping
+        var groups: [String: Row] = [:]
+        var total = Row(key: "total")
+        for record in records {
+            let key = Self.key(of: record, grouping) ?? "-"
+            groups[key, default: Row(key: key)].add(record)
+            total.add(record)
+        }
+        rows = groups.values.sorted { $0.key < $1.key }
+        self.total = total
+    }
+
+    static func key(of record: AccountingRecord, _ grouping: Grouping) -> String? {
+        switch grouping {
+        case .vo: record.vo
+        case .user: record.owner
+        case .queue: record.queue
+        case .environment: record.environment
+        case .node: record.node
+        }
+    }
+}
+
+/// The APEL individual job message, version 0.3: the format the APEL repository ingests
+/// through SSM (one `Key: value` line per field, `%%` after each record).
+///
+/// Only jobs that started are accounted (APEL needs a start time); durations are whole
+/// seconds, memory KiB, times Unix seconds. `Processors` is the job's cores, `NodeCount` 1
+/// (a VM never spans nodes). `MemoryReal` is the VM's largest resident size when libvirt
+/// reported one, `MemoryVirtual` the memory the VM was given.
+public enum APELMessage {
+    public static let header = "APEL-individual-job-message: v0.3"
+
+    public static func render(_ report: AccountingReport) -> String {
+        var out = header + "\n"
+        for record in report.records {
+            guard let start = record.startTime else { continue }
+            var fields: [(String, String)] = [
+                ("Site", report.site),
+                ("SubmitHost", report.submitHost),
+                ("MachineName", report.machineName),
+                ("Queue", record.queue),
+                ("LocalJobId", String(record.jobID)),
+                ("LocalUserId", record.owner),
+            ]
+            if let vo = record.vo { fields.append(("VO", vo)) }
+            fields += [
+                ("WallDuration", String(Int(record.wallSeconds.rounded()))),
+                ("CpuDuration", String(Int(record.cpuSeconds.rounded()))),
+                ("Processors", String(record.cores)),
+                ("NodeCount", "1"),
+                ("StartTime", String(Int(start))),
+                ("EndTime", String(Int(record.endTime))),
+                ("InfrastructureDescription", "APEL-vbatch"),
+                ("InfrastructureType", report.infrastructure),
+            ]
+            if let rss = record.maxRSSKiB { fields.append(("MemoryReal", String(rss))) }
+            fields.append(("MemoryVirtual", String(record.memoryMB * 1024)))
+            if let type = report.benchmarkType, let value = report.benchmark {
+                fields.append(("ServiceLevelType", type))
+                fields.append(("ServiceLevel", String(value)))
+            }
+            for (key, value) in fields { out += key + ": " + oneLine(value) + "\n" }
+            out += "%%\n"
+        }
+        return out
+    }
+
+    /// A value as one line: a record field never spans lines nor starts a `%%` separator.
+    static func oneLine(_ value: String) -> String {
+        String(value.unicodeScalars.map { $0.properties.generalCategory == .control ? " " : Character($0) })
+    }
+}
