@@ -23,6 +23,16 @@ public final class JobStore: Sendable {
         let url = URL(fileURLWithPath: path)
         try FileManager.default.createDirectory(at: url.deletingLastPathComponent(),
                                                 withIntermediateDirectories: true)
+        // Every user's scripts and variables are in here: only the daemon may read it, as
+        // the API allows each user their own jobs only. SQLite gives the -wal and -shm files
+        // the database file's mode; existing files (an older store) are restricted too.
+        let files = FileManager.default
+        if !files.fileExists(atPath: path) {
+            files.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600])
+        }
+        for file in [path, path + "-wal", path + "-shm"] where files.fileExists(atPath: file) {
+            try files.setAttributes([.posixPermissions: 0o600], ofItemAtPath: file)
+        }
         var config = Configuration()
         config.label = "vbatch.store"
         config.foreignKeysEnabled = true

@@ -141,9 +141,10 @@ final class DaemonHarness: @unchecked Sendable {
     }
 
     /// Runs the `vbatch` CLI as another Unix user (through `setpriv`), to check that the
-    /// daemon takes identity from the socket, not from the client.
-    func vbatch(as user: String, _ arguments: [String]) throws -> CommandResult {
-        try Self.run("/usr/bin/setpriv", ["--reuid=\(user)", "--regid=\(user == "nobody" ? "nogroup" : user)",
+    /// daemon takes identity from the socket, not from the client. `group` is the primary
+    /// group to run with (default: the group named like the user, `nogroup` for nobody).
+    func vbatch(as user: String, group: String? = nil, _ arguments: [String]) throws -> CommandResult {
+        try Self.run("/usr/bin/setpriv", ["--reuid=\(user)", "--regid=\(group ?? (user == "nobody" ? "nogroup" : user))",
                                           "--clear-groups", Self.binaries + "/vbatch"] + arguments,
                      environment: ["VBATCH_SOCKET": socket], stdin: nil)
     }
