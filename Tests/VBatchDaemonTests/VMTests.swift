@@ -71,6 +71,30 @@ struct VMTests {
         #expect(FileManager.default.fileExists(atPath: spool + "/stdout"))
     }
 
+    @Test func accountingRecordsTheCPUTimeLibvirtMeasured() throws {
+        let d = try harness()
+        // One payload keeps its vCPU busy for 4 s, the other sleeps as long.
+        let busy = try submit(d, """
+            #!/bin/sh
+            end=$(( $(date +%s) + 4 ))
+            while [ "$(date +%s)" -lt "$end" ]; do :; done
+            """, ["-q", "two-way"])
+        let idle = try submit(d, "#!/bin/sh\nsleep 4\n", ["-q", "two-way"])
+        try waitEnded(d, [busy, idle])
+        let report = try d.client.accounting(since: nil, until: nil, all: true)
+        let records = Dictionary(uniqueKeysWithValues: report.records.map { ($0.jobID, $0) })
+        let b = try #require(records[busy]), i = try #require(records[idle])
+        for r in [b, i] {
+            #expect(r.state == .completed && r.exitCode == 0 && r.node == "local" && r.cores == 1)
+            // libvirt's CPU time of the VM: something (the guest boots), never more than its vCPU could give.
+            #expect(r.cpuSeconds > 0.2 && r.cpuSeconds <= r.coreSeconds + 1, "cpu \(r.cpuSeconds) s, wall \(r.wallSeconds) s")
+            #expect((r.maxRSSKiB ?? 0) > 10_000, "QEMU's resident memory is reported")
+        }
+        #expect(b.cpuSeconds > i.cpuSeconds + 2, "busy \(b.cpuSeconds) s vs idle \(i.cpuSeconds) s of CPU")
+        let apel = try d.vbatch(["accounting", "--all", "--format", "apel"]).stdout
+        #expect(apel.contains("LocalJobId: \(busy)\n") && apel.contains("CpuDuration: \(Int(b.cpuSeconds.rounded()))\n"))
+    }
+
     @Test func walltimeKillsWithinTheGracePeriod() throws {
         let d = try harness()
         let id = try submit(d, "#!/bin/sh\necho started\nsleep 600\n", ["-q", "one-way", "-l", "walltime=5s"])
