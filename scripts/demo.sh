@@ -92,5 +92,9 @@ run "$bin/vbatch" output "$hello" --file output/answer.txt
 step "Histories"
 for id in $(echo "$pair" | head -1) $forever; do run "$bin/vbatch" show "$id"; done
 
+step "Accounting: one record per finished job, with the CPU time libvirt measured of its VM"
+run "$bin/vbatch" accounting --all --records
+run "$bin/vbatch" accounting --all --by queue
+
 kill "$(cat "$demo/vbatchd.pid")" && rm -f "$demo/vbatchd.pid"
 step "Done. State, spool (outputs, console logs) and the daemon log are in $demo"
