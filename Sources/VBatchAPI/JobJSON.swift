@@ -114,6 +114,7 @@ public struct JSONWriter {
         }
         if let v = j.exitCode { raw(",\"exitCode\":"); int(v) }
         if let v = j.reason { raw(",\"reason\":"); string(v) }
+        if let v = j.cpuTime { raw(",\"cpuTime\":"); double(v) }
         raw("}")
     }
 

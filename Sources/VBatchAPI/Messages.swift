@@ -89,11 +89,13 @@ public struct JobInfo: Codable, Sendable, Equatable {
     public var exitCode: Int?
     /// Why the job is in its state (last transition's reason).
     public var reason: String?
+    /// CPU seconds of the job's VM as the hypervisor measured them; set when the job ended.
+    public var cpuTime: Double?
 
     public init(id: Int64, name: String, owner: String, vo: String?, submitQueue: String, queue: String,
                 environment: String, cores: Int, memoryMB: Int, walltime: Int, state: JobState, submitTime: Double,
                 startTime: Double? = nil, endTime: Double? = nil, node: String? = nil, cpus: [Int]? = nil,
-                exitCode: Int? = nil, reason: String? = nil) {
+                exitCode: Int? = nil, reason: String? = nil, cpuTime: Double? = nil) {
         self.id = id
         self.name = name
         self.owner = owner
@@ -112,6 +114,7 @@ public struct JobInfo: Codable, Sendable, Equatable {
         self.cpus = cpus
         self.exitCode = exitCode
         self.reason = reason
+        self.cpuTime = cpuTime
     }
 }
 

@@ -60,6 +60,7 @@ enum JobListJSON {
             }
             int(",\"exitCode\":", 16)
             string(",\"reason\":", 17)
+            double(",\"cpuTime\":", 18)
             w.raw("}")
         }
         w.raw("]\n")

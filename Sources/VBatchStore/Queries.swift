@@ -9,7 +9,7 @@ enum JobQueries {
     /// Columns of ``JobInfo``, in the order ``jobInfo(_:)`` decodes them.
     static let jobInfoColumns = """
         id, name, owner, vo, submit_queue, queue, environment, cores, memory_mb, walltime, state,
-        submit_time, start_time, end_time, node, cpus, exit_code, reason
+        submit_time, start_time, end_time, node, cpus, exit_code, reason, cpu_time
         """
 
     static func jobInfo(_ row: Row) throws -> JobInfo {
@@ -32,7 +32,8 @@ enum JobQueries {
             node: try row.decode(String?.self, atIndex: 14),
             cpus: try Columns.cpus(try row.decode(String?.self, atIndex: 15), job: id),
             exitCode: try row.decode(Int?.self, atIndex: 16),
-            reason: try row.decode(String?.self, atIndex: 17))
+            reason: try row.decode(String?.self, atIndex: 17),
+            cpuTime: try row.decode(Double?.self, atIndex: 18))
     }
 
     static func job(_ db: Database, id: Int64) throws -> JobInfo? {

@@ -91,6 +91,12 @@ struct VMTests {
             #expect((r.maxRSSKiB ?? 0) > 10_000, "QEMU's resident memory is reported")
         }
         #expect(b.cpuSeconds > i.cpuSeconds + 2, "busy \(b.cpuSeconds) s vs idle \(i.cpuSeconds) s of CPU")
+        // The job itself carries the measured CPU time: `vbatch show` and qstat's resources_used.cput.
+        #expect(try job(d, busy).cpuTime == b.cpuSeconds)
+        let cput = Quantities.formatHMS(Int(b.cpuSeconds.rounded()))
+        let shown = try d.vbatch(["show", String(busy)]).stdout.split(separator: "\n").first { $0.hasPrefix("cpu time:") }
+        #expect(shown?.hasSuffix(" \(cput)") == true, "\(String(describing: shown))")
+        #expect(try d.vbatch(["qstat", "-f", String(busy)]).stdout.contains("resources_used.cput = \(cput)\n"))
         let apel = try d.vbatch(["accounting", "--all", "--format", "apel"]).stdout
         #expect(apel.contains("LocalJobId: \(busy)\n") && apel.contains("CpuDuration: \(Int(b.cpuSeconds.rounded()))\n"))
     }

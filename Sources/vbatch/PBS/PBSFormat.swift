@@ -138,10 +138,11 @@ struct PBSJob {
         return max(0, Int((end - start).rounded(.down)))
     }
 
-    /// `resources_used.cput`: vbatch does not measure CPU time; this is the CPU time the job
-    /// held (run time × its pinned vCPUs), an upper bound of what it used.
+    /// `resources_used.cput`: for a finished job the CPU time libvirt measured of its VM; while
+    /// it runs, the CPU time it holds (run time × its pinned vCPUs), an upper bound of its use.
     func cpuSeconds(now: Double) -> Int? {
-        runSeconds(now: now).map { $0 * max(1, info.cores) }
+        if isFinished, let measured = info.cpuTime { return Int(measured.rounded()) }
+        return runSeconds(now: now).map { $0 * max(1, info.cores) }
     }
 
     /// `node/cpu+node/cpu…`, one entry per vCPU (its host CPU), as Torque lists one per slot.

@@ -1,6 +1,7 @@
 import ArgumentParser
 import VBatchAPI
 import VBatchClient
+import VBatchCore
 
 /// `vbatch show JOB [--json]`: every field of one job and its history.
 struct Show: ParsableCommand {
@@ -43,6 +44,7 @@ struct Show: ParsableCommand {
             let end = j.endTime ?? start
             if j.endTime != nil, end >= start { fields.append(("run time", Format.walltime(Int(end - start)))) }
         }
+        if let cpu = j.cpuTime { fields.append(("cpu time", Quantities.formatHMS(Int(cpu.rounded())))) }
         fields.append(("node", Format.text(j.node)))
         fields.append(("cpus", j.cpus.map { $0.map(String.init).joined(separator: ",") } ?? "-"))
         fields.append(("exit code", Format.optional(j.exitCode)))
