@@ -6,7 +6,8 @@ import VBatchCore
 /// show with history; `DELETE /jobs/ID` cancel; `POST /jobs/ID/hold` and `/release`;
 /// `GET /jobs/ID/output` (streams and file list), `GET /jobs/ID/files?path=output/…` (one file),
 /// `GET /queues`; `GET /nodes`; `GET /history[?all=1&limit=N]`; `GET /whoami`;
-/// `GET /accounting[?since=T&until=T&all=1]` (``AccountingReport``).
+/// `GET /accounting[?since=T&until=T&all=1]` (``AccountingReport``); operators:
+/// `POST /nodes/NAME/state` (``NodeStateRequest``), `POST /queues/NAME/state` (``QueueStateRequest``).
 /// Errors come back as a non-2xx status with ``ErrorResponse``.
 public enum API {
     public static let version = "v1"
@@ -163,12 +164,14 @@ public struct QueueInfo: Codable, Sendable, Equatable {
     public var maxRunningPerUser: Int?
     public var queued: Int
     public var running: Int
+    /// Who changed `enabled` or `started` at run time, and why (`vbatch queue stop …`).
+    public var note: String?
 
     public init(name: String, kind: String, description: String, enabled: Bool, started: Bool, priority: Int? = nil,
                 destinations: [String]? = nil, environments: [String]? = nil, walltimeMax: Int? = nil,
                 walltimeDefault: Int? = nil, maxCores: Int? = nil, maxMemoryMB: Int? = nil, vos: [String]? = nil,
                 nodes: [String]? = nil, maxJobsPerNode: Int? = nil, maxRunning: Int? = nil, maxQueued: Int? = nil,
-                maxRunningPerUser: Int? = nil, queued: Int, running: Int) {
+                maxRunningPerUser: Int? = nil, queued: Int, running: Int, note: String? = nil) {
         self.name = name
         self.kind = kind
         self.description = description
@@ -189,6 +192,7 @@ public struct QueueInfo: Codable, Sendable, Equatable {
         self.maxRunningPerUser = maxRunningPerUser
         self.queued = queued
         self.running = running
+        self.note = note
     }
 }
 
@@ -202,7 +206,7 @@ public struct NodeInfo: Codable, Sendable, Equatable {
     public var enabled: Bool
     public var environments: [String]?
     public var jobs: [Int64]
-    /// Why the node is out of service, when the daemon took it out.
+    /// Why the node is out of service: an operator drained it, or the daemon took it out.
     public var note: String?
     /// Pools kept on this node.
     public var pools: [PoolInfo]
@@ -220,6 +224,33 @@ public struct NodeInfo: Codable, Sendable, Equatable {
         self.jobs = jobs
         self.note = note
         self.pools = pools
+    }
+}
+
+/// `POST /v1/nodes/NAME/state` (operators): drain a node (`enabled: false`: running jobs
+/// finish, no new ones start) or put it back; kept across daemon restarts.
+public struct NodeStateRequest: Codable, Sendable, Equatable {
+    public var enabled: Bool
+    public var reason: String?
+
+    public init(enabled: Bool, reason: String? = nil) {
+        self.enabled = enabled
+        self.reason = reason
+    }
+}
+
+/// `POST /v1/queues/NAME/state` (operators): `enabled` accepts or refuses new submissions,
+/// `started` starts or holds back its waiting jobs; nil leaves a flag as it is. Kept across
+/// daemon restarts.
+public struct QueueStateRequest: Codable, Sendable, Equatable {
+    public var enabled: Bool?
+    public var started: Bool?
+    public var reason: String?
+
+    public init(enabled: Bool? = nil, started: Bool? = nil, reason: String? = nil) {
+        self.enabled = enabled
+        self.started = started
+        self.reason = reason
     }
 }
 

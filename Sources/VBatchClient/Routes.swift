@@ -8,13 +8,24 @@ public enum Route {
     public static func output(_ id: Int64) -> String { "/v1/jobs/\(id)/output" }
     /// One spool file; `path` is percent-encoded here.
     public static func file(_ id: Int64, path: String) -> String {
-        let unreserved = Set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~/".utf8)
+        "/v1/jobs/\(id)/files?path=" + percentEncoded(path, keepingSlashes: true)
+    }
+    /// Operators: drain or resume a node; enable, disable, start or stop a queue.
+    public static func nodeState(_ name: String) -> String { "/v1/nodes/\(percentEncoded(name, keepingSlashes: false))/state" }
+    public static func queueState(_ name: String) -> String { "/v1/queues/\(percentEncoded(name, keepingSlashes: false))/state" }
+
+    static func percentEncoded(_ text: String, keepingSlashes: Bool) -> String {
+        let unreserved = Set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~".utf8)
         let hex = Array("0123456789ABCDEF".utf8)
         var encoded: [UInt8] = []
-        for b in path.utf8 {
-            if unreserved.contains(b) { encoded.append(b) } else { encoded += [UInt8(ascii: "%"), hex[Int(b >> 4)], hex[Int(b & 15)]] }
+        for b in text.utf8 {
+            if unreserved.contains(b) || (keepingSlashes && b == UInt8(ascii: "/")) {
+                encoded.append(b)
+            } else {
+                encoded += [UInt8(ascii: "%"), hex[Int(b >> 4)], hex[Int(b & 15)]]
+            }
         }
-        return "/v1/jobs/\(id)/files?path=" + String(decoding: encoded, as: UTF8.self)
+        return String(decoding: encoded, as: UTF8.self)
     }
     public static let queues = "/v1/queues"
     public static let nodes = "/v1/nodes"

@@ -91,6 +91,18 @@ public struct VBatchClient: Sendable {
         try get([NodeInfo].self, Route.nodes)
     }
 
+    /// Drains a node or puts it back (operators; `POST /v1/nodes/NAME/state`).
+    public func setNode(_ name: String, _ change: NodeStateRequest) throws(ClientError) -> NodeInfo {
+        let path = Route.nodeState(name)
+        return try decode(NodeInfo.self, checked("POST", path, body: encode(change)), "POST", path)
+    }
+
+    /// Enables, disables, starts or stops a queue (operators; `POST /v1/queues/NAME/state`).
+    public func setQueue(_ name: String, _ change: QueueStateRequest) throws(ClientError) -> QueueInfo {
+        let path = Route.queueState(name)
+        return try decode(QueueInfo.self, checked("POST", path, body: encode(change)), "POST", path)
+    }
+
     /// Finished jobs, newest first (`GET /v1/history`).
     public func history(all: Bool, limit: Int?) throws(ClientError) -> [JobInfo] {
         try get([JobInfo].self, Route.history(all: all, limit: limit))

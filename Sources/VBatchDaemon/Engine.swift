@@ -16,8 +16,9 @@ public actor Engine {
     let driver: any HypervisorDriver
     let spoolRoot: String
     let logger: Logger
-    private var scheduler: Scheduler
-    private let router: QueueRouter
+    var scheduler: Scheduler
+    /// Routes submissions; its configuration carries the operators' queue settings.
+    var router: QueueRouter
     /// Jobs routed to a queue whose submission is being committed (counted against max_queued).
     private var committing: [String: Int] = [:]
     /// Why a running job is being cancelled, until its VM is gone.
@@ -25,16 +26,18 @@ public actor Engine {
     /// Failed start attempts of active jobs (only jobs that had one).
     private var attempts: [Int64: Int] = [:]
     /// Consecutive VM start failures per node; at the site's limit the node is taken out.
-    private var nodeFailures: [Int: Int] = [:]
-    /// Why a node was taken out of service.
-    private var nodeNotes: [Int: String] = [:]
+    var nodeFailures: [Int: Int] = [:]
+    /// Why a node was taken out of service (drained, or start failures).
+    var nodeNotes: [Int: String] = [:]
+    /// Why a queue is disabled or stopped at run time.
+    var queueNotes: [String: String] = [:]
     private let cycleContinuation: AsyncStream<Void>.Continuation
     /// One element whenever a scheduling cycle is wanted; bursts collapse into one.
     public nonisolated let cycleRequests: AsyncStream<Void>
 
-    /// Opens the engine and rebuilds its state from the store: waiting jobs are queued again,
-    /// jobs whose VMs still run are re-adopted, jobs whose VMs vanished are requeued or
-    /// failed, and VMs the store does not know are removed.
+    /// Opens the engine and rebuilds its state from the store: operators' run-time settings
+    /// apply again, waiting jobs are queued again, jobs whose VMs still run are re-adopted,
+    /// jobs whose VMs vanished are requeued or failed, and VMs the store does not know are removed.
     public init(configuration: Configuration, store: JobStore, driver: any HypervisorDriver, spoolRoot: String,
                 logger: Logger) async throws {
         self.configuration = configuration
@@ -46,6 +49,7 @@ public actor Engine {
         scheduler = Scheduler(configuration: configuration, now: now)
         router = QueueRouter(configuration: configuration)
         (cycleRequests, cycleContinuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        try applyAdminSettings()
         try await rebuild(now: now)
     }
 
@@ -292,11 +296,11 @@ public actor Engine {
     }
 
     public func queues() -> [QueueInfo] {
-        configuration.queues.map { queue in
+        router.configuration.queues.map { queue in
             switch queue {
             case .routing(let r):
                 return QueueInfo(name: r.name, kind: "routing", description: r.description, enabled: r.enabled, started: true,
-                                 destinations: r.destinations, queued: 0, running: 0)
+                                 destinations: r.destinations, queued: 0, running: 0, note: queueNotes[r.name])
             case .execution(let e):
                 let q = scheduler.queue(named: e.name)!
                 return QueueInfo(name: e.name, kind: "execution", description: e.description, enabled: e.enabled,
@@ -304,7 +308,8 @@ public actor Engine {
                                  walltimeMax: e.walltimeMax, walltimeDefault: e.walltimeDefault, maxCores: e.maxCores,
                                  maxMemoryMB: e.maxMemoryMB, vos: e.vos, nodes: e.nodes, maxJobsPerNode: e.maxJobsPerNode,
                                  maxRunning: e.maxRunning, maxQueued: e.maxQueued, maxRunningPerUser: e.maxRunningPerUser,
-                                 queued: scheduler.waitingCount(queue: q), running: scheduler.runningCount(queue: q))
+                                 queued: scheduler.waitingCount(queue: q), running: scheduler.runningCount(queue: q),
+                                 note: queueNotes[e.name])
             }
         }
     }

@@ -54,13 +54,7 @@ public func buildRouter(engine: Engine) -> Router<VBatchRequestContext> {
 
     v1.post("jobs") { request, context in
         await respond(status: 201) {
-            let body = try await request.body.collect(upTo: API.maxRequestBytes)
-            let submit: SubmitRequest
-            do {
-                submit = try JSONDecoder().decode(SubmitRequest.self, from: Data(buffer: body))
-            } catch {
-                throw EngineError.badRequest("malformed submission: \(error)")
-            }
+            let submit = try await decode(SubmitRequest.self, request, what: "submission")
             return try encode(try await engine.submit(submit, caller: context.caller!))
         }
     }
@@ -93,6 +87,18 @@ public func buildRouter(engine: Engine) -> Router<VBatchRequestContext> {
     }
     v1.get("nodes") { _, _ in
         await respond { try encode(await engine.nodes()) }
+    }
+    v1.post("nodes/:name/state") { request, context in
+        await respond {
+            let change = try await decode(NodeStateRequest.self, request, what: "node change")
+            return try encode(try await engine.setNode(try name(context), change, caller: context.caller!))
+        }
+    }
+    v1.post("queues/:name/state") { request, context in
+        await respond {
+            let change = try await decode(QueueStateRequest.self, request, what: "queue change")
+            return try encode(try await engine.setQueue(try name(context), change, caller: context.caller!))
+        }
     }
     v1.get("history") { request, context in
         await respond {
@@ -129,6 +135,21 @@ private func jobID(_ context: VBatchRequestContext) throws -> Int64 {
         throw EngineError.badRequest("job id must be a positive number")
     }
     return id
+}
+
+private func name(_ context: VBatchRequestContext) throws -> String {
+    guard let name = context.parameters.get("name"), !name.isEmpty else { throw EngineError.badRequest("a name is required") }
+    return name
+}
+
+/// The request's JSON body as `type`; a body that does not decode is the client's error.
+private func decode<T: Decodable>(_ type: T.Type, _ request: Request, what: String) async throws -> T {
+    let body = try await request.body.collect(upTo: API.maxRequestBytes)
+    do {
+        return try JSONDecoder().decode(type, from: Data(buffer: body))
+    } catch {
+        throw EngineError.badRequest("malformed \(what): \(error)")
+    }
 }
 
 private func encode<T: Encodable>(_ value: T) throws -> [UInt8] {

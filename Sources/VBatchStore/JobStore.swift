@@ -163,6 +163,36 @@ public final class JobStore: Sendable {
         try pool.read { db in try AccountingQueries.records(db, since: since, until: until, owner: owner) }
     }
 
+    /// Operators' run-time settings, in the order they were made.
+    public func adminSettings() throws -> [AdminSetting] {
+        try pool.read { db in
+            var settings: [AdminSetting] = []
+            let rows = try Row.fetchCursor(db, sql: """
+                SELECT kind, name, flag, value, reason, changed_by, time FROM admin_setting ORDER BY time
+                """)
+            while let row = try rows.next() {
+                let kind: String = row[0], flag: String = row[2]
+                guard let k = AdminSetting.Kind(rawValue: kind), let f = AdminSetting.Flag(rawValue: flag) else {
+                    throw StoreError.corruptRow("admin_setting \(kind) \(flag)")
+                }
+                settings.append(AdminSetting(kind: k, name: row[1], flag: f, value: row[3], reason: row[4],
+                                             changedBy: row[5], time: row[6]))
+            }
+            return settings
+        }
+    }
+
+    /// Records an operator's setting durably, replacing the earlier one of the same flag.
+    public func save(_ setting: AdminSetting) throws {
+        try pool.write { db in
+            try db.execute(sql: """
+                INSERT OR REPLACE INTO admin_setting (kind, name, flag, value, reason, changed_by, time)
+                VALUES (?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [setting.kind.rawValue, setting.name, setting.flag.rawValue, setting.value,
+                                 Columns.withoutNUL(setting.reason), setting.changedBy, setting.time])
+        }
+    }
+
     /// The highest job id ever handed out (0 for a new store), deleted jobs included.
     public func maxJobID() throws -> Int64 {
         try pool.read { db in

@@ -129,6 +129,32 @@ public struct ActiveJob: Sendable, Equatable {
     }
 }
 
+/// An operator's run-time setting of one node or queue flag (drain a node, stop a queue),
+/// which overrides the configuration files until changed again.
+public struct AdminSetting: Sendable, Equatable {
+    public enum Kind: String, Sendable { case node, queue }
+    public enum Flag: String, Sendable { case enabled, started }
+
+    public var kind: Kind
+    public var name: String
+    public var flag: Flag
+    public var value: Bool
+    /// Why (shown by `vbatch nodes` / `vbatch queues`).
+    public var reason: String
+    public var changedBy: String
+    public var time: Double
+
+    public init(kind: Kind, name: String, flag: Flag, value: Bool, reason: String, changedBy: String, time: Double) {
+        self.kind = kind
+        self.name = name
+        self.flag = flag
+        self.value = value
+        self.reason = reason
+        self.changedBy = changedBy
+        self.time = time
+    }
+}
+
 /// The SQLite settings in effect on the store's writer connection (for checks and tests).
 public struct StoreSettings: Sendable, Equatable {
     /// `wal` when write-ahead logging is on.

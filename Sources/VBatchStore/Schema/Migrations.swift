@@ -15,6 +15,9 @@ enum Migrations {
         migrator.registerMigration("v2") { db in
             try db.execute(sql: v2)
         }
+        migrator.registerMigration("v3") { db in
+            try db.execute(sql: v3)
+        }
         return migrator
     }
 
@@ -137,5 +140,20 @@ enum Migrations {
                     CASE WHEN NEW.start_time IS NULL THEN 0 ELSE max(NEW.end_time - NEW.start_time, 0) END,
                     coalesce(NEW.cpu_time, 0), NEW.max_rss_kib, NEW.state, NEW.exit_code, coalesce(NEW.reason, ''));
         END;
+        """
+
+    /// v3: operators' run-time settings (`vbatch node drain`, `vbatch queue stop`, ...), kept
+    /// across restarts on top of the configuration files: one row per node or queue and flag.
+    static let v3 = """
+        CREATE TABLE admin_setting (
+            kind TEXT NOT NULL CHECK (kind IN ('node', 'queue')),
+            name TEXT NOT NULL,
+            flag TEXT NOT NULL CHECK (flag IN ('enabled', 'started')),
+            value INTEGER NOT NULL CHECK (value IN (0, 1)),
+            reason TEXT NOT NULL,
+            changed_by TEXT NOT NULL,
+            time REAL NOT NULL,
+            PRIMARY KEY (kind, name, flag)
+        );
         """
 }

@@ -22,7 +22,7 @@ struct Nodes: ParsableCommand {
         ])
         for n in try client.nodes() {
             let usedSlots = n.slots - n.freeSlots
-            let state = !n.enabled ? "offline" : usedSlots == 0 ? "free" : n.freeSlots == 0 ? "full" : "busy"
+            let state = !n.enabled ? (n.jobs.isEmpty ? "offline" : "draining") : usedSlots == 0 ? "free" : n.freeSlots == 0 ? "full" : "busy"
             t.append([
                 n.name, state, "\(usedSlots)/\(n.slots)",
                 Format.memory(n.memoryMB - n.freeMemoryMB) + "/" + Format.memory(n.memoryMB),

@@ -20,6 +20,7 @@ struct Queues: ParsableCommand {
             .init(title: "PRIO", rightAligned: true), .init(title: "WALLTIME MAX/DEF"),
             .init(title: "PER-NODE", rightAligned: true), .init(title: "QUEUED", rightAligned: true),
             .init(title: "RUNNING", rightAligned: true), .init(title: "DESTINATIONS/ENVS", maxWidth: 60),
+            .init(title: "NOTE", maxWidth: 80),
         ])
         for q in try client.queues() {
             let targets = q.kind == "routing" ? q.destinations : q.environments
@@ -27,7 +28,7 @@ struct Queues: ParsableCommand {
                 q.name, q.kind, Format.yesNo(q.enabled) + "/" + Format.yesNo(q.started), Format.optional(q.priority),
                 Format.walltime(q.walltimeMax) + "/" + Format.walltime(q.walltimeDefault),
                 Format.optional(q.maxJobsPerNode), String(q.queued), String(q.running),
-                targets.map { $0.isEmpty ? "-" : $0.joined(separator: ",") } ?? "-",
+                targets.map { $0.isEmpty ? "-" : $0.joined(separator: ",") } ?? "-", Format.text(q.note),
             ])
         }
         Output.print(t.render())
