@@ -135,10 +135,14 @@ public struct JobEvent: Codable, Sendable, Equatable {
 public struct JobDetail: Codable, Sendable, Equatable {
     public var job: JobInfo
     public var history: [JobEvent]
+    /// For a waiting job: why it has not started (held, queue stopped, a limit, resources,
+    /// the reservation of the job next to start).
+    public var waiting: String?
 
-    public init(job: JobInfo, history: [JobEvent]) {
+    public init(job: JobInfo, history: [JobEvent], waiting: String? = nil) {
         self.job = job
         self.history = history
+        self.waiting = waiting
     }
 }
 

@@ -19,33 +19,33 @@ public struct Scheduler: Sendable {
     public let voNames: [String]
 
     private let queueIndex: [String: Int32]
-    private let environmentIndex: [String: Int32]
+    let environmentIndex: [String: Int32]
     private let voIndex: [String: Int32]
-    private let nodeIndex: [String: Int]
+    let nodeIndex: [String: Int]
     private var userNames: [String] = []
     private var userIndex: [String: Int32] = [:]
 
     // Nodes.
-    private var nodeEnabled: [Bool]
-    private var freeSlots: [CPUSet]
-    private var freeMemory: [Int]
+    var nodeEnabled: [Bool]
+    var freeSlots: [CPUSet]
+    var freeMemory: [Int]
     /// Running jobs of each queue on each node, `[node * queues.count + queue]`.
-    private var nodeQueueJobs: [Int32]
+    var nodeQueueJobs: [Int32]
     private var nodeJobs: [[Int64]]
     /// Index keys (`queue * environments.count + environment`) each node may serve.
     private let nodeKeys: [[Int]]
     /// Nodes that may serve each key, whatever their current load.
-    private let keyNodes: [[Int]]
+    let keyNodes: [[Int]]
     private var indexes: [FreeSlotIndex?]
 
     // Jobs.
-    private var pending: [Int64: PendingJob] = [:]
+    var pending: [Int64: PendingJob] = [:]
     private var lists: [JobList]
     private var running: [Int64: RunningJob] = [:]
-    private var queueRunning: [Int]
+    var queueRunning: [Int]
     private var queueWaiting: [Int]
-    private var userRunning: [Int64: Int] = [:]
-    private var queueStarted: [Bool]
+    var userRunning: [Int64: Int] = [:]
+    var queueStarted: [Bool]
     private var ledger: FairShareLedger
 
     // Pools.
@@ -374,7 +374,7 @@ public struct Scheduler: Sendable {
     // MARK: - Internals
 
     private func listKey(_ job: PendingJob) -> Int { Int(job.queue) * voNames.count + Int(job.vo) }
-    private func userKey(_ job: PendingJob) -> Int64 { Int64(job.queue) << 32 | Int64(job.user) }
+    func userKey(_ job: PendingJob) -> Int64 { Int64(job.queue) << 32 | Int64(job.user) }
 
     private func nextLive(in list: Int, from position: Int) -> Cursor? {
         let ids = lists[list].ids

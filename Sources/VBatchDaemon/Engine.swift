@@ -182,7 +182,7 @@ public actor Engine {
 
     public func job(_ id: Int64, caller: Caller) throws -> JobDetail {
         let job = try authorizedJob(id, caller: caller)
-        return JobDetail(job: job, history: try store.history(id))
+        return JobDetail(job: job, history: try store.history(id), waiting: scheduler.waitingReason(id, now: WallClock.now()))
     }
 
     /// Cancels a job: a waiting job at once, a running one by destroying its VM.

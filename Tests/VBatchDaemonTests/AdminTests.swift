@@ -46,6 +46,7 @@ struct AdminTests {
         #expect(try d.wait(timeout: 10) { try job(d, running).state == .completed })
         usleep(500_000)
         #expect(try job(d, waiting).state == .queued)
+        #expect(try d.client.job(waiting).waiting == "every node serving queue two-way with environment testguest is drained or out of service")
 
         // Kept across a restart.
         d.stop()
@@ -76,6 +77,10 @@ struct AdminTests {
         let other = try submit(d, ["-q", "one-way", "-v", "VBATCH_SIM_RUNTIME=0.2"])
         #expect(try d.wait(timeout: 10) { try job(d, other).state == .completed })
         #expect(try job(d, held).state == .queued)
+        // Why it waits, for its owner and in its JSON.
+        #expect(try d.client.job(held).waiting == "queue two-way is stopped")
+        let shown = try d.vbatch(["show", String(held)]).stdout.split(separator: "\n").first { $0.hasPrefix("waiting:") }
+        #expect(shown?.hasSuffix(" queue two-way is stopped") == true)
         let stopped = try queue(d, "two-way")
         #expect(stopped.enabled && !stopped.started && stopped.note == "stopped by root: draining for maintenance")
 

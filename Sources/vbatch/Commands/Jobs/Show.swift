@@ -30,6 +30,9 @@ struct Show: ParsableCommand {
             ("owner", Format.text(j.owner)),
             ("vo", Format.text(j.vo)),
             ("state", j.state.rawValue + (j.reason.map { $0.isEmpty ? "" : " (\(Format.text($0)))" } ?? "")),
+        ]
+        if let waiting = detail.waiting { fields.append(("waiting", Format.text(waiting))) }
+        fields += [
             ("queue", Format.text(j.queue)),
             ("submitted to", Format.text(j.submitQueue)),
             ("environment", Format.text(j.environment)),
