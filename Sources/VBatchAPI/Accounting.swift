@@ -160,7 +160,8 @@ public struct AccountingSummary: Codable, Sendable, Equatable {
         self.total = total
     }
 
-    static func key(of record: AccountingRecord, _ grouping: Grouping) -> String? {
+    /// The value `record` is grouped under, nil if it has none (e.g. no VO).
+    public static func key(of record: AccountingRecord, _ grouping: Grouping) -> String? {
         switch grouping {
         case .vo: record.vo
         case .user: record.owner

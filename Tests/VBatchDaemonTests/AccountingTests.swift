@@ -56,7 +56,7 @@ extension IdentityTests {
                 #expect(abs(total - sum) < 1e-6, "\(grouping) total \(total) ≠ Σ records \(sum)")
             }
             for row in summary.rows {
-                let members = report.records.filter { (Self.key(of: $0, grouping) ?? "-") == row.key }
+                let members = report.records.filter { (AccountingSummary.key(of: $0, grouping) ?? "-") == row.key }
                 #expect(row.jobs == members.count)
                 #expect(abs(row.cpuSeconds - members.map(\.cpuSeconds).reduce(0, +)) < 1e-6)
                 #expect(abs(row.coreSeconds - members.map(\.coreSeconds).reduce(0, +)) < 1e-6)
@@ -103,15 +103,5 @@ extension IdentityTests {
         let rounding = Double(started.count) / 2 + 1e-6
         #expect(abs(exportedWall - recordedWall) <= rounding)
         #expect(lines.contains("LocalUserId: \(Self.bob)") && lines.contains("VO: cms") && lines.contains("Processors: 2"))
-    }
-
-    static func key(of record: AccountingRecord, _ grouping: AccountingSummary.Grouping) -> String? {
-        switch grouping {
-        case .vo: record.vo
-        case .user: record.owner
-        case .queue: record.queue
-        case .environment: record.environment
-        case .node: record.node
-        }
     }
 }

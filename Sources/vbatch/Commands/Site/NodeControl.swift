@@ -12,39 +12,37 @@ struct NodeControl: ParsableCommand {
     struct Drain: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Start no new job on the nodes; their running jobs finish.")
-
-        @OptionGroup var connection: ConnectionOptions
-        @Argument(help: ArgumentHelp("Node names, as in vbatch nodes.", valueName: "NODE")) var nodes: [String]
-        @Option(help: "Why (shown by vbatch nodes).") var reason: String?
-
-        func run() throws { try NodeControl.set(nodes, NodeStateRequest(enabled: false, reason: reason), connection) }
+        @OptionGroup var options: Options
+        func run() throws { try options.apply(enabled: false) }
     }
 
     struct Resume: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Put the nodes back in service (also after the daemon took them out for failed starts).")
-
-        @OptionGroup var connection: ConnectionOptions
-        @Argument(help: ArgumentHelp("Node names, as in vbatch nodes.", valueName: "NODE")) var nodes: [String]
-        @Option(help: "Why.") var reason: String?
-
-        func run() throws { try NodeControl.set(nodes, NodeStateRequest(enabled: true, reason: reason), connection) }
+        @OptionGroup var options: Options
+        func run() throws { try options.apply(enabled: true) }
     }
 
-    /// Applies `change` to every node; reports each failure and fails if any did.
-    static func set(_ nodes: [String], _ change: NodeStateRequest, _ connection: ConnectionOptions) throws {
-        let client = connection.client()
-        var failed = false
-        for name in nodes {
-            do {
-                let node = try client.setNode(name, change)
-                let running = node.jobs.count == 1 ? "1 job running" : "\(node.jobs.count) jobs running"
-                Output.print("\(node.name): " + (node.enabled ? "in service" : node.jobs.isEmpty ? "drained" : "draining (\(running))") + "\n")
-            } catch {
-                Output.error("\(name): \(error)")
-                failed = true
+    struct Options: ParsableArguments {
+        @OptionGroup var connection: ConnectionOptions
+        @Argument(help: ArgumentHelp("Node names, as in vbatch nodes.", valueName: "NODE")) var nodes: [String]
+        @Option(help: "Why (shown by vbatch nodes).") var reason: String?
+
+        /// Sets every node; reports each failure and fails if any did.
+        func apply(enabled: Bool) throws {
+            let client = connection.client()
+            var failed = false
+            for name in nodes {
+                do {
+                    let node = try client.setNode(name, NodeStateRequest(enabled: enabled, reason: reason))
+                    let running = node.jobs.count == 1 ? "1 job running" : "\(node.jobs.count) jobs running"
+                    Output.print("\(node.name): " + (node.enabled ? "in service" : node.jobs.isEmpty ? "drained" : "draining (\(running))") + "\n")
+                } catch {
+                    Output.error("\(name): \(error)")
+                    failed = true
+                }
             }
+            if failed { throw CLIError.silent }
         }
-        if failed { throw CLIError.silent }
     }
 }
