@@ -9,6 +9,7 @@ let package = Package(
         .executable(name: "vbatch", targets: ["vbatch"]),
         .executable(name: "vbatch-bench", targets: ["vbatch-bench"]),
         .executable(name: "vbatch-image", targets: ["vbatch-image"]),
+        .executable(name: "vbatch-simulate", targets: ["vbatch-simulate"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -78,6 +79,11 @@ let package = Package(
         ),
         // `vbatch image …` execs it: the factory stays out of the `vbatch` binary, which starts once per job.
         .executableTarget(name: "vbatch-image", dependencies: ["VBatchFactory", "VBatchConfig", "VBatchCore", "VBatchDrivers"]),
+        // `vbatch simulate` execs it: SWF trace replay against the operator's configuration on simulated nodes.
+        .executableTarget(name: "vbatch-simulate", dependencies: [
+            "VBatchConfig", "VBatchCore", "VBatchDrivers",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
         .executableTarget(name: "vbatch-bench", dependencies: [
             "VBatchCore", "VBatchAPI", "VBatchClient", "VBatchDrivers", "VBatchLibvirt", "VBatchLibvirtDriver",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

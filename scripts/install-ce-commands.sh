@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs what a grid CE needs to talk to vbatch, idempotently (run it again after a rebuild):
 #   - the vbatch binary and the PBS-compatible commands qsub, qstat, qdel, qhold, qrls
-#     (links to vbatch, which dispatches on the name it is run as) into BIN_DIR;
+#     (links to vbatch, which dispatches on the name it is run as) into BIN_DIR, with the
+#     companions vbatch execs for `vbatch image` and `vbatch simulate` (vbatch-image,
+#     vbatch-simulate: it looks for them next to itself) when they were built with it;
 #   - the BLAH backend scripts (scripts/blah/vbatch_*.sh) into BLAH_DIR;
 #   - if a blah.config exists: `vbatch` in supported_lrms and vbatch_binpath=BIN_DIR.
 # See docs/grid-ce.md for wiring HTCondor-CE and ARC CE to them.
@@ -9,7 +11,8 @@
 # Usage: scripts/install-ce-commands.sh [--vbatch PATH] [--bin-dir DIR] [--blah-dir DIR]
 #                                       [--blah-config FILE] [--no-blah-config] [--force]
 #   --vbatch PATH       the vbatch binary to install (default: the newest of .build/release
-#                       and .build/debug, else `vbatch` on PATH)
+#                       and .build/debug, else `vbatch` on PATH); its companions are taken
+#                       from the same directory
 #   --bin-dir DIR       where vbatch and the q* links go (default /usr/local/bin)
 #   --blah-dir DIR      where the BLAH scripts go (default: BLAH's libexec directory
 #                       /usr/libexec/blahp if it exists, else /usr/local/libexec/vbatch/blah)
@@ -33,7 +36,7 @@ while (($#)); do
         --blah-config) blah_config=$2; shift 2 ;;
         --no-blah-config) update_config=no; shift ;;
         --force) force=yes; shift ;;
-        -h | --help) sed -n '2,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h | --help) sed -n '2,21p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "install-ce-commands: unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -64,6 +67,15 @@ place() {
 # The binary and the PBS commands.
 mkdir -p "$bin_dir"
 if [[ $vbatch != "$bin_dir/vbatch" ]]; then place "$vbatch" "$bin_dir/vbatch" 755; fi
+# `vbatch image …` and `vbatch simulate` exec these from vbatch's own directory.
+for companion in vbatch-image vbatch-simulate; do
+    source_path=$(dirname "$vbatch")/$companion
+    if [[ -x $source_path ]]; then
+        if [[ $source_path != "$bin_dir/$companion" ]]; then place "$source_path" "$bin_dir/$companion" 755; fi
+    else
+        echo "install-ce-commands: no $companion next to $vbatch; \`vbatch ${companion#vbatch-}\` will not work" >&2
+    fi
+done
 for command in qsub qstat qdel qhold qrls; do
     target=$bin_dir/$command
     if [[ -L $target && $(readlink "$target") == vbatch ]]; then continue; fi

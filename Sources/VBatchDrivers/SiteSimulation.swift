@@ -8,13 +8,20 @@ import VBatchCore
 public struct SiteSimulation {
     /// A job arriving at `time`, which runs for `runtime` seconds once started.
     public struct Arrival: Sendable {
+        /// Virtual submit time, seconds.
         public var time: Double
+        /// What the job asks for, routed by the real `QueueRouter` on arrival.
         public var request: JobRequest
+        /// The submitting user (per-user limits count by it).
         public var user: String
+        /// The user's VO (queue and image grants, fair share); `nil`: a local user.
         public var vo: String?
+        /// Seconds the payload runs once started (killed at the walltime if longer).
         public var runtime: Double
+        /// The payload's exit code.
         public var exitCode: Int
 
+        /// A job submitted at `time` that runs `runtime` seconds and exits with `exitCode`.
         public init(time: Double, request: JobRequest, user: String, vo: String? = nil, runtime: Double, exitCode: Int = 0) {
             self.time = time
             self.request = request
@@ -25,28 +32,59 @@ public struct SiteSimulation {
         }
     }
 
+    /// What a replay did. Waits are from submission to start, in virtual seconds, over the
+    /// jobs that started.
     public struct Report: Sendable, Equatable {
+        /// Arrivals offered to the site.
         public var submitted = 0
         /// Refused at submit (no destination accepts them).
         public var rejected = 0
+        /// Jobs that ran to their end.
         public var completed = 0
+        /// Jobs killed at their walltime.
         public var killedForWalltime = 0
         /// Jobs started ahead of the reserved head job.
         public var backfilled = 0
+        /// Scheduling cycles run (one per distinct arrival or end time).
         public var cycles = 0
         /// Virtual time from the first arrival to the last job end.
         public var makespan: Double = 0
+        /// The mean wait.
         public var meanWait: Double = 0
+        /// The median wait (the mean of the middle two for an even count).
+        public var medianWait: Double = 0
+        /// The 95th percentile wait (nearest rank: 95% of the started jobs waited at most this).
+        public var p95Wait: Double = 0
+        /// The longest wait.
         public var maxWait: Double = 0
         /// Core-seconds used over core-seconds available during the makespan.
         public var utilization: Double = 0
+        /// Accepted jobs per execution queue (where routing sent them).
+        public var queueJobs: [String: Int] = [:]
+        /// Rejected jobs per refusing limits (``RoutingRejection/limits``, e.g.
+        /// `one-way: max_cores 2; two-way: walltime_max 1d`).
+        public var rejections: [String: Int] = [:]
+
+        /// An empty report (nothing replayed).
+        public init() {}
+
+        /// Jobs that started (and so ended: a replay runs every started job to its end).
+        public var started: Int { completed + killedForWalltime }
 
         /// Accepted jobs that never started (no node could ever hold them).
         public var neverStarted: Int { submitted - rejected - completed - killedForWalltime }
+
+        /// ``rejections`` from the commonest down (ties by text).
+        public var commonestRejections: [(limits: String, count: Int)] {
+            rejections.map { (limits: $0.key, count: $0.value) }
+                .sorted { $0.count != $1.count ? $0.count > $1.count : $0.limits < $1.limits }
+        }
     }
 
+    /// The site replayed: its nodes, queues and catalogue (node URIs are not used).
     public let configuration: Configuration
 
+    /// A simulation of `configuration`; ``run(_:check:)`` replays arrivals on it.
     public init(configuration: Configuration) {
         self.configuration = configuration
     }
@@ -54,7 +92,8 @@ public struct SiteSimulation {
     /// Replays `arrivals` (in any order) and returns what happened. `check` is called after
     /// every cycle with the scheduler, for tests that assert invariants along the way.
     public func run(_ arrivals: [Arrival], check: ((Scheduler) -> Void)? = nil) -> Report {
-        let arrivals = arrivals.sorted { $0.time < $1.time }
+        // By time, equal times in the given order (stable), so job ids follow the trace.
+        let arrivals = arrivals.indices.sorted { (arrivals[$0].time, $0) < (arrivals[$1].time, $1) }.map { arrivals[$0] }
         guard let start = arrivals.first?.time else { return Report() }
         var scheduler = Scheduler(configuration: configuration, now: start)
         let router = QueueRouter(configuration: configuration)
@@ -64,7 +103,8 @@ public struct SiteSimulation {
         var nextArrival = 0
         var nextID: Int64 = 1
         var now = start
-        var totalWait = 0.0
+        var waits: [Double] = []
+        waits.reserveCapacity(arrivals.count)
         var busyCoreSeconds = 0.0
 
         while true {
@@ -82,12 +122,20 @@ public struct SiteSimulation {
                 nextArrival += 1
                 report.submitted += 1
                 let queued: (String) -> Int = { name in scheduler.queue(named: name).map { scheduler.waitingCount(queue: $0) } ?? 0 }
-                guard case .success(let routed) = router.route(a.request, vo: a.vo, queuedCount: queued),
-                      let job = scheduler.pendingJob(id: nextID, routed: routed, user: a.user, vo: a.vo, submitTime: a.time)
-                else {
+                let routed: RoutedJob
+                switch router.route(a.request, vo: a.vo, queuedCount: queued) {
+                case .success(let r): routed = r
+                case .failure(let rejection):
                     report.rejected += 1
+                    report.rejections[rejection.limits, default: 0] += 1
                     continue
                 }
+                guard let job = scheduler.pendingJob(id: nextID, routed: routed, user: a.user, vo: a.vo, submitTime: a.time) else {
+                    report.rejected += 1
+                    report.rejections["\(routed.queue): environment \(routed.environment) not in the catalogue", default: 0] += 1
+                    continue
+                }
+                report.queueJobs[routed.queue, default: 0] += 1
                 scheduler.enqueue(job)
                 runtimes[nextID] = (a.runtime, a.exitCode, a.time)
                 nextID += 1
@@ -97,9 +145,7 @@ public struct SiteSimulation {
             for p in cycle.placements {
                 guard let run = scheduler.runningJob(p.jobID), let info = runtimes.removeValue(forKey: p.jobID) else { continue }
                 if p.backfilled { report.backfilled += 1 }
-                let wait = now - info.submitted
-                totalWait += wait
-                report.maxWait = max(report.maxWait, wait)
+                waits.append(now - info.submitted)
                 driver.startNow(LaunchSpec(
                     jobID: p.jobID, node: configuration.nodes[p.node], cpus: p.cpus, memoryMB: Int(run.job.memoryMB),
                     walltime: Int(run.job.walltime), environment: configuration.images[Int(run.job.environment)],
@@ -112,8 +158,15 @@ public struct SiteSimulation {
             guard let next = [nextEnd, nextIn].compactMap({ $0 }).min() else { break }
             now = max(next, now)
         }
-        let started = report.completed + report.killedForWalltime
-        report.meanWait = started > 0 ? totalWait / Double(started) : 0
+        if !waits.isEmpty {
+            waits.sort()
+            report.meanWait = waits.reduce(0, +) / Double(waits.count)
+            let middle = waits.count / 2
+            report.medianWait = waits.count % 2 == 1 ? waits[middle] : (waits[middle - 1] + waits[middle]) / 2
+            let rank = Int((0.95 * Double(waits.count)).rounded(.up))
+            report.p95Wait = waits[max(0, rank - 1)]
+            report.maxWait = waits[waits.count - 1]
+        }
         let capacity = Double(configuration.nodes.reduce(0) { $0 + $1.slots }) * report.makespan
         report.utilization = capacity > 0 ? busyCoreSeconds / capacity : 0
         return report

@@ -23,6 +23,14 @@ struct Bench: AsyncParsableCommand {
     @Option(name: .long, help: "VM boots per side for P4 (median of these).")
     var vmRuns = 5
 
+    @Option(name: .long, help: ArgumentHelp(
+        "SWF trace for P7 (default: \(ReplayBenchmark.sharedTrace) if it exists, else a synthetic 10,000-job trace).",
+        valueName: "PATH"))
+    var trace: String?
+
+    @Flag(name: .long, help: "Replay the synthetic 10,000-job trace for P7 even if the shared trace exists.")
+    var syntheticTrace = false
+
     func wants(_ key: String) -> Bool { only.isEmpty || only.contains(key) }
 
     func run() async throws {
@@ -38,6 +46,20 @@ struct Bench: AsyncParsableCommand {
             let (seconds, backfilled) = CoreBenchmarks.backfillCycle(runs: 5)
             figures.append(Figure(key: "P2", value: round3(seconds), unit: "s", target: 1, lowerIsBetter: true,
                                   note: "\(backfilled) jobs backfilled"))
+        }
+        if wants("P7") {
+            let (bytes, source) = try ReplayBenchmark.trace(path: trace, synthetic: syntheticTrace)
+            log("P7: replay of an SWF trace on a simulated 256-node site (trace: \(source))")
+            let runs = 5
+            let p7 = ReplayBenchmark.replay(bytes, runs: runs)
+            let r = p7.report
+            figures.append(Figure(
+                key: "P7", value: round3(p7.seconds), unit: "s", target: 2, lowerIsBetter: true,
+                note: "trace \(source): \(p7.jobs) jobs, \(r.completed) completed, \(r.killedForWalltime) killed at walltime, "
+                    + "\(r.rejected) rejected, \(r.backfilled) backfilled, \(r.cycles) cycles, parse \(round3(p7.parseSeconds * 1000)) ms; "
+                    + "cores clamped to 32; median of \(runs)",
+                extra: [("jobs", Double(p7.jobs)), ("parse_ms", round3(p7.parseSeconds * 1000))],
+                extraText: [("trace", source)]))
         }
         if wants("P3_batched") || wants("P3_concurrent") || wants("P3_cli") {
             let daemon = try DaemonProcess(nodes: 4, started: false)
@@ -95,7 +117,8 @@ struct Bench: AsyncParsableCommand {
         if json {
             let body = figures.map { f in
                 "  \"\(f.key)\": {\"value\": \(number(f.value)), \"unit\": \"\(f.unit)\", \"target\": \(number(f.target))"
-                    + f.extra.map { ", \"\($0.0)\": \(number($0.1))" }.joined() + "}"
+                    + f.extra.map { ", \"\($0.0)\": \(number($0.1))" }.joined()
+                    + f.extraText.map { ", \"\($0.0)\": \(quoted($0.1))" }.joined() + "}"
             }.joined(separator: ",\n")
             print("{\n\(body)\n}")
         } else {
@@ -105,6 +128,21 @@ struct Bench: AsyncParsableCommand {
                     + " (target \(f.lowerIsBetter ? "≤" : "≥") \(number(f.target)))\(f.note.isEmpty ? "" : "  — \(f.note)")")
             }
         }
+    }
+
+    /// A JSON string literal.
+    func quoted(_ s: String) -> String {
+        var out = "\""
+        for u in s.unicodeScalars {
+            switch u {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case _ where u.value < 0x20: out += "\\u" + String(repeating: "0", count: 4 - String(u.value, radix: 16).count)
+                + String(u.value, radix: 16)
+            default: out.unicodeScalars.append(u)
+            }
+        }
+        return out + "\""
     }
 
     func number(_ v: Double) -> String {

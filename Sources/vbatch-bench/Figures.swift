@@ -11,6 +11,8 @@ struct Figure {
     var note: String = ""
     /// Further numbers printed inside the figure's JSON object (e.g. P4's two medians).
     var extra: [(String, Double)] = []
+    /// Further strings printed inside the figure's JSON object (e.g. which trace P7 replayed).
+    var extraText: [(String, String)] = []
 
     var met: Bool { lowerIsBetter ? value <= target : value >= target }
 }

@@ -31,6 +31,24 @@ struct RoutingTests {
         #expect(rejection.description.hasPrefix("no destination of queue grid accepts the job"))
     }
 
+    @Test func limitsNameTheConstraintWithoutTheJobsValues() {
+        // Different jobs refused by the same limits read the same (trace replays count them).
+        let long = router.route(JobRequest(queue: "grid", walltime: 48 * 3600), vo: "atlas")
+        let longer = router.route(JobRequest(queue: "grid", walltime: 60 * 3600), vo: "atlas")
+        guard case .failure(let a) = long, case .failure(let b) = longer else { Issue.record("expected rejections"); return }
+        #expect(a.limits == "one-way: walltime_max 10h; two-way: walltime_max 1d; cms-long: vos cms")
+        #expect(b.limits == a.limits)
+        #expect(a.reasons[0].reason != b.reasons[0].reason)
+        guard case .failure(let wide) = router.route(JobRequest(queue: "one-way", cores: 3), vo: nil) else {
+            Issue.record("expected a rejection"); return
+        }
+        #expect(wide.limits == "one-way: max_cores 2")
+        guard case .failure(let missing) = router.route(JobRequest(queue: "nope"), vo: nil) else {
+            Issue.record("expected a rejection"); return
+        }
+        #expect(missing.limits == "nope: no such queue")
+    }
+
     @Test func defaultWalltimeAppliesPerQueue() throws {
         #expect(try router.route(JobRequest(queue: "grid"), vo: nil).get().walltime == 3600)
         #expect(try router.route(JobRequest(queue: "two-way"), vo: nil).get().walltime == 7200)

@@ -15,7 +15,7 @@ struct ImageBuild: ParsableCommand {
     @Argument(help: ArgumentHelp("The recipe file.", valueName: "RECIPE"))
     var recipe: String
 
-    @OptionGroup var config: ImageConfigOptions
+    @OptionGroup var config: LocalConfigOptions
 
     @Flag(help: "Build even if an image of the same build key exists (to pick up Debian updates).")
     var rebuild = false
@@ -24,7 +24,7 @@ struct ImageBuild: ParsableCommand {
     var verbose = false
 
     func run() throws {
-        try ImageTool.exec(["build"] + config.forwarded + (rebuild ? ["--rebuild"] : []) + (verbose ? ["--verbose"] : [])
+        try CompanionTool.image.exec(["build"] + config.forwarded + (rebuild ? ["--rebuild"] : []) + (verbose ? ["--verbose"] : [])
             + ["--", recipe])
     }
 }

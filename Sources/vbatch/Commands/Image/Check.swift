@@ -13,9 +13,9 @@ struct ImageCheckCommand: ParsableCommand {
     @Argument(help: ArgumentHelp("The image's name in the catalogue.", valueName: "NAME"))
     var name: String
 
-    @OptionGroup var config: ImageConfigOptions
+    @OptionGroup var config: LocalConfigOptions
 
     func run() throws {
-        try ImageTool.exec(["check"] + config.forwarded + ["--", name])
+        try CompanionTool.image.exec(["check"] + config.forwarded + ["--", name])
     }
 }

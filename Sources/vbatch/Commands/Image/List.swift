@@ -5,9 +5,9 @@ struct ImageList: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "list", abstract: "List the images of the catalogue and where they come from.")
 
-    @OptionGroup var config: ImageConfigOptions
+    @OptionGroup var config: LocalConfigOptions
 
     func run() throws {
-        try ImageTool.exec(["list"] + config.forwarded)
+        try CompanionTool.image.exec(["list"] + config.forwarded)
     }
 }
