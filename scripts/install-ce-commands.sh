@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what a grid CE needs to talk to vbatch, idempotently (run it again after a rebuild):
-#   - the vbatch binary and the PBS-compatible commands qsub, qstat, qdel, qhold, qrls
-#     (links to vbatch, which dispatches on the name it is run as) into BIN_DIR;
+#   - the vbatch binary and the PBS-compatible commands qsub, qstat, qdel, qhold, qrls,
+#     pbsnodes, qmgr (links to vbatch, which dispatches on the name it is run as) into BIN_DIR;
 #   - the BLAH backend scripts (scripts/blah/vbatch_*.sh) into BLAH_DIR;
 #   - if a blah.config exists: `vbatch` in supported_lrms and vbatch_binpath=BIN_DIR.
 # See docs/grid-ce.md for wiring HTCondor-CE and ARC CE to them.
@@ -10,12 +10,12 @@
 #                                       [--blah-config FILE] [--no-blah-config] [--force]
 #   --vbatch PATH       the vbatch binary to install (default: the newest of .build/release
 #                       and .build/debug, else `vbatch` on PATH)
-#   --bin-dir DIR       where vbatch and the q* links go (default /usr/local/bin)
+#   --bin-dir DIR       where vbatch and the command links go (default /usr/local/bin)
 #   --blah-dir DIR      where the BLAH scripts go (default: BLAH's libexec directory
 #                       /usr/libexec/blahp if it exists, else /usr/local/libexec/vbatch/blah)
 #   --blah-config FILE  the blah.config to update (default: $BLAHPD_CONFIG_LOCATION, else
 #                       /etc/blah.config, when it exists)
-#   --force             replace q* commands that are not links to vbatch (e.g. Torque's)
+#   --force             replace commands that are not links to vbatch (e.g. Torque's)
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
@@ -33,7 +33,7 @@ while (($#)); do
         --blah-config) blah_config=$2; shift 2 ;;
         --no-blah-config) update_config=no; shift ;;
         --force) force=yes; shift ;;
-        -h | --help) sed -n '2,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h | --help) sed -n '2,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "install-ce-commands: unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -64,7 +64,7 @@ place() {
 # The binary and the PBS commands.
 mkdir -p "$bin_dir"
 if [[ $vbatch != "$bin_dir/vbatch" ]]; then place "$vbatch" "$bin_dir/vbatch" 755; fi
-for command in qsub qstat qdel qhold qrls; do
+for command in qsub qstat qdel qhold qrls pbsnodes qmgr; do
     target=$bin_dir/$command
     if [[ -L $target && $(readlink "$target") == vbatch ]]; then continue; fi
     if [[ -e $target || -L $target ]] && [[ $force != yes ]]; then
