@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Installs what a grid CE needs to talk to vbatch, idempotently (run it again after a rebuild):
-#   - the vbatch binary and the PBS-compatible commands qsub, qstat, qdel, qhold, qrls
-#     (links to vbatch, which dispatches on the name it is run as) into BIN_DIR, with the
-#     companions vbatch execs for `vbatch image` and `vbatch simulate` (vbatch-image,
-#     vbatch-simulate: it looks for them next to itself) when they were built with it;
+#   - the vbatch binary and the PBS-compatible commands qsub, qstat, qdel, qhold, qrls,
+#     pbsnodes, qmgr (links to vbatch, which dispatches on the name it is run as) into
+#     BIN_DIR, with the companions vbatch execs for `vbatch image` and `vbatch simulate`
+#     (vbatch-image, vbatch-simulate: it looks for them next to itself) when they were built;
 #   - the BLAH backend scripts (scripts/blah/vbatch_*.sh) into BLAH_DIR;
 #   - if a blah.config exists: `vbatch` in supported_lrms and vbatch_binpath=BIN_DIR.
 # See docs/grid-ce.md for wiring HTCondor-CE and ARC CE to them.
@@ -13,12 +13,12 @@
 #   --vbatch PATH       the vbatch binary to install (default: the newest of .build/release
 #                       and .build/debug, else `vbatch` on PATH); its companions are taken
 #                       from the same directory
-#   --bin-dir DIR       where vbatch and the q* links go (default /usr/local/bin)
+#   --bin-dir DIR       where vbatch and the command links go (default /usr/local/bin)
 #   --blah-dir DIR      where the BLAH scripts go (default: BLAH's libexec directory
 #                       /usr/libexec/blahp if it exists, else /usr/local/libexec/vbatch/blah)
 #   --blah-config FILE  the blah.config to update (default: $BLAHPD_CONFIG_LOCATION, else
 #                       /etc/blah.config, when it exists)
-#   --force             replace q* commands that are not links to vbatch (e.g. Torque's)
+#   --force             replace commands that are not links to vbatch (e.g. Torque's)
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
@@ -76,7 +76,7 @@ for companion in vbatch-image vbatch-simulate; do
         echo "install-ce-commands: no $companion next to $vbatch; \`vbatch ${companion#vbatch-}\` will not work" >&2
     fi
 done
-for command in qsub qstat qdel qhold qrls; do
+for command in qsub qstat qdel qhold qrls pbsnodes qmgr; do
     target=$bin_dir/$command
     if [[ -L $target && $(readlink "$target") == vbatch ]]; then continue; fi
     if [[ -e $target || -L $target ]] && [[ $force != yes ]]; then

@@ -8,8 +8,9 @@ import VBatchClient
 // per job, and parsing it through the root command makes ArgumentParser reflect over every
 // subcommand first (about a millisecond per process).
 //
-// `qsub`, `qstat`, `qdel`, `qhold` and `qrls` are links to this binary (or `vbatch qsub …`):
-// they are dispatched on the program's name before anything else (Sources/vbatch/PBS).
+// `qsub`, `qstat`, `qdel`, `qhold`, `qrls`, `pbsnodes` and `qmgr` are links to this binary (or
+// `vbatch qsub …`): they are dispatched on the program's name before anything else
+// (Sources/vbatch/PBS).
 if let pbs = PBS.dispatch(CommandLine.arguments) {
     PBS.main(pbs.command, pbs.arguments)
 }

@@ -22,6 +22,16 @@ struct PBSTests {
         max_cores = 16
         """
 
+    /// A queue whose jobs may take a whole 4-slot node.
+    static let wholeQueue = """
+        [queue.whole]
+        type = "execution"
+        environments = ["testguest"]
+        walltime_max = "10h"
+        walltime_default = "1h"
+        max_cores = 4
+        """
+
     // MARK: - qsub
 
     @Test func qsubPrintsTorqueIDAndReadsDirectives() throws {
@@ -392,6 +402,253 @@ struct PBSTests {
         #expect(try pbs.run(as: "nobody", "qdel", ["\(rootJob)"]).status == 159)
         #expect(try d.client.job(rootJob).job.state == .held)
     }
+    // MARK: - pbsnodes and qmgr
+
+    /// Torque's `pbsnodes -a` block of a node as vbatch reports it through its API.
+    func expectedBlock(_ node: NodeInfo, state: String, properties: String, jobs: String?, rectime: String) -> String {
+        var out = "\(node.name)\n     state = \(state)\n     power_state = Running\n     np = \(node.slots)\n"
+        out += "     properties = \(properties)\n     ntype = cluster\n"
+        if let jobs { out += "     jobs = \(jobs)\n" }
+        let ids = node.jobs.map { "\($0).\(Self.server)" }.joined(separator: " ")
+        out += "     status = rectime=\(rectime),jobs=\(ids),state=free,ncpus=\(node.slots),physmem=\(node.memoryMB * 1024)kb,"
+            + "availmem=\(node.freeMemoryMB * 1024)kb,totmem=\(node.memoryMB * 1024)kb\n"
+        if let note = node.note { out += "     note = \(note)\n" }
+        return out + "\n"
+    }
+
+    /// The `rectime` pbsnodes printed, checked to be the time of the call.
+    static func rectime(_ text: String) throws -> String {
+        let value = try #require(text.firstMatch(of: /rectime=(\d+),/).map { String($0.1) })
+        #expect(abs(Double(value)! - Date().timeIntervalSince1970) < 60)
+        return value
+    }
+
+    @Test func pbsnodesShowsNodesAsTorqueDoes() throws {
+        let d = try DaemonHarness(nodes: 2, slots: 4, queues: ["whole.toml": Self.wholeQueue])
+        try d.start()
+        let pbs = try PBSCommands(d)
+        let id = try pbs.submit(["-q", "whole", "-l", "nodes=1:ppn=4", "-v", "VBATCH_SIM_RUNTIME=600"])
+        #expect(try d.wait { try d.client.job(id).job.state == .running })
+        let job = try d.client.job(id).job
+        let busyName = try #require(job.node)
+        let nodes = try d.client.nodes()
+        let busy = try #require(nodes.first { $0.name == busyName })
+        let free = try #require(nodes.first { $0.name != busyName })
+        let properties = "cms-long,grid,one-way,two-way,whole"
+        let slots = try #require(job.cpus).map { "\($0)/\(id).\(Self.server)" }.joined(separator: ", ")
+        #expect(slots == "0/\(id).\(Self.server), 1/\(id).\(Self.server), 2/\(id).\(Self.server), 3/\(id).\(Self.server)")
+
+        // -a and no option are the same; nodes in the site file's order.
+        for args in [["-a"], []] {
+            let r = try pbs.run("pbsnodes", args)
+            #expect(r.status == 0 && r.stderr.isEmpty, "\(r.stderr)")
+            let rectime = try Self.rectime(r.stdout)
+            let blocks = nodes.map { node in
+                node.name == busyName
+                    ? expectedBlock(busy, state: "job-exclusive", properties: properties, jobs: slots, rectime: rectime)
+                    : expectedBlock(free, state: "free", properties: properties, jobs: nil, rectime: rectime)
+            }
+            #expect(r.stdout == blocks.joined(), "\(r.stdout)")
+        }
+        // Named nodes, in the order asked for.
+        let one = try pbs.run("pbsnodes", [free.name, busyName])
+        #expect(one.stdout.split(separator: "\n").filter { !$0.hasPrefix(" ") } == [Substring(free.name), Substring(busyName)])
+
+        // -x: the same as Torque's XML, on one line.
+        let xml = try pbs.run("pbsnodes", ["-x", busyName])
+        let xmlTime = try Self.rectime(xml.stdout)
+        #expect(xml.stdout == "<Data><Node><name>\(busyName)</name><state>job-exclusive</state><power_state>Running</power_state>"
+            + "<np>4</np><properties>\(properties)</properties><ntype>cluster</ntype><jobs>\(slots)</jobs>"
+            + "<status>rectime=\(xmlTime),jobs=\(id).\(Self.server),state=free,ncpus=4,physmem=16777216kb,"
+            + "availmem=\(busy.freeMemoryMB * 1024)kb,totmem=16777216kb</status></Node></Data>\n")
+
+        // -l: only nodes that are down or offline (none); by state; with the note.
+        let none = try pbs.run("pbsnodes", ["-l"])
+        #expect(none.status == 0 && none.stdout.isEmpty)
+        #expect(try pbs.run("pbsnodes", ["-l", "all"]).stdout == "wn1                  \(busyName == "wn1" ? "job-exclusive" : "free")\n"
+            + "wn2                  \(busyName == "wn2" ? "job-exclusive" : "free")\n")
+        #expect(try pbs.run("pbsnodes", ["-l", "free"]).stdout == PBSCommands.listLine(free.name, "free"))
+        #expect(try pbs.run("pbsnodes", ["-l", "active"]).stdout == PBSCommands.listLine(busyName, "job-exclusive"))
+
+        // A user sees the nodes, and the slots of their own jobs only.
+        let asNobody = try pbs.run(as: "nobody", "pbsnodes", ["-a", busyName])
+        #expect(asNobody.status == 0 && asNobody.stdout.contains("     jobs = 0/\(id).\(Self.server)\n"), "\(asNobody.stdout)")
+
+        // `vbatch pbsnodes` works as the link does.
+        let viaVbatch = try DaemonHarness.run(DaemonHarness.binaries + "/vbatch", ["pbsnodes", "-l", "all"],
+                                              environment: pbs.environment, stdin: nil)
+        #expect(viaVbatch.status == 0 && viaVbatch.stdout.contains("job-exclusive"))
+
+        // What ARC's information system reads out of it.
+        let arc = ARCInfosys(pbsnodes: try pbs.run("pbsnodes", ["-a"]).stdout, qmgr: try pbs.run("qmgr", ["-c", "list server"]).stdout)
+        #expect(arc.nodes.count == 2)
+        #expect(arc.lrmsType == "torque" && arc.lrmsVersion == "6.1.3")
+        #expect(arc.totalCPUs == 8 && arc.cpuDistribution == " 4cpu:2")
+        for queue in ["grid", "one-way", "whole"] {
+            #expect(arc.queueCPUs(queue) == .init(total: 8, free: 4), "\(queue)")
+        }
+        let info = arc.nodeInfo()
+        #expect(info[busyName] == .init(isFree: false, isAvailable: true, tags: properties.split(separator: ",").map(String.init),
+                                        slots: 4, physicalMB: 16384, virtualMB: 16384, logicalCPUs: 4))
+        #expect(info[free.name]?.isFree == true && info[free.name]?.isAvailable == true)
+    }
+
+    @Test func pbsnodesTakesNodesOfflineAndBack() throws {
+        let d = try DaemonHarness(nodes: 2, slots: 4, queues: ["whole.toml": Self.wholeQueue])
+        try d.start()
+        let pbs = try PBSCommands(d)
+        // wn1 full, then wn2 offline: nothing can start.
+        let big = try pbs.submit(["-q", "whole", "-l", "nodes=1:ppn=4", "-v", "VBATCH_SIM_RUNTIME=600"])
+        #expect(try d.wait { try d.client.job(big).job.state == .running })
+        let full = try #require(try d.client.job(big).job.node)
+        let other = full == "wn1" ? "wn2" : "wn1"
+
+        let off = try pbs.run("pbsnodes", ["-o", other, "-N", "maintenance"])
+        #expect(off.status == 0 && off.stdout.isEmpty && off.stderr.isEmpty, "\(off.stderr)")
+        let node = try #require(try d.client.nodes().first { $0.name == other })
+        #expect(!node.enabled && node.note == "drained by root: maintenance")
+        #expect(try pbs.run("pbsnodes", ["-l"]).stdout == PBSCommands.listLine(other, "offline"))
+        #expect(try pbs.run("pbsnodes", ["-l", "-n"]).stdout
+            == PBSCommands.listLine(other, "offline", note: "drained by root: maintenance"))
+        #expect(try pbs.run("pbsnodes", ["-l", "up"]).stdout == PBSCommands.listLine(full, "job-exclusive"))
+        let block = try pbs.run("pbsnodes", [other]).stdout
+        #expect(block.contains("\n     state = offline\n") && block.hasSuffix("     note = drained by root: maintenance\n\n"))
+
+        // The drain is real: a new job waits.
+        let waiting = try pbs.submit(["-q", "one-way", "-v", "VBATCH_SIM_RUNTIME=600"])
+        usleep(500_000)
+        #expect(try d.client.job(waiting).job.state == .queued)
+
+        // -N alone changes the note of an offline node; a node in service has none.
+        #expect(try pbs.run("pbsnodes", ["-N", "disk <sda> & fan", other]).status == 0)
+        #expect(try d.client.nodes().first { $0.name == other }?.note == "drained by root: disk <sda> & fan")
+        #expect(try pbs.run("pbsnodes", ["-x", other]).stdout.contains("<note>drained by root: disk &lt;sda&gt; &amp; fan</note>"))
+        let noteInService = try pbs.run("pbsnodes", ["-N", "x", full])
+        #expect(noteInService.status == 1 && noteInService.stderr.contains("Error setting note attribute for \(full) - "))
+
+        // Another user may not; an unknown node; -r is Torque's but not vbatch's.
+        let refused = try pbs.run(as: "nobody", "pbsnodes", ["-c", other])
+        #expect(refused.status == 1)
+        #expect(refused.stderr == "Error marking node \(other) - Unauthorized Request  MSG=only operators may drain or resume nodes\n")
+        #expect(try pbs.run(as: "nobody", "pbsnodes", ["-o", full]).status == 1)
+        #expect(try d.client.nodes().first { $0.name == full }?.enabled == true)
+        #expect(try d.client.nodes().first { $0.name == other }?.enabled == false)
+        let unknown = try pbs.run("pbsnodes", ["-o", "nosuch"])
+        #expect(unknown.status == 1 && unknown.stderr == "Error marking node nosuch - Unknown node  MSG=cannot locate specified node\n")
+        #expect(try pbs.run("pbsnodes", ["-r", other]).status == 1)
+
+        // ARC's information system no longer counts it.
+        let arc = ARCInfosys(pbsnodes: try pbs.run("pbsnodes", []).stdout, qmgr: try pbs.run("qmgr", ["-c", "list server"]).stdout)
+        #expect(arc.totalCPUs == 4 && arc.queueCPUs("grid") == .init(total: 4, free: 0))
+        #expect(arc.nodeInfo()[other]?.isAvailable == false && arc.nodeInfo()[other]?.isFree == false)
+
+        // -c puts it back, and the waiting job starts there.
+        let back = try pbs.run("pbsnodes", ["-c", other])
+        #expect(back.status == 0 && back.stderr.isEmpty)
+        #expect(try d.wait { try d.client.job(waiting).job.state == .running })
+        #expect(try d.client.job(waiting).job.node == other)
+        #expect(try pbs.run("pbsnodes", ["-l"]).stdout.isEmpty)
+        #expect(try d.client.nodes().first { $0.name == other }?.note == nil)
+
+        // A node offline while its jobs run: both words, as Torque.
+        #expect(try pbs.run("pbsnodes", ["-o", full]).status == 0)
+        #expect(try pbs.run("pbsnodes", ["-l"]).stdout == PBSCommands.listLine(full, "offline,job-exclusive"))
+    }
+
+    @Test func pbsnodesUnknownNodesAndUsage() throws {
+        let d = try DaemonHarness()
+        try d.start()
+        let pbs = try PBSCommands(d)
+        for args in [["nosuch"], ["-a", "nosuch"], ["-x", "nosuch"], ["-l", "nosuch"]] {
+            let r = try pbs.run("pbsnodes", args)
+            #expect(r.status == 1, "pbsnodes \(args)")
+            #expect(r.stdout.isEmpty && r.stderr == "pbsnodes: Unknown node  MSG=cannot locate specified node\n", "pbsnodes \(args)")
+        }
+        // The nodes before the unknown one are shown; -q keeps quiet.
+        let mixed = try pbs.run("pbsnodes", ["wn1", "nosuch", "wn2"])
+        #expect(mixed.status == 1 && mixed.stdout.hasPrefix("wn1\n") && !mixed.stdout.contains("wn2"))
+        let quiet = try pbs.run("pbsnodes", ["-q", "nosuch"])
+        #expect(quiet.status == 1 && quiet.stderr.isEmpty)
+        for args in [["-n"], ["-o"], ["-Y"], ["-p", "wn1"]] {
+            let r = try pbs.run("pbsnodes", args)
+            #expect(r.status == 1 && r.stderr.contains("usage:"), "pbsnodes \(args): \(r.stderr)")
+        }
+        let version = try pbs.run("pbsnodes", ["--version"])
+        #expect(version.status == 0 && version.stderr == "version: 6.1.3\n")
+        d.stop()
+        let down = try pbs.run("pbsnodes", ["-a"])
+        #expect(down.status == 1 && down.stderr.hasPrefix("pbsnodes: cannot connect to server \(Self.server)"))
+    }
+
+    @Test func qmgrListsTheServerAsTorqueDoes() throws {
+        let d = try DaemonHarness(nodes: 1, slots: 4)
+        try d.start()
+        let pbs = try PBSCommands(d)
+        _ = try makeJobs(d, pbs)
+
+        let list = try pbs.run("qmgr", ["-c", "list server"])
+        #expect(list.status == 0 && list.stderr.isEmpty, "\(list.stderr)")
+        #expect(list.stdout == """
+            Server \(Self.server)
+            \tserver_state = Active
+            \tscheduling = True
+            \ttotal_jobs = 4
+            \tstate_count = Transit:0 Queued:1 Held:1 Waiting:0 Running:1 Exiting:0 Complete:1
+            \tdefault_queue = grid
+            \tkeep_completed = 300
+            \tpbs_version = 6.1.3
+
+
+            """)
+        // Abbreviated, one attribute; qstat -B agrees.
+        #expect(try pbs.run("qmgr", ["-c", "l s pbs_version"]).stdout == "Server \(Self.server)\n\tpbs_version = 6.1.3\n\n")
+        let table = try pbs.run("qstat", ["-B"]).stdout.split(separator: "\n")
+        #expect(table.last?.split(separator: " ") == ["\(Self.server)", "0", "4", "1", "1", "1", "0", "0", "0", "1", "Active"])
+        let serverFull = try pbs.run("qstat", ["-B", "-f", "-1"]).stdout
+        #expect(serverFull.hasPrefix("Server: \(Self.server)\n") && serverFull.contains("\n    pbs_version = 6.1.3\n"))
+        #expect(serverFull.contains("\n    state_count = Transit:0 Queued:1 Held:1 Waiting:0 Running:1 Exiting:0 Complete:1\n"))
+        // A user may not list others' jobs: the queues' counts, held jobs among the queued.
+        let nobody = try pbs.run(as: "nobody", "qmgr", ["-c", "list server total_jobs,state_count"])
+        #expect(nobody.stdout == "Server \(Self.server)\n\ttotal_jobs = 3\n"
+            + "\tstate_count = Transit:0 Queued:2 Held:0 Waiting:0 Running:1 Exiting:0 Complete:0\n\n", "\(nobody.stdout)")
+
+        // Queues and nodes.
+        let queue = try pbs.run("qmgr", ["-c", "list queue one-way"])
+        #expect(queue.stdout.hasPrefix("Queue one-way\n\tqueue_type = Execution\n") && queue.stdout.contains("\tstarted = True\n\n"))
+        #expect(try pbs.run("qmgr", ["-c", "list queue grid route_destinations"]).stdout
+            == "Queue grid\n\troute_destinations = one-way,two-way,cms-long\n\n")
+        #expect(try pbs.run("qmgr", ["-c", "list node wn1 state,np"]).stdout == "Node wn1\n\tstate = free\n\tnp = 4\n\n")
+        let print = try pbs.run("qmgr", ["-c", "print server"])
+        #expect(print.status == 0)
+        #expect(print.stdout.hasPrefix("#\n# Create queues and set their attributes.\n#\n#\n# Create and define queue cms-long\n#\ncreate queue cms-long\n"))
+        #expect(print.stdout.contains("set queue grid route_destinations = one-way\nset queue grid route_destinations += two-way\n"))
+        #expect(print.stdout.hasSuffix("#\n# Set server attributes.\n#\nset server scheduling = True\nset server default_queue = grid\nset server keep_completed = 300\n"))
+        #expect(!print.stdout.contains("state_count") && !print.stdout.contains("vbatch_"))
+
+        // What it refuses, and how.
+        let cases: [([String], Int32, String)] = [
+            (["-c", "set server scheduling = False"], 2, "qmgr: vbatch does not support set: "),
+            (["-c", "create queue extra"], 2, "qmgr: vbatch does not support create: "),
+            (["-c", "list queue nosuch"], 2, "qmgr obj=nosuch svr=\(Self.server): Unknown queue MSG=cannot locate queue\n"),
+            (["-c", "list node nosuch"], 2, "qmgr obj=nosuch svr=\(Self.server): Unknown node  MSG=cannot locate specified node\n"),
+            (["-c", "frob server"], 1, "qmgr: Illegal operation: frob\nTry 'help' if you are having trouble.\n"),
+            (["-c", "list"], 1, "qmgr: No object type given\n"),
+            (["-c", "list job"], 1, "qmgr: Illegal object type: job.\n"),
+            ([], 1, "runs one command given with -c"),
+        ]
+        for (args, status, message) in cases {
+            let r = try pbs.run("qmgr", args)
+            #expect(r.status == status, "qmgr \(args): \(r.status) \(r.stderr)")
+            #expect(r.stderr.hasPrefix(message) || r.stderr.contains(message), "qmgr \(args): \(r.stderr)")
+        }
+        #expect(try pbs.run("qmgr", ["-z", "-c", "set server scheduling = False"]).stderr.isEmpty)
+        #expect(try pbs.run("qmgr", ["-c", "quit"]).status == 0)
+
+        d.stop()
+        let down = try pbs.run("qmgr", ["-c", "list server"])
+        #expect(down.status == 3 && down.stderr.hasPrefix("qmgr: cannot connect to server \(Self.server)"))
+    }
+
 }
 
 // MARK: - Helpers
@@ -407,7 +664,7 @@ struct PBSCommands {
         let files = FileManager.default
         try files.createDirectory(atPath: bin, withIntermediateDirectories: true)
         try files.setAttributes([.posixPermissions: 0o755], ofItemAtPath: bin)
-        for command in ["qsub", "qstat", "qdel", "qhold", "qrls"] where !files.fileExists(atPath: bin + "/" + command) {
+        for command in ["qsub", "qstat", "qdel", "qhold", "qrls", "pbsnodes", "qmgr"] where !files.fileExists(atPath: bin + "/" + command) {
             try files.createSymbolicLink(atPath: bin + "/" + command, withDestinationPath: DaemonHarness.binaries + "/vbatch")
         }
     }
@@ -431,6 +688,14 @@ struct PBSCommands {
         let r = try run("qsub", options, stdin: "#!/bin/sh\ntrue\n")
         guard r.status == 0, let id = Self.jobNumber(r.stdout) else { throw HarnessError("qsub \(options) failed (\(r.status)): \(r.stderr)") }
         return id
+    }
+
+    /// A `pbsnodes -l` line: the name in 20 columns and the state; with `-n` and a note, the
+    /// state in 26 columns and the note (Torque's `%-20.20s %-26.26s %s`).
+    static func listLine(_ name: String, _ state: String, note: String? = nil) -> String {
+        func pad(_ s: String, _ n: Int) -> String { s + String(repeating: " ", count: max(0, n - s.count)) }
+        guard let note else { return pad(name, 20) + " " + state + "\n" }
+        return pad(name, 20) + " " + pad(state, 26) + " " + note + "\n"
     }
 
     static func jobNumber(_ text: String) -> Int64? {
@@ -635,5 +900,117 @@ struct TorqueParsers: Sendable {
         guard r.status == 0 else { throw HarnessError("awk failed: \(r.stderr)") }
         _ = job
         return r.stdout
+    }
+}
+
+/// A re-implementation of what ARC's information system (`PBS.pm`: `read_pbsnodes`,
+/// `cluster_info`, `queue_info`, `nodes_info`) reads out of `pbsnodes -a` and
+/// `qmgr -c "list server"`, to check that vbatch's output gives it the nodes, their CPUs
+/// and states, and a Torque it supports.
+struct ARCInfosys {
+    /// Node name -> attribute -> value, as `read_pbsnodes` builds it.
+    let nodes: [String: [String: String]]
+    let lrmsType: String?
+    let lrmsVersion: String?
+
+    init(pbsnodes: String, qmgr: String) {
+        // A line starting with a word character or `-` names a node (up to the first other
+        // character); `name = value` lines, split at ` = `, blanks removed from the name.
+        var nodes: [String: [String: String]] = [:]
+        var node: String?
+        var key = "", value = ""
+        for line in pbsnodes.split(separator: "\n", omittingEmptySubsequences: false).map(String.init) where !line.isEmpty {
+            if let m = line.prefixMatch(of: /[\w\-]+/) {
+                node = String(m.0)
+                continue
+            }
+            if line.contains(" = ") {
+                let parts = line.components(separatedBy: " = ")
+                key = parts[0].filter { !$0.isWhitespace }
+                value = parts[1]
+            }
+            if let node { nodes[node, default: [:]][key] = value }
+        }
+        self.nodes = nodes
+        // `pbs_version = NAME_1.2` names the flavour; a bare version is Torque.
+        if let m = qmgr.firstMatch(of: /pbs_version = \b(\D+)_(\d\S+)\b/) {
+            lrmsType = String(m.1)
+            lrmsVersion = String(m.2)
+        } else {
+            lrmsType = "torque"
+            lrmsVersion = qmgr.firstMatch(of: /pbs_version = \b(\d\S+)\b/).map { String($0.1) }
+        }
+    }
+
+    /// `totalcpus`: `np` of every node neither down nor offline.
+    var totalCPUs: Int {
+        nodes.values.filter { !isOut($0) }.reduce(0) { $0 + (Int($1["np"] ?? "") ?? 0) }
+    }
+
+    /// `cpudistribution`: ` Ncpu:COUNT` per node size.
+    var cpuDistribution: String {
+        var counts: [Int: Int] = [:]
+        for node in nodes.values where !isOut(node) { counts[Int(node["np"] ?? "") ?? 0, default: 0] += 1 }
+        return counts.keys.sorted().map { " \($0)cpu:\(counts[$0]!)" }.joined()
+    }
+
+    func isOut(_ node: [String: String]) -> Bool {
+        let state = node["state"] ?? ""
+        return state.contains("down") || state.contains("offline")
+    }
+
+    struct QueueCPUs: Equatable {
+        var total: Int
+        var free: Int
+    }
+
+    /// `queue_info`: the CPUs of the nodes without properties or whose properties name the
+    /// queue, not down or offline; free: those of nodes whose state says `free`.
+    func queueCPUs(_ queue: String) -> QueueCPUs {
+        var result = QueueCPUs(total: 0, free: 0)
+        for node in nodes.values {
+            if let properties = node["properties"], !properties.contains(queue) { continue }
+            if isOut(node) { continue }
+            let cpus = Int(node["np"] ?? "") ?? 0
+            result.total += cpus
+            if (node["state"] ?? "").contains("free") { result.free += cpus }
+        }
+        return result
+    }
+
+    struct Node: Equatable {
+        var isFree: Bool
+        var isAvailable: Bool
+        var tags: [String]
+        var slots: Int?
+        var physicalMB: Int?
+        var virtualMB: Int?
+        var logicalCPUs: Int?
+    }
+
+    /// `nodes_info`: state words, properties as tags, `np`, and from `status` the memory
+    /// (`physmem`, `totmem` in kb) and `ncpus`.
+    func nodeInfo() -> [String: Node] {
+        var result: [String: Node] = [:]
+        for (name, node) in nodes {
+            let state = node["state"] ?? ""
+            var info = Node(isFree: state.contains("free"),
+                            isAvailable: !(state.contains("down") || state.contains("offline") || state.contains("unknown")),
+                            tags: (node["properties"] ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) },
+                            slots: node["np"].flatMap { Int($0) })
+            for token in (node["status"] ?? "").split(separator: ",") {
+                let pair = token.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+                guard pair.count == 2 else { continue }
+                let kb = pair[1].firstMatch(of: /^(\d+)kb/).flatMap { Int($0.1) }.map { $0 / 1024 }
+                switch pair[0] {
+                case "totmem": info.virtualMB = kb
+                case "physmem": info.physicalMB = kb
+                case "ncpus": info.logicalCPUs = Int(pair[1])
+                default: break
+                }
+            }
+            result[name] = info
+        }
+        return result
     }
 }

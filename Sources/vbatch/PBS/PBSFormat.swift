@@ -6,6 +6,7 @@ import Musl
 import Darwin
 #endif
 import VBatchAPI
+import VBatchClient
 import VBatchCore
 
 /// Torque's ways of printing values.
@@ -213,4 +214,82 @@ struct PBSJob {
         out += "\n"
         return out
     }
+}
+
+/// The batch server as Torque's `qstat -B [-f]` and `qmgr -c "list server"` show it.
+struct PBSServer {
+    /// `pbs_version`: the Torque release whose output the commands follow. It starts with a
+    /// digit and has no `NAME_` prefix, so ARC's PBS backend takes the server for Torque
+    /// (a `PBSPro_…` version would make it PBS Pro, an unknown `NAME_…` one unsupported).
+    static let version = "6.1.3"
+
+    var queued = 0
+    var held = 0
+    var running = 0
+    var complete = 0
+    /// The queue `qsub` uses without `-q`, if the site has one.
+    var defaultQueue: String?
+
+    var total: Int { queued + held + running + complete }
+
+    /// Torque's `state_count`.
+    var stateCount: String {
+        "Transit:0 Queued:\(queued) Held:\(held) Waiting:0 Running:\(running) Exiting:0 Complete:\(complete)"
+    }
+
+    /// The server's counts. An operator's call counts every job by state, finished ones within
+    /// keep_completed as `Complete`; for anyone else (who may not list other users' jobs)
+    /// the queues' counts are used, in which held jobs count as queued.
+    static func status(_ command: String, _ context: PBSContext) throws(PBSError) -> PBSServer {
+        let queues: [QueueInfo]
+        do {
+            queues = try context.client.queues()
+        } catch {
+            throw failure(command, error, context)
+        }
+        var server = PBSServer(defaultQueue: Qsub.defaultQueue(among: queues))
+        do {
+            for job in try context.client.jobs(all: true) {
+                switch job.state {
+                case .queued: server.queued += 1
+                case .held: server.held += 1
+                case .starting, .running: server.running += 1
+                case .completed, .failed, .cancelled: break // counted from the history below
+                }
+            }
+            let keep = Qstat.keepCompleted
+            if keep > 0 {
+                let finished = try context.client.history(all: true, limit: 1000)
+                server.complete += finished.filter { ($0.endTime ?? $0.submitTime) >= context.now - keep }.count
+            }
+        } catch where error.kind == .server && error.status == 403 {
+            server.queued = queues.reduce(0) { $0 + $1.queued }
+            server.running = queues.reduce(0) { $0 + $1.running }
+        } catch {
+            throw failure(command, error, context)
+        }
+        return server
+    }
+
+    private static func failure(_ command: String, _ error: ClientError, _ context: PBSContext) -> PBSError {
+        if error.kind == .connect || error.kind == .transport { return .connect(command, context.server, error) }
+        return PBSError("\(command): \(error.message)", status: 1)
+    }
+
+    /// The server's attributes, in Torque's order.
+    func attributes() -> [(String, String)] {
+        var a: [(String, String)] = [
+            ("server_state", "Active"),
+            ("scheduling", "True"),
+            ("total_jobs", String(total)),
+            ("state_count", stateCount),
+        ]
+        if let queue = defaultQueue { a.append(("default_queue", PBSFormat.clean(queue))) }
+        a.append(("keep_completed", String(Int(Qstat.keepCompleted))))
+        a.append(("pbs_version", Self.version))
+        return a
+    }
+
+    /// Attributes an administrator sets (`qmgr -c "print server"` prints only these).
+    static let settable: Set<String> = ["scheduling", "default_queue", "keep_completed"]
 }

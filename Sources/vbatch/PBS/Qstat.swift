@@ -379,28 +379,19 @@ enum Qstat {
         return out
     }
 
+    /// Torque's `qstat -B [-f]`: the same counts and attributes as `qmgr -c "list server"`.
     static func runServer(_ o: Options, _ context: PBSContext, _ output: inout String, _ errors: inout [PBSError]) {
-        let queues: [QueueInfo]
+        let server: PBSServer
         do {
-            queues = try context.client.queues()
+            server = try PBSServer.status("qstat", context)
         } catch {
-            errors.append(listError(error, context))
+            errors.append(error)
             return
         }
-        let queued = queues.reduce(0) { $0 + $1.queued }
-        let running = queues.reduce(0) { $0 + $1.running }
         if o.full {
             let lineSize = o.oneLine ? PBSFormat.unlimitedLineSize : PBSFormat.lineSize
             output += "Server: \(context.server)\n"
-            let attrs: [(String, String)] = [
-                ("server_state", "Active"),
-                ("scheduling", "True"),
-                ("total_jobs", String(queued + running)),
-                ("state_count", "Transit:0 Queued:\(queued) Held:0 Waiting:0 Running:\(running) Exiting:0 Complete:0"),
-                ("keep_completed", String(Int(keepCompleted))),
-                ("pbs_version", "vbatch"),
-            ]
-            for (name, value) in attrs { output += PBSFormat.attribute(name, value, lineSize: lineSize) + "\n" }
+            for (name, value) in server.attributes() { output += PBSFormat.attribute(name, value, lineSize: lineSize) + "\n" }
             output += "\n"
         } else {
             func row(_ c: [String]) -> String {
@@ -409,7 +400,8 @@ enum Qstat {
             }
             output += row(["Server", "Max", "Tot", "Que", "Run", "Hld", "Wat", "Trn", "Ext", "Com", "Status"])
             output += row(["----------------", "---", "---", "---", "---", "---", "---", "---", "---", "---", "----------"])
-            output += row([context.server, "0", String(queued + running), String(queued), String(running), "0", "0", "0", "0", "0", "Active"])
+            output += row([context.server, "0", String(server.total), String(server.queued), String(server.running), String(server.held),
+                           "0", "0", "0", String(server.complete), "Active"])
         }
     }
 }

@@ -384,10 +384,18 @@ enum Qsub {
             default: throw Failure(message: "qsub: submit error (\(error.message))")
             }
         }
+        if let queue = defaultQueue(among: queues) { return queue }
+        throw Failure(message: "qsub: submit error (No default queue specified MSG=name a queue with -q or set VBATCH_PBS_DEFAULT_QUEUE)")
+    }
+
+    /// `$VBATCH_PBS_DEFAULT_QUEUE`, else the only enabled routing queue among `queues`, else
+    /// the only queue; nil when none of these applies. The server's `default_queue`.
+    static func defaultQueue(among queues: [QueueInfo]) -> String? {
+        if let q = PBSContext.environment("VBATCH_PBS_DEFAULT_QUEUE") { return q }
         let routing = queues.filter { $0.kind == "routing" && $0.enabled }
         if routing.count == 1 { return routing[0].name }
         if queues.count == 1 { return queues[0].name }
-        throw Failure(message: "qsub: submit error (No default queue specified MSG=name a queue with -q or set VBATCH_PBS_DEFAULT_QUEUE)")
+        return nil
     }
 
     // MARK: - Resources
