@@ -119,7 +119,7 @@ enum Pbsnodes {
         var operands = o.operands
         var filter = "down-offline-unknown"
         if o.mode == .list, let first = operands.first,
-           let state = listStates.first(where: { $0.caseInsensitiveCompare(first) == .orderedSame }) {
+           let state = listStates.first(where: { $0.lowercased() == first.lowercased() }) {
             filter = state
             operands.removeFirst()
         }

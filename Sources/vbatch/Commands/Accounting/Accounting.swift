@@ -1,5 +1,7 @@
 import ArgumentParser
-import Foundation
+// FoundationEssentials, not Foundation: every `vbatch` process (one per submitted job) would
+// otherwise load Foundation's ICU-backed parts at start.
+import FoundationEssentials
 import VBatchAPI
 import VBatchClient
 import VBatchCore
@@ -127,7 +129,7 @@ struct Accounting: ParsableCommand {
         do {
             try Data(text.utf8).write(to: url, options: .atomic)
         } catch {
-            throw CLIError("cannot write \(path): \(error.localizedDescription)")
+            throw CLIError("cannot write \(path): \(error)")
         }
     }
 }
