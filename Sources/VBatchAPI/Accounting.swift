@@ -222,3 +222,69 @@ public enum APELMessage {
         String(value.unicodeScalars.map { $0.properties.generalCategory == .control ? " " : Character($0) })
     }
 }
+
+/// The APEL summary job message, version 0.2 (`APEL-summary-job-message: v0.2`): what the
+/// APEL client itself publishes, and what the APEL repository recommends over individual
+/// records. One record per UTC month of the jobs' end times × VO × cores, with the jobs'
+/// summed wall and CPU time; only jobs that started count.
+public enum APELSummaryMessage {
+    public static let header = "APEL-summary-job-message: v0.2"
+
+    struct Key: Hashable, Comparable {
+        var year: Int
+        var month: Int
+        var vo: String
+        var processors: Int
+
+        static func < (a: Key, b: Key) -> Bool {
+            (a.year, a.month, a.vo, a.processors) < (b.year, b.month, b.vo, b.processors)
+        }
+    }
+
+    struct Totals {
+        var jobs = 0
+        var wall = 0
+        var cpu = 0
+        var earliestEnd = Double.infinity
+        var latestEnd = -Double.infinity
+    }
+
+    public static func render(_ report: AccountingReport) -> String {
+        var groups: [Key: Totals] = [:]
+        for record in report.records where record.startTime != nil {
+            let (year, month) = CivilDate.yearMonth(ofEpochSeconds: record.endTime)
+            let key = Key(year: year, month: month, vo: record.vo ?? "", processors: record.cores)
+            var totals = groups[key, default: Totals()]
+            totals.jobs += 1
+            // Whole seconds per job, as in the individual records, so both messages add up alike.
+            totals.wall += Int(record.wallSeconds.rounded())
+            totals.cpu += Int(record.cpuSeconds.rounded())
+            totals.earliestEnd = min(totals.earliestEnd, record.endTime)
+            totals.latestEnd = max(totals.latestEnd, record.endTime)
+            groups[key] = totals
+        }
+        var out = header + "\n"
+        for key in groups.keys.sorted() {
+            let totals = groups[key]!
+            var fields: [(String, String)] = [("Site", report.site), ("Month", String(key.month)), ("Year", String(key.year))]
+            if !key.vo.isEmpty { fields.append(("VO", key.vo)) }
+            fields += [("SubmitHost", report.submitHost), ("InfrastructureType", report.infrastructure)]
+            if let type = report.benchmarkType, let value = report.benchmark {
+                fields.append(("ServiceLevelType", type))
+                fields.append(("ServiceLevel", String(value)))
+            }
+            fields += [
+                ("NodeCount", "1"),
+                ("Processors", String(key.processors)),
+                ("EarliestEndTime", String(Int(totals.earliestEnd))),
+                ("LatestEndTime", String(Int(totals.latestEnd))),
+                ("WallDuration", String(totals.wall)),
+                ("CpuDuration", String(totals.cpu)),
+                ("NumberOfJobs", String(totals.jobs)),
+            ]
+            for (key, value) in fields { out += key + ": " + APELMessage.oneLine(value) + "\n" }
+            out += "%%\n"
+        }
+        return out
+    }
+}

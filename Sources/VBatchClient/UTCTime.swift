@@ -9,7 +9,7 @@ public enum UTCTime {
         let seconds = Int64(epochSeconds.rounded(.down))
         let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
         let secondOfDay = Int(seconds - days * 86_400)
-        let (y, m, d) = civil(fromDays: days)
+        let (y, m, d) = CivilDate.civil(fromDays: days)
         return "\(y)-\(two(m))-\(two(d)) \(two(secondOfDay / 3600)):\(two(secondOfDay / 60 % 60)):\(two(secondOfDay % 60))"
     }
 
@@ -42,33 +42,9 @@ public enum UTCTime {
             guard (0...23).contains(h), (0...59).contains(mi), (0...59).contains(s) else { return nil }
             secondOfDay = h * 3600 + mi * 60 + s
         }
-        let days = Self.days(fromCivil: Int64(y), m, d)
-        guard civil(fromDays: days) == (Int64(y), m, d) else { return nil }  // e.g. 2026-02-30
+        let days = CivilDate.days(fromCivil: Int64(y), m, d)
+        guard CivilDate.civil(fromDays: days) == (Int64(y), m, d) else { return nil }  // e.g. 2026-02-30
         return Double(days * 86_400 + Int64(secondOfDay))
-    }
-
-    /// Days since 1970-01-01 of a civil date (inverse of ``civil(fromDays:)``).
-    static func days(fromCivil year: Int64, _ month: Int, _ day: Int) -> Int64 {
-        let y = month <= 2 ? year - 1 : year
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yoe = y - era * 400
-        let mp = Int64(month > 2 ? month - 3 : month + 9)
-        let doy = (153 * mp + 2) / 5 + Int64(day) - 1
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
-        return era * 146_097 + doe - 719_468
-    }
-
-    /// Year, month, day of a day count since 1970-01-01 (proleptic Gregorian; H. Hinnant's algorithm).
-    static func civil(fromDays days: Int64) -> (Int64, Int, Int) {
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let doe = z - era * 146_097
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let d = Int(doy - (153 * mp + 2) / 5 + 1)
-        let m = Int(mp < 10 ? mp + 3 : mp - 9)
-        return (yoe + era * 400 + (m <= 2 ? 1 : 0), m, d)
     }
 
     private static func two(_ v: Int) -> String { v < 10 ? "0\(v)" : "\(v)" }

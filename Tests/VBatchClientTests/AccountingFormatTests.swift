@@ -73,6 +73,53 @@ import VBatchCore
         #expect(!message.contains("LocalJobId: 4\n"))  // never started: nothing to account
     }
 
+    @Test func apelSummaryHasOneRecordPerMonthVOAndSize() {
+        // 1,793,491,200 is 2026-11-01 00:00 UTC: one job ends on the last second of October.
+        let november: Double = 1_793_491_200
+        let records = [
+            Self.record(1, start: november - 600, end: november - 1, cpu: 100),
+            Self.record(2, start: november, end: november + 600, cpu: 300),
+            Self.record(3, start: november + 100, end: november + 400, cpu: 250.6),
+            Self.record(4, cores: 2, start: november, end: november + 60, cpu: 100),
+            Self.record(5, owner: "bob", vo: "cms", start: november, end: november + 10, cpu: 5),
+            Self.record(6, owner: "carol", vo: nil, start: november, end: november + 10, cpu: 5),
+            Self.record(7, start: nil, end: november + 20, state: .cancelled),
+        ]
+        let report = AccountingReport(since: 0, until: november + 86_400, records: records, site: "UKI-TEST",
+                                      submitHost: "ce01", machineName: "batch01", benchmarkType: "HEPSPEC", benchmark: 10.5)
+        let message = APELSummaryMessage.render(report)
+        let parts = message.split(separator: "%%\n").map(String.init)
+        #expect(parts.count == 5)
+        #expect(parts[0] == """
+            APEL-summary-job-message: v0.2
+            Site: UKI-TEST
+            Month: 10
+            Year: 2026
+            VO: atlas
+            SubmitHost: ce01
+            InfrastructureType: grid
+            ServiceLevelType: HEPSPEC
+            ServiceLevel: 10.5
+            NodeCount: 1
+            Processors: 1
+            EarliestEndTime: 1793491199
+            LatestEndTime: 1793491199
+            WallDuration: 599
+            CpuDuration: 100
+            NumberOfJobs: 1
+
+            """)
+        // November: a local user's jobs have no VO line; atlas by size; cms; the cancelled job is left out.
+        #expect(parts[1].contains("Month: 11\nYear: 2026\nSubmitHost: ce01\n") && parts[1].contains("NumberOfJobs: 1\n"))
+        #expect(parts[2].contains("VO: atlas\n") && parts[2].contains("Processors: 1\n"))
+        #expect(parts[2].contains("WallDuration: 900\nCpuDuration: 551\nNumberOfJobs: 2\n"))
+        #expect(parts[2].contains("EarliestEndTime: \(Int(november) + 400)\nLatestEndTime: \(Int(november) + 600)\n"))
+        #expect(parts[3].contains("VO: atlas\n") && parts[3].contains("Processors: 2\n"))
+        #expect(parts[4].contains("VO: cms\n"))
+        let jobs = message.split(separator: "\n").filter { $0.hasPrefix("NumberOfJobs: ") }.compactMap { Int($0.dropFirst(14)) }
+        #expect(jobs.reduce(0, +) == 6)
+    }
+
     @Test func apelValuesStayOnOneLine() {
         var record = Self.record(1)
         record.queue = "evil\n%%\nSite: other"

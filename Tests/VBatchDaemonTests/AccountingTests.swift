@@ -103,5 +103,14 @@ extension IdentityTests {
         let rounding = Double(started.count) / 2 + 1e-6
         #expect(abs(exportedWall - recordedWall) <= rounding)
         #expect(lines.contains("LocalUserId: \(Self.bob)") && lines.contains("VO: cms") && lines.contains("Processors: 2"))
+
+        // The summary message counts the same jobs and seconds.
+        let summary = try d.vbatch(["accounting", "--all", "--format", "apel-summary"]).stdout.split(separator: "\n")
+        #expect(summary.first == "APEL-summary-job-message: v0.2")
+        let summed = { (key: String) in summary.filter { $0.hasPrefix(key) }.compactMap { Int($0.dropFirst(key.count)) }.reduce(0, +) }
+        #expect(summed("NumberOfJobs: ") == started.count)
+        #expect(summed("WallDuration: ") == walls.reduce(0, +))
+        let refusedJSON = try d.vbatch(["accounting", "--json", "--format", "apel-summary"])
+        #expect(refusedJSON.status != 0 && refusedJSON.stderr.contains("--json and --format apel-summary exclude each other"))
     }
 }

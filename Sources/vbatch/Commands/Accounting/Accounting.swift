@@ -7,7 +7,7 @@ import VBatchClient
 import VBatchCore
 
 /// `vbatch accounting [--since T] [--until T] [--by vo|user|queue|environment|node] [--all]
-/// [--records] [--json] [--format apel [--output FILE]]`: what finished jobs used.
+/// [--records] [--json] [--format apel|apel-summary [--output FILE]]`: what finished jobs used.
 struct Accounting: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "accounting",
@@ -17,11 +17,13 @@ struct Accounting: ParsableCommand {
             wall time, the CPU time libvirt measured of its VM, exit status and times. Times for --since and
             --until: 2026-11-01, "2026-11-01 12:00" (UTC), Unix seconds, or a span before now (7d, 12h).
             Users see their own records; operators see everyone's with --all.
-            --format apel writes an APEL individual job message (v0.3) for the APEL SSM sender.
+            --format apel writes an APEL individual job message (v0.3), --format apel-summary an APEL
+            summary message (v0.2, one record per month, VO and job size), for the APEL SSM sender.
             """)
 
     enum Format: String, ExpressibleByArgument, CaseIterable {
         case table, apel
+        case apelSummary = "apel-summary"
     }
 
     @OptionGroup var connection: ConnectionOptions
@@ -44,14 +46,14 @@ struct Accounting: ParsableCommand {
     @Flag(help: "Print JSON (the summary, or the report with --records).")
     var json = false
 
-    @Option(help: ArgumentHelp("table or apel.", valueName: "format"))
+    @Option(help: ArgumentHelp("table, apel or apel-summary.", valueName: "format"))
     var format: Format = .table
 
     @Option(name: [.short, .long], help: ArgumentHelp("Write to FILE (atomically) instead of standard output.", valueName: "file"))
     var output: String?
 
     func validate() throws {
-        if json && format == .apel { throw ValidationError("--json and --format apel exclude each other") }
+        if json && format != .table { throw ValidationError("--json and --format \(format.rawValue) exclude each other") }
         for (name, value) in [("--since", since), ("--until", until)] {
             if let value, UTCTime.parse(value, now: 0) == nil {
                 throw ValidationError("\(name) '\(value)' is not a time (2026-11-01, \"2026-11-01 12:00\", Unix seconds, or 7d)")
@@ -66,6 +68,8 @@ struct Accounting: ParsableCommand {
         let text: String
         if format == .apel {
             text = APELMessage.render(report)
+        } else if format == .apelSummary {
+            text = APELSummaryMessage.render(report)
         } else if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
