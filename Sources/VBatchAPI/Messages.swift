@@ -7,7 +7,8 @@ import VBatchCore
 /// `GET /jobs/ID/output` (streams and file list), `GET /jobs/ID/files?path=output/…` (one file),
 /// `GET /queues`; `GET /nodes`; `GET /history[?all=1&limit=N]`; `GET /whoami`;
 /// `GET /accounting[?since=T&until=T&all=1]` (``AccountingReport``); operators:
-/// `POST /nodes/NAME/state` (``NodeStateRequest``), `POST /queues/NAME/state` (``QueueStateRequest``).
+/// `POST /nodes/NAME/state` (``NodeStateRequest``), `POST /queues/NAME/state` (``QueueStateRequest``),
+/// `POST /reload` (``ReloadResponse``).
 /// Errors come back as a non-2xx status with ``ErrorResponse``.
 public enum API {
     public static let version = "v1"
@@ -256,6 +257,14 @@ public struct QueueStateRequest: Codable, Sendable, Equatable {
         self.started = started
         self.reason = reason
     }
+}
+
+/// `POST /v1/reload` (operators): the configuration files were read again without errors
+/// and the daemon restarts its services on them; running jobs keep running.
+public struct ReloadResponse: Codable, Sendable, Equatable {
+    public var message: String
+
+    public init(message: String) { self.message = message }
 }
 
 /// A pool's pre-booted VMs on one node.

@@ -30,6 +30,7 @@ public enum Route {
     public static let queues = "/v1/queues"
     public static let nodes = "/v1/nodes"
     public static let whoami = "/v1/whoami"
+    public static let reload = "/v1/reload"
 
     public static func history(all: Bool, limit: Int?) -> String {
         var query: [String] = []

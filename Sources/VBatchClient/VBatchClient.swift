@@ -103,6 +103,12 @@ public struct VBatchClient: Sendable {
         return try decode(QueueInfo.self, checked("POST", path, body: encode(change)), "POST", path)
     }
 
+    /// Has vbatchd read its configuration files again (operators; `POST /v1/reload`); fails,
+    /// changing nothing, if they hold errors.
+    public func reload() throws(ClientError) -> ReloadResponse {
+        try decode(ReloadResponse.self, checked("POST", Route.reload, body: nil), "POST", Route.reload)
+    }
+
     /// Finished jobs, newest first (`GET /v1/history`).
     public func history(all: Bool, limit: Int?) throws(ClientError) -> [JobInfo] {
         try get([JobInfo].self, Route.history(all: all, limit: limit))

@@ -9,8 +9,16 @@ import VBatchLibvirtDriver
 import VBatchStore
 
 /// Starts `vbatchd`: opens the state directory, rebuilds the engine from the store, and
-/// serves the API on the Unix socket until SIGTERM or SIGINT.
+/// serves the API on the Unix socket until SIGTERM or SIGINT, or until a reload (SIGHUP,
+/// `vbatch reload`) asks to start again on new configuration files.
 public enum Daemon {
+    /// How ``run(_:)`` ended.
+    public enum Outcome: Sendable {
+        case stopped
+        /// Start again on this configuration (already checked); running VMs are re-adopted.
+        case reload(Configuration)
+    }
+
     public struct Options: Sendable {
         public var configuration: Configuration
         /// Holds `vbatch.sqlite`, the spool and the lock.
@@ -19,18 +27,21 @@ public enum Daemon {
         /// The configuration directory: its `images/` is the catalogue (and holds the guest agent).
         public var configDirectory: String
         public var logLevel: Logger.Level
+        /// Reads and checks the configuration files again, for reloads; nil: no reloads.
+        public var reload: (@Sendable () throws -> Configuration)?
 
         public init(configuration: Configuration, stateDirectory: String, socketPath: String, configDirectory: String,
-                    logLevel: Logger.Level = .info) {
+                    logLevel: Logger.Level = .info, reload: (@Sendable () throws -> Configuration)? = nil) {
             self.configuration = configuration
             self.stateDirectory = stateDirectory
             self.socketPath = socketPath
             self.configDirectory = configDirectory
             self.logLevel = logLevel
+            self.reload = reload
         }
     }
 
-    public static func run(_ options: Options) async throws {
+    public static func run(_ options: Options) async throws -> Outcome {
         let logger = {
             var logger = Logger(label: "vbatchd")
             logger.logLevel = options.logLevel
@@ -54,8 +65,9 @@ public enum Daemon {
 
         try prepareSocket(options.socketPath)
         let socketPath = options.socketPath
+        let reloader = Reloader(load: options.reload, logger: logger)
         let app = Application(
-            router: buildRouter(engine: engine),
+            router: buildRouter(engine: engine, reloader: reloader),
             configuration: .init(address: .unixDomainSocket(path: socketPath), serverName: "vbatchd"),
             services: [SchedulerLoop(engine: engine), DriverEventPump(engine: engine, driver: driver)],
             onServerRunning: { _ in
@@ -64,8 +76,20 @@ public enum Daemon {
                 logger.info("vbatchd listening on \(socketPath)")
             },
             logger: logger)
-        try await app.runService()
+        let group = ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: [.sigterm, .sigint],
+                                                      logger: logger))
+        await reloader.attach(group)
+        SIGHUPWatcher.shared.route(to: reloader)
+        defer { SIGHUPWatcher.shared.route(to: nil) }
+        do {
+            try await group.run()
+        } catch {
+            await driver.shutdown()
+            throw error
+        }
         unlink(socketPath)
+        await driver.shutdown()
+        return await reloader.accepted.map { .reload($0) } ?? .stopped
     }
 
     /// `sim://` sites run on the simulated driver, every other site on libvirt; a site is

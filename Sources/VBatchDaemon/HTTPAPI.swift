@@ -47,7 +47,7 @@ struct PeerCredentials: Sendable {
 }
 
 /// Builds the router of the daemon's API over an engine; used by `vbatchd` and the tests.
-public func buildRouter(engine: Engine) -> Router<VBatchRequestContext> {
+public func buildRouter(engine: Engine, reloader: Reloader? = nil) -> Router<VBatchRequestContext> {
     let router = Router(context: VBatchRequestContext.self)
     router.add(middleware: CallerMiddleware(configuration: engine.configuration))
     let v1 = router.group("v1")
@@ -98,6 +98,13 @@ public func buildRouter(engine: Engine) -> Router<VBatchRequestContext> {
         await respond {
             let change = try await decode(QueueStateRequest.self, request, what: "queue change")
             return try encode(try await engine.setQueue(try name(context), change, caller: context.caller!))
+        }
+    }
+    v1.post("reload") { _, context in
+        await respond {
+            guard context.caller!.isOperator else { throw EngineError.forbidden("only operators may reload the configuration") }
+            guard let reloader else { throw EngineError.conflict("this vbatchd cannot reload") }
+            return try encode(ReloadResponse(message: try await reloader.reload(requestedBy: context.caller!.user)))
         }
     }
     v1.get("history") { request, context in

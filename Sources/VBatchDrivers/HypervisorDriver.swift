@@ -138,4 +138,7 @@ public protocol HypervisorDriver: Sendable {
     func bootPoolVM(_ spec: PoolVMSpec) async throws
     /// Destroys idle pooled VMs left by an earlier daemon (they hold no job; pools refill).
     func discardIdlePoolVMs() async
+    /// Stops watching and timing VMs and lets go of connections, leaving every VM running:
+    /// the daemon is stopping or reloading, and its successor re-adopts them.
+    func shutdown() async
 }

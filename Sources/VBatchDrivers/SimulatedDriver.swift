@@ -117,6 +117,16 @@ public final class SimulatedDriver: HypervisorDriver {
 
     public func discardIdlePoolVMs() async {}
 
+    /// Stops the clock's ticker and the event stream. Simulated VMs do not outlive their
+    /// driver: a successor reports the jobs that were running as lost.
+    public func shutdown() async {
+        state.withLock { s in
+            s.ticker?.cancel()
+            s.ticker = nil
+        }
+        continuation.finish()
+    }
+
     public func cleanUp(jobID: Int64, node: String) async {
         _ = state.withLock { $0.running.removeValue(forKey: jobID) }
     }

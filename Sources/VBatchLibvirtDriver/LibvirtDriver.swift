@@ -97,6 +97,8 @@ public final class LibvirtDriver: HypervisorDriver {
         var listeners: [String: Task<Void, Never>] = [:]
         var resync: Task<Void, Never>?
         var sampler: Task<Void, Never>?
+        /// After ``shutdown()``: no connection is opened again.
+        var closed = false
     }
 
     public init(nodes: [NodeConfig], settings: Settings = Settings(), logger: Logger) {
@@ -122,7 +124,8 @@ public final class LibvirtDriver: HypervisorDriver {
 
     /// One connection per libvirt URI, opened on first use; its events feed this driver.
     func connection(_ uri: String) async throws -> LibvirtConnection {
-        let task: Task<LibvirtConnection, any Error> = state.withLock { s in
+        let task: Task<LibvirtConnection, any Error> = try state.withLock { s in
+            if s.closed { throw DriverError("the libvirt driver is shut down") }
             if let existing = s.connections[uri] { return existing }
             let timeout = settings.callTimeout
             let task = Task { try await LibvirtConnection(uri: uri, callTimeout: timeout) }
@@ -270,6 +273,23 @@ public final class LibvirtDriver: HypervisorDriver {
         } catch {
             logger.error("libvirt: cleanup of job \(jobID) on \(node) failed: \(error)")
         }
+    }
+
+    public func shutdown() async {
+        let (connections, tasks) = state.withLock { s -> ([Task<LibvirtConnection, any Error>], [Task<Void, Never>]) in
+            var tasks = Array(s.listeners.values) + [s.resync, s.sampler].compactMap { $0 }
+            tasks += s.jobs.values.compactMap(\.walltimeTask) + s.pools.values.compactMap(\.watcher)
+            let connections = Array(s.connections.values)
+            s = State()
+            s.closed = true
+            return (connections, tasks)
+        }
+        for task in tasks { task.cancel() }
+        for connection in connections {
+            if let open = try? await connection.value { await open.close() }
+        }
+        continuation.finish()
+        logger.info("libvirt: driver stopped; VMs left running for the next vbatchd")
     }
 
     // MARK: - Internals

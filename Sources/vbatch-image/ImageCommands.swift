@@ -49,7 +49,7 @@ enum ImageCommands {
         let result = try factory.build(recipe, recipeFile: path, rebuild: rebuild)
         say((result.cached ? "image \(result.name) is up to date" : "built image \(result.name)")
             + " (recipe sha256 \(result.recipeHash))\n"
-            + "catalogue entry \(result.catalogueEntry); vbatchd picks it up on restart\n")
+            + "catalogue entry \(result.catalogueEntry); `vbatch reload` offers it\n")
         do {
             _ = try options.loadConfiguration()
         } catch let errors as ConfigErrors {

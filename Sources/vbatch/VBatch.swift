@@ -9,7 +9,7 @@ struct VBatch: ParsableCommand {
         version: "0.1.0",
         subcommands: [
             Submit.self, Status.self, Show.self, ShowOutput.self, Cancel.self, Hold.self, Release.self, History.self,
-            Queues.self, Nodes.self, WhoAmI.self, Accounting.self, NodeControl.self, QueueControl.self,
+            Queues.self, Nodes.self, WhoAmI.self, Accounting.self, NodeControl.self, QueueControl.self, Reload.self,
             Image.self, Simulate.self,
         ]
     )

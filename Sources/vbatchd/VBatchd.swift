@@ -56,10 +56,17 @@ struct VBatchd: AsyncParsableCommand {
             return
         }
         let stateDirectory = state!
+        let (directory, siteFile) = (config, site)
+        var current = configuration
         do {
-            try await Daemon.run(.init(configuration: configuration, stateDirectory: stateDirectory,
-                                       socketPath: socket ?? stateDirectory + "/vbatchd.sock", configDirectory: config,
-                                       logLevel: Logger.Level(rawValue: logLevel)!))
+            // A reload returns with the new, checked configuration: start again on it.
+            while case .reload(let next) = try await Daemon.run(.init(
+                configuration: current, stateDirectory: stateDirectory,
+                socketPath: socket ?? stateDirectory + "/vbatchd.sock", configDirectory: config,
+                logLevel: Logger.Level(rawValue: logLevel)!,
+                reload: { try ConfigLoader.load(directory: directory, siteFile: siteFile) })) {
+                current = next
+            }
         } catch let error as DaemonError {
             FileHandle.standardError.write(Data("vbatchd: error: \(error)\n".utf8))
             throw ExitCode(1)

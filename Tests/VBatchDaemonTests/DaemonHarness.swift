@@ -92,6 +92,15 @@ final class DaemonHarness: @unchecked Sendable {
         """
     }
 
+    /// A queue file to add while the daemon runs (reload tests).
+    static let extraQueue = """
+        [queue.extra]
+        type = "execution"
+        description = "Added while vbatchd runs"
+        environments = ["testguest"]
+        walltime_max = "1h"
+        """
+
     deinit {
         stop()
         try? FileManager.default.removeItem(atPath: root)

@@ -164,6 +164,23 @@ struct VMTests {
         #expect(try d.client.job(id).history.contains { $0.reason.contains("re-adopted") })
     }
 
+    @Test func jobKeepsRunningThroughAConfigurationReload() async throws {
+        let d = try harness()
+        let id = try submit(d, "#!/bin/sh\nsleep 6\necho still here\n", ["-q", "two-way"])
+        #expect(try d.wait(timeout: 60) { try job(d, id).state == .running })
+        try DaemonHarness.extraQueue.write(toFile: d.configDirectory + "/queues/extra.toml", atomically: true, encoding: .utf8)
+        let reload = try d.vbatch(["reload"])
+        #expect(reload.status == 0, "\(reload.stderr)")
+        #expect(try d.wait(timeout: 30) { (try? d.client.queues().map(\.name))?.contains("extra") == true })
+        #expect(try await domainXML(jobID: id) != nil || job(d, id).state.isTerminal, "the VM was not stopped by the reload")
+        try waitEnded(d, [id])
+        let j = try job(d, id)
+        #expect(j.state == .completed && j.exitCode == 0, "\(j.reason ?? "")")
+        #expect(try d.client.output(id).stdout == "still here\n")
+        #expect(try d.client.job(id).history.contains { $0.reason.contains("re-adopted") })
+        #expect((j.cpuTime ?? 0) > 0, "the new driver samples the re-adopted VM")
+    }
+
     @Test func jobWhoseVMEndedWhileTheDaemonWasDownIsCompleted() async throws {
         let d = try harness()
         let id = try submit(d, "#!/bin/sh\nsleep 2\necho finished alone\nexit 5\n", ["-q", "one-way"])

@@ -14,7 +14,7 @@ struct Image: ParsableCommand {
         discussion: """
             These commands work on a configuration directory (--config DIR, else $VBATCH_CONFIG, \
             else the current directory), not through vbatchd. vbatchd reads the catalogue when it \
-            starts: restart it to offer a newly built image. See docs/factory.md.
+            starts or reloads: run vbatch reload to offer a newly built image. See docs/factory.md.
             """,
         subcommands: [ImageBuild.self, ImageCheckCommand.self, ImageList.self])
 }
