@@ -173,7 +173,7 @@ extension FactoryBuildTests {
         let again = try runVBatch(["image", "build", recipe, "--config", config])
         #expect(again.status == 0, "\(again)")
         #expect(again.stdout.contains("debian12: up to date (build "))
-        #expect(again.stdout.contains("catalogue entry \(config)/images/debian12.toml; vbatchd picks it up on restart"))
+        #expect(again.stdout.contains("catalogue entry \(config)/images/debian12.toml; `vbatch reload` offers it"))
 
         let missing = try runVBatch(["image", "check", "nope", "--config", config])
         #expect(missing.status == 1)
