@@ -217,6 +217,9 @@ struct PBSTests {
         #expect(queued["job_state"] == "Q" && queued["exec_host"] == nil && queued["resources_used.walltime"] == nil)
         let held = try #require(byID["\(jobs.held).\(Self.server)"])
         #expect(held["job_state"] == "H" && held["Hold_Types"] == "u")
+        // By id, a waiting job's comment says why it waits (as Maui and Moab write it).
+        let heldByID = try #require(PBSCommands.blocks(try pbs.run("qstat", ["-f", "-1", "\(jobs.held)"]).stdout).first)
+        #expect(heldByID.attributes["comment"] == "Not Running: held: it starts only once released")
 
         // One job by id, with or without the server suffix, with -1.
         for id in ["\(jobs.running)", "\(jobs.running).\(Self.server)", "\(jobs.running).other.host"] {

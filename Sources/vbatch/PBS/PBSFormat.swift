@@ -100,6 +100,8 @@ struct PBSJob {
     let info: JobInfo
     /// Time of the last recorded transition (from the job's history), when known.
     var lastEvent: Double?
+    /// Why a waiting job has not started, when known (from the job's detail).
+    var waiting: String?
 
     /// Torque's `exit_status` of a cancelled job (256 + SIGTERM, what `qdel` of a running
     /// job leaves); BLAH's PBS scripts read it as "removed".
@@ -193,7 +195,12 @@ struct PBSJob {
             ("euser", j.owner),
             ("queue_type", "E"),
         ]
-        if let reason = j.reason, !reason.isEmpty { a.append(("comment", reason)) }
+        // Maui and Moab put "Not Running: why" in a waiting job's comment; CEs show it.
+        if let waiting {
+            a.append(("comment", "Not Running: \(waiting)"))
+        } else if let reason = j.reason, !reason.isEmpty {
+            a.append(("comment", reason))
+        }
         a.append(("etime", PBSFormat.date(j.submitTime)))
         if let status = exitStatus { a.append(("exit_status", String(status))) }
         if let start = j.startTime { a.append(("start_time", PBSFormat.date(start))) }

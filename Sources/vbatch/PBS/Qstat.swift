@@ -138,7 +138,7 @@ enum Qstat {
                 }
                 do {
                     let detail = try context.client.job(id)
-                    show([PBSJob(info: detail.job, lastEvent: detail.history.last?.time)])
+                    show([PBSJob(info: detail.job, lastEvent: detail.history.last?.time, waiting: detail.waiting)])
                 } catch {
                     errors.append(PBSError.about("qstat", context.fullID(id), error, server: context.server))
                     if error.kind == .connect { break }
