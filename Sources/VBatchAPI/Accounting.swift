@@ -95,7 +95,9 @@ public struct AccountingReport: Codable, Sendable, Equatable {
     }
 }
 
-/// Totals of accounting records grouped by one attribute (`vbatch accounting --by`).
+/// Totals of accounting records grouped by one attribute (`vbatch accounting --by`). The
+/// daemon sums them in SQL (`GET /v1/accounting?by=…`), so a summary of a year of jobs
+/// never ships the records; ``init(_:by:)`` sums records in memory the same way.
 public struct AccountingSummary: Codable, Sendable, Equatable {
     /// What records can be grouped by.
     public enum Grouping: String, Codable, Sendable, CaseIterable {
@@ -115,15 +117,27 @@ public struct AccountingSummary: Codable, Sendable, Equatable {
         public var coreSeconds: Double
         public var cpuSeconds: Double
 
-        public init(key: String) {
+        public init(key: String, jobs: Int = 0, completed: Int = 0, failed: Int = 0, cancelled: Int = 0,
+                    wallSeconds: Double = 0, coreSeconds: Double = 0, cpuSeconds: Double = 0) {
             self.key = key
-            jobs = 0
-            completed = 0
-            failed = 0
-            cancelled = 0
-            wallSeconds = 0
-            coreSeconds = 0
-            cpuSeconds = 0
+            self.jobs = jobs
+            self.completed = completed
+            self.failed = failed
+            self.cancelled = cancelled
+            self.wallSeconds = wallSeconds
+            self.coreSeconds = coreSeconds
+            self.cpuSeconds = cpuSeconds
+        }
+
+        /// Adds another row's totals (for the total of all rows).
+        mutating func add(_ row: Row) {
+            jobs += row.jobs
+            completed += row.completed
+            failed += row.failed
+            cancelled += row.cancelled
+            wallSeconds += row.wallSeconds
+            coreSeconds += row.coreSeconds
+            cpuSeconds += row.cpuSeconds
         }
 
         mutating func add(_ record: AccountingRecord) {
@@ -157,6 +171,15 @@ public struct AccountingSummary: Codable, Sendable, Equatable {
             total.add(record)
         }
         rows = groups.values.sorted { $0.key < $1.key }
+        self.total = total
+    }
+
+    /// A summary of rows already summed per group (by the store); the total is their sum.
+    public init(grouping: Grouping, rows: [Row]) {
+        self.grouping = grouping
+        self.rows = rows.sorted { $0.key < $1.key }
+        var total = Row(key: "total")
+        for row in rows { total.add(row) }
         self.total = total
     }
 

@@ -39,8 +39,8 @@ public enum Route {
         return query.isEmpty ? "/v1/history" : "/v1/history?" + query.joined(separator: "&")
     }
 
-    public static func accounting(since: Double?, until: Double?, all: Bool) -> String {
-        var query: [String] = []
+    public static func accounting(since: Double?, until: Double?, all: Bool, by grouping: String? = nil) -> String {
+        var query: [String] = grouping.map { ["by=\($0)"] } ?? []
         if let since { query.append("since=\(since)") }
         if let until { query.append("until=\(until)") }
         if all { query.append("all=1") }

@@ -120,6 +120,12 @@ public struct VBatchClient: Sendable {
         try get(AccountingReport.self, Route.accounting(since: since, until: until, all: all))
     }
 
+    /// The same records summed per `grouping` by the daemon (`GET /v1/accounting?by=…`).
+    public func accountingSummary(since: Double?, until: Double?, all: Bool,
+                                  by grouping: AccountingSummary.Grouping) throws(ClientError) -> AccountingSummary {
+        try get(AccountingSummary.self, Route.accounting(since: since, until: until, all: all, by: grouping.rawValue))
+    }
+
     /// Who the daemon takes the caller to be (`GET /v1/whoami`).
     public func whoami() throws(ClientError) -> WhoAmI {
         try get(WhoAmI.self, Route.whoami)

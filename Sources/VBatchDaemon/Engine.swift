@@ -284,8 +284,7 @@ public actor Engine {
     /// Accounting records of jobs that ended in `[since, until)`: the caller's own, or with
     /// `all` (operators only) everyone's, with the site identity an APEL export needs.
     public func accounting(caller: Caller, since: Double, until: Double, all: Bool) throws -> AccountingReport {
-        if all, !caller.isOperator { throw EngineError.forbidden("only operators may read every user's accounting") }
-        guard since <= until else { throw EngineError.badRequest("since must not be after until") }
+        try checkAccountingRequest(caller: caller, since: since, until: until, all: all)
         let records = try store.accountingRecords(since: since, until: until, owner: all ? nil : caller.user)
         let settings = configuration.site.accounting
         let host = ProcessInfo.processInfo.hostName
@@ -293,6 +292,18 @@ public actor Engine {
                                 submitHost: settings.submitHost ?? host, machineName: host,
                                 benchmarkType: settings.benchmarkType, benchmark: settings.benchmark,
                                 infrastructure: settings.infrastructure)
+    }
+
+    /// The same records summed per `grouping` (in the store, without shipping them).
+    public func accountingSummary(caller: Caller, since: Double, until: Double, all: Bool,
+                                  by grouping: AccountingSummary.Grouping) throws -> AccountingSummary {
+        try checkAccountingRequest(caller: caller, since: since, until: until, all: all)
+        return try store.accountingSummary(since: since, until: until, owner: all ? nil : caller.user, by: grouping)
+    }
+
+    private func checkAccountingRequest(caller: Caller, since: Double, until: Double, all: Bool) throws {
+        if all, !caller.isOperator { throw EngineError.forbidden("only operators may read every user's accounting") }
+        guard since <= until else { throw EngineError.badRequest("since must not be after until") }
     }
 
     public func queues() -> [QueueInfo] {

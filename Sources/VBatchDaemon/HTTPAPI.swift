@@ -122,10 +122,16 @@ public func buildRouter(engine: Engine, reloader: Reloader? = nil) -> Router<VBa
                 }
                 return value
             }
-            let report = try await engine.accounting(caller: context.caller!, since: try time("since") ?? 0,
-                                                     until: try time("until") ?? Date().timeIntervalSince1970 + 1,
-                                                     all: request.uri.queryParameters["all"] == "1")
-            return try encode(report)
+            let since = try time("since") ?? 0, until = try time("until") ?? Date().timeIntervalSince1970 + 1
+            let all = request.uri.queryParameters["all"] == "1"
+            if let by = request.uri.queryParameters["by"] {
+                guard let grouping = AccountingSummary.Grouping(rawValue: String(by)) else {
+                    throw EngineError.badRequest("by must be one of \(AccountingSummary.Grouping.allCases.map(\.rawValue).joined(separator: ", "))")
+                }
+                return try encode(try await engine.accountingSummary(caller: context.caller!, since: since, until: until,
+                                                                     all: all, by: grouping))
+            }
+            return try encode(try await engine.accounting(caller: context.caller!, since: since, until: until, all: all))
         }
     }
     v1.get("whoami") { _, context in

@@ -44,3 +44,40 @@ enum AccountingQueries {
         return records
     }
 }
+
+extension AccountingQueries {
+    /// The records of `[since, until)` summed per group in SQL (`owner` nil for everyone's).
+    static func summary(_ db: Database, since: Double, until: Double, owner: String?,
+                        by grouping: AccountingSummary.Grouping) throws -> AccountingSummary {
+        // The grouping column comes from this fixed mapping, never from the request's text.
+        let column = switch grouping {
+        case .vo: "vo"
+        case .user: "owner"
+        case .queue: "queue"
+        case .environment: "environment"
+        case .node: "node"
+        }
+        let ownerFilter = owner == nil ? "" : "owner = ? AND "
+        let statement = try db.cachedStatement(sql: """
+            SELECT \(column), count(*), total(state = 'completed'), total(state = 'failed'), total(state = 'cancelled'),
+                   total(wall_seconds), total(cores * wall_seconds), total(cpu_seconds)
+            FROM accounting WHERE \(ownerFilter)end_time >= ? AND end_time < ? GROUP BY \(column)
+            """)
+        var arguments: StatementArguments = owner.map { [$0] } ?? []
+        arguments += [since, until]
+        var rows: [AccountingSummary.Row] = []
+        let cursor = try Row.fetchCursor(statement, arguments: arguments)
+        while let row = try cursor.next() {
+            rows.append(AccountingSummary.Row(
+                key: try row.decode(String?.self, atIndex: 0) ?? "-",
+                jobs: try row.decode(Int.self, atIndex: 1),
+                completed: Int(try row.decode(Double.self, atIndex: 2)),
+                failed: Int(try row.decode(Double.self, atIndex: 3)),
+                cancelled: Int(try row.decode(Double.self, atIndex: 4)),
+                wallSeconds: try row.decode(Double.self, atIndex: 5),
+                coreSeconds: try row.decode(Double.self, atIndex: 6),
+                cpuSeconds: try row.decode(Double.self, atIndex: 7)))
+        }
+        return AccountingSummary(grouping: grouping, rows: rows)
+    }
+}

@@ -193,6 +193,12 @@ public final class JobStore: Sendable {
         }
     }
 
+    /// The accounting records of `[since, until)` summed per `grouping`, in SQL.
+    public func accountingSummary(since: Double, until: Double, owner: String?,
+                                  by grouping: AccountingSummary.Grouping) throws -> AccountingSummary {
+        try pool.read { db in try AccountingQueries.summary(db, since: since, until: until, owner: owner, by: grouping) }
+    }
+
     /// The highest job id ever handed out (0 for a new store), deleted jobs included.
     public func maxJobID() throws -> Int64 {
         try pool.read { db in

@@ -50,6 +50,14 @@ import VBatchCore
         #expect(try store.accountingRecords(since: 1250, until: 1400, owner: nil).map(\.jobID) == [neverStarted, requeued])
         #expect(try store.accountingRecords(since: 1251, until: 1300, owner: nil).isEmpty)
 
+        // Summed in SQL: the same rows and totals as summing the records in memory.
+        for grouping in AccountingSummary.Grouping.allCases {
+            let summed = try store.accountingSummary(since: 0, until: 1e12, owner: nil, by: grouping)
+            #expect(summed == AccountingSummary(records, by: grouping), "\(grouping)")
+        }
+        let bobs = try store.accountingSummary(since: 0, until: 1e12, owner: "bob", by: .queue)
+        #expect(bobs.total.jobs == 2 && bobs.total.failed == 1 && bobs.total.cancelled == 1 && bobs.total.cpuSeconds == 90)
+
         // Purging the jobs keeps their accounting.
         #expect(try store.purge(endedBefore: 2000) == 3)
         #expect(try store.job(ran) == nil)

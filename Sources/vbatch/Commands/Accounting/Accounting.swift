@@ -63,20 +63,22 @@ struct Accounting: ParsableCommand {
 
     func run() throws {
         let now = Date().timeIntervalSince1970
-        let report = try connection.client().accounting(since: since.flatMap { UTCTime.parse($0, now: now) },
-                                                        until: until.flatMap { UTCTime.parse($0, now: now) }, all: all)
+        let client = connection.client()
+        let (from, to) = (since.flatMap { UTCTime.parse($0, now: now) }, until.flatMap { UTCTime.parse($0, now: now) })
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         let text: String
-        if format == .apel {
-            text = APELMessage.render(report)
-        } else if format == .apelSummary {
-            text = APELSummaryMessage.render(report)
-        } else if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            let data = records ? try encoder.encode(report) : try encoder.encode(AccountingSummary(report.records, by: by))
-            text = String(decoding: data, as: UTF8.self) + "\n"
+        if format == .table && !records {
+            // Summed by the daemon: a summary never ships the records.
+            let summary = try client.accountingSummary(since: from, until: to, all: all, by: by)
+            text = json ? String(decoding: try encoder.encode(summary), as: UTF8.self) + "\n" : Self.summaryTable(summary)
         } else {
-            text = records ? Self.recordTable(report.records) : Self.summaryTable(AccountingSummary(report.records, by: by))
+            let report = try client.accounting(since: from, until: to, all: all)
+            switch format {
+            case .apel: text = APELMessage.render(report)
+            case .apelSummary: text = APELSummaryMessage.render(report)
+            case .table: text = json ? String(decoding: try encoder.encode(report), as: UTF8.self) + "\n" : Self.recordTable(report.records)
+            }
         }
         if let output {
             try Self.writeAtomically(text, to: output)
