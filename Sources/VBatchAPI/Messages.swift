@@ -5,7 +5,7 @@ import VBatchCore
 /// Routes (all under `/v1`): `POST /jobs` submit; `GET /jobs[?all=1]` list; `GET /jobs/ID`
 /// show with history; `DELETE /jobs/ID` cancel; `POST /jobs/ID/hold` and `/release`;
 /// `GET /jobs/ID/output` (streams and file list), `GET /jobs/ID/files?path=output/…` (one file),
-/// `GET /queues`; `GET /nodes`; `GET /history[?all=1&limit=N]`; `GET /whoami`;
+/// `GET /queues`; `GET /nodes`; `GET /history[?all=1&limit=N&since=T]`; `GET /whoami`;
 /// `GET /accounting[?since=T&until=T&all=1]` (``AccountingReport``); operators:
 /// `POST /nodes/NAME/state` (``NodeStateRequest``), `POST /queues/NAME/state` (``QueueStateRequest``),
 /// `POST /reload` (``ReloadResponse``).

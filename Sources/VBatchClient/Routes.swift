@@ -32,10 +32,11 @@ public enum Route {
     public static let whoami = "/v1/whoami"
     public static let reload = "/v1/reload"
 
-    public static func history(all: Bool, limit: Int?) -> String {
+    public static func history(all: Bool, limit: Int?, since: Double? = nil) -> String {
         var query: [String] = []
         if all { query.append("all=1") }
         if let limit { query.append("limit=\(limit)") }
+        if let since { query.append("since=\(since)") }
         return query.isEmpty ? "/v1/history" : "/v1/history?" + query.joined(separator: "&")
     }
 

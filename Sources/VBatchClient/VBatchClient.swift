@@ -110,8 +110,8 @@ public struct VBatchClient: Sendable {
     }
 
     /// Finished jobs, newest first (`GET /v1/history`).
-    public func history(all: Bool, limit: Int?) throws(ClientError) -> [JobInfo] {
-        try get([JobInfo].self, Route.history(all: all, limit: limit))
+    public func history(all: Bool, limit: Int?, since: Double? = nil) throws(ClientError) -> [JobInfo] {
+        try get([JobInfo].self, Route.history(all: all, limit: limit, since: since))
     }
 
     /// Accounting records of jobs that ended in `[since, until)` (`GET /v1/accounting`): the

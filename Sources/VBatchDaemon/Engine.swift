@@ -276,9 +276,11 @@ public actor Engine {
         return try store.jobsJSON(owner: all ? nil : caller.user, active: true, limit: nil)
     }
 
-    public func history(caller: Caller, all: Bool, limit: Int?) throws -> [UInt8] {
+    /// Finished jobs as JSON bytes, newest first: at most `limit` (default 100), ended at or
+    /// after `since` if given.
+    public func history(caller: Caller, all: Bool, limit: Int?, since: Double? = nil) throws -> [UInt8] {
         if all, !caller.isOperator { throw EngineError.forbidden("only operators may list every user's jobs") }
-        return try store.jobsJSON(owner: all ? nil : caller.user, active: false, limit: limit ?? 100)
+        return try store.jobsJSON(owner: all ? nil : caller.user, active: false, limit: limit ?? 100, endedSince: since)
     }
 
     /// Accounting records of jobs that ended in `[since, until)`: the caller's own, or with

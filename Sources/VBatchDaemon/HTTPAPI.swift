@@ -110,7 +110,13 @@ public func buildRouter(engine: Engine, reloader: Reloader? = nil) -> Router<VBa
     v1.get("history") { request, context in
         await respond {
             let limit = request.uri.queryParameters["limit"].flatMap { Int(String($0)) }
-            return try await engine.history(caller: context.caller!, all: request.uri.queryParameters["all"] == "1", limit: limit)
+            var since: Double?
+            if let text = request.uri.queryParameters["since"] {
+                guard let value = Double(String(text)), value.isFinite else { throw EngineError.badRequest("since must be a Unix time in seconds") }
+                since = value
+            }
+            return try await engine.history(caller: context.caller!, all: request.uri.queryParameters["all"] == "1", limit: limit,
+                                            since: since)
         }
     }
     v1.get("accounting") { request, context in

@@ -6,8 +6,8 @@ import VBatchAPI
 /// building a `JobInfo` (and its strings) per row: `vbatch status --all --json` over
 /// 10,000 jobs is a hot path (target ≤ 40 ms end to end). The output decodes as `[JobInfo]`.
 enum JobListJSON {
-    static func jobs(_ db: Database, owner: String?, active: Bool, limit: Int?) throws -> [UInt8] {
-        let statement = try JobQueries.listStatement(db, owner: owner, active: active, limit: limit)
+    static func jobs(_ db: Database, owner: String?, active: Bool, limit: Int?, endedSince: Double? = nil) throws -> [UInt8] {
+        let statement = try JobQueries.listStatement(db, owner: owner, active: active, limit: limit, endedSince: endedSince)
         let stmt = statement.sqliteStatement
         var w = JSONWriter(capacity: 1 << 16)
         var first = true

@@ -141,15 +141,16 @@ public final class JobStore: Sendable {
     }
 
     /// Lists jobs: `owner` nil for all users; `active` for non-terminal jobs in id order,
-    /// otherwise finished jobs newest first; at most `limit` if given.
-    public func jobs(owner: String?, active: Bool, limit: Int?) throws -> [JobInfo] {
-        try pool.read { db in try JobQueries.jobs(db, owner: owner, active: active, limit: limit) }
+    /// otherwise finished jobs newest first (those that ended at or after `endedSince`, if
+    /// given); at most `limit` if given.
+    public func jobs(owner: String?, active: Bool, limit: Int?, endedSince: Double? = nil) throws -> [JobInfo] {
+        try pool.read { db in try JobQueries.jobs(db, owner: owner, active: active, limit: limit, endedSince: endedSince) }
     }
 
     /// The same listing as ``jobs(owner:active:limit:)``, as JSON that decodes as `[JobInfo]`,
     /// written straight from the rows (the daemon's hot path for `vbatch status`).
-    public func jobsJSON(owner: String?, active: Bool, limit: Int?) throws -> [UInt8] {
-        try pool.read { db in try JobListJSON.jobs(db, owner: owner, active: active, limit: limit) }
+    public func jobsJSON(owner: String?, active: Bool, limit: Int?, endedSince: Double? = nil) throws -> [UInt8] {
+        try pool.read { db in try JobListJSON.jobs(db, owner: owner, active: active, limit: limit, endedSince: endedSince) }
     }
 
     /// A job's payload, or nil for an unknown job.

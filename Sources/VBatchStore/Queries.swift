@@ -58,8 +58,8 @@ enum JobQueries {
     /// Non-terminal jobs are exactly those without an end time (a CHECK in the schema), so
     /// both listings walk an index on `end_time` without sorting: `IS NULL` entries come in
     /// id order, the others backwards by end time.
-    static func jobs(_ db: Database, owner: String?, active: Bool, limit: Int?) throws -> [JobInfo] {
-        let statement = try listStatement(db, owner: owner, active: active, limit: limit)
+    static func jobs(_ db: Database, owner: String?, active: Bool, limit: Int?, endedSince: Double? = nil) throws -> [JobInfo] {
+        let statement = try listStatement(db, owner: owner, active: active, limit: limit, endedSince: endedSince)
         var result: [JobInfo] = []
         if let limit { result.reserveCapacity(min(limit, 100_000)) }
         let rows = try Row.fetchCursor(statement)
@@ -70,13 +70,16 @@ enum JobQueries {
     }
 
     /// The listing query with its arguments bound; columns are ``jobInfoColumns``.
-    static func listStatement(_ db: Database, owner: String?, active: Bool, limit: Int?) throws -> Statement {
+    static func listStatement(_ db: Database, owner: String?, active: Bool, limit: Int?,
+                              endedSince: Double? = nil) throws -> Statement {
         let ownerFilter = owner == nil ? "" : "owner = ? AND "
         let filter = active
             ? "\(ownerFilter)end_time IS NULL ORDER BY id"
-            : "\(ownerFilter)end_time IS NOT NULL ORDER BY end_time DESC, id DESC"
+            : "\(ownerFilter)end_time >= ? ORDER BY end_time DESC, id DESC"
         let statement = try db.cachedStatement(sql: "SELECT \(jobInfoColumns) FROM job WHERE \(filter) LIMIT ?")
         var arguments: StatementArguments = owner.map { [$0] } ?? []
+        // Finished jobs are those with an end time; `>= -inf` keeps them all.
+        if !active { arguments += [endedSince ?? -Double.infinity] }
         arguments += [limit.map { max($0, 0) } ?? -1]
         try statement.setArguments(arguments)
         return statement

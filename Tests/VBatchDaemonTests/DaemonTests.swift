@@ -70,6 +70,11 @@ struct DaemonTests {
         let history = try d.vbatch(["history", "--json"])
         let finished = try JSONDecoder().decode([JobInfo].self, from: Data(history.stdout.utf8))
         #expect(Set(finished.map(\.id)) == [ok, bad])
+        let recent = try d.vbatch(["history", "--json", "--since", "1h"])
+        #expect(Set(try JSONDecoder().decode([JobInfo].self, from: Data(recent.stdout.utf8)).map(\.id)) == [ok, bad])
+        let future = try d.vbatch(["history", "--json", "--since", "2999-01-01"])
+        #expect(future.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "[]")
+        #expect(try d.vbatch(["history", "--since", "soon"]).stderr.contains("--since 'soon' is not a time"))
     }
 
     @Test func walltimeIsEnforced() throws {

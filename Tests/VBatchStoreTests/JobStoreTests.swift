@@ -192,6 +192,13 @@ func submission(owner: String = "alice", vo: String? = "atlas", queue: String = 
         #expect(try store.jobs(owner: nil, active: true, limit: 0).isEmpty)
         #expect(try store.jobs(owner: "carol", active: true, limit: nil).isEmpty)
         #expect(try store.jobs(owner: "bob", active: true, limit: 1).first?.vo == nil)
+        // Finished since a time (history --since), alone and with owner and limit.
+        #expect(try store.jobs(owner: nil, active: false, limit: nil, endedSince: 55).map(\.id) == [alice[1], bob[0]])
+        #expect(try store.jobs(owner: "alice", active: false, limit: nil, endedSince: 55).map(\.id) == [alice[1]])
+        #expect(try store.jobs(owner: nil, active: false, limit: 1, endedSince: 50).map(\.id) == [alice[1]])
+        #expect(try store.jobs(owner: nil, active: false, limit: nil, endedSince: 61).isEmpty)
+        let json = try JSONDecoder().decode([JobInfo].self, from: Data(try store.jobsJSON(owner: nil, active: false, limit: nil, endedSince: 55)))
+        #expect(json.map(\.id) == [alice[1], bob[0]])
     }
 
     @Test func jsonListingMatchesTheTypedListing() throws {

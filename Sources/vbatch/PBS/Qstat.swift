@@ -175,8 +175,11 @@ enum Qstat {
         }
         let keep = keepCompleted
         if keep > 0 {
-            let finished = try visible(context, { (client, all) throws(ClientError) in try client.history(all: all, limit: 1000) })
-            for job in finished where (job.endTime ?? job.submitTime) >= context.now - keep {
+            let since = context.now - keep
+            let finished = try visible(context, { (client, all) throws(ClientError) in
+                try client.history(all: all, limit: 10_000, since: since)
+            })
+            for job in finished where (job.endTime ?? job.submitTime) >= since {
                 byID[job.id] = job
             }
         }
