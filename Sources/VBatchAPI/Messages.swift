@@ -20,6 +20,10 @@ public enum API {
     public static let maxArrayCount = 100_000
     /// Largest request body the daemon reads (bytes).
     public static let maxRequestBytes = 8 << 20
+
+    /// The file that exists beside the socket while the daemon reloads: clients that find
+    /// the socket gone or refusing try again until it is removed.
+    public static func reloadMarker(socketPath: String) -> String { socketPath + ".reloading" }
 }
 
 /// A job submission: one script, run `count` times (an array submit is one transaction).

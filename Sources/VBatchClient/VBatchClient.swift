@@ -147,9 +147,32 @@ public struct VBatchClient: Sendable {
     /// Sends one request and returns the whole response.
     public func send(_ method: String, _ path: String, body: [UInt8]?) throws(ClientError) -> HTTPResponse {
         let request = try HTTPRequest.serialize(method: method, path: path, body: body)
-        let connection = try UnixSocketConnection(path: socketPath, timeout: timeout)
+        let connection = try connect()
         var parser = HTTPResponseParser(requestMethod: method)
         return try connection.exchange(request, parser: &parser)
+    }
+
+    /// How long a client waits for a reloading daemon to serve again.
+    static let reloadWait: Double = 30
+
+    /// Connects; while the daemon reloads (its socket's `.reloading` marker exists) a refused
+    /// connection is tried again, so a reload does not fail a CE's commands.
+    private func connect() throws(ClientError) -> UnixSocketConnection {
+        let marker = API.reloadMarker(socketPath: socketPath)
+        let deadline = Self.monotonicSeconds() + Self.reloadWait
+        while true {
+            do {
+                return try UnixSocketConnection(path: socketPath, timeout: timeout)
+            } catch where error.kind == .connect && access(marker, F_OK) == 0 && Self.monotonicSeconds() < deadline {
+                usleep(50_000)
+            }
+        }
+    }
+
+    private static func monotonicSeconds() -> Double {
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
     }
 
     // MARK: - Helpers

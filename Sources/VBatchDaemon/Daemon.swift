@@ -3,6 +3,7 @@ import Hummingbird
 import Logging
 import NIOCore
 import ServiceLifecycle
+import VBatchAPI
 import VBatchCore
 import VBatchDrivers
 import VBatchLibvirtDriver
@@ -65,7 +66,8 @@ public enum Daemon {
 
         try prepareSocket(options.socketPath)
         let socketPath = options.socketPath
-        let reloader = Reloader(load: options.reload, logger: logger)
+        let marker = API.reloadMarker(socketPath: socketPath)
+        let reloader = Reloader(load: options.reload, logger: logger, marker: marker)
         let app = Application(
             router: buildRouter(engine: engine, reloader: reloader),
             configuration: .init(address: .unixDomainSocket(path: socketPath), serverName: "vbatchd"),
@@ -73,6 +75,7 @@ public enum Daemon {
             onServerRunning: { _ in
                 // Every local user may connect; who they are comes from SO_PEERCRED.
                 chmod(socketPath, 0o666)
+                unlink(marker)  // serving again after a reload
                 logger.info("vbatchd listening on \(socketPath)")
             },
             logger: logger)
@@ -84,12 +87,17 @@ public enum Daemon {
         do {
             try await group.run()
         } catch {
+            unlink(marker)
             await driver.shutdown()
             throw error
         }
         unlink(socketPath)
         await driver.shutdown()
-        return await reloader.accepted.map { .reload($0) } ?? .stopped
+        guard let next = await reloader.accepted else {
+            unlink(marker)
+            return .stopped
+        }
+        return .reload(next)
     }
 
     /// `sim://` sites run on the simulated driver, every other site on libvirt; a site is

@@ -5,6 +5,7 @@ import Dispatch
 import Logging
 import Synchronization
 import ServiceLifecycle
+import VBatchAPI
 import VBatchCore
 
 /// Reloads the configuration without stopping jobs: on SIGHUP or `vbatch reload`, the files
@@ -15,15 +16,18 @@ import VBatchCore
 public actor Reloader {
     private let load: (@Sendable () throws -> Configuration)?
     private let logger: Logger
+    /// Exists while the services restart (``API/reloadMarker(socketPath:)``).
+    private let marker: String?
     private var group: ServiceGroup?
     /// The configuration to restart on, once a reload was accepted.
     public private(set) var accepted: Configuration?
 
     /// `load` reads and checks the configuration files; nil when the daemon cannot reload
     /// (it was given a configuration, not files).
-    public init(load: (@Sendable () throws -> Configuration)?, logger: Logger) {
+    public init(load: (@Sendable () throws -> Configuration)?, logger: Logger, marker: String? = nil) {
         self.load = load
         self.logger = logger
+        self.marker = marker
     }
 
     func attach(_ group: ServiceGroup) { self.group = group }
@@ -42,6 +46,10 @@ public actor Reloader {
             throw EngineError.badRequest("the configuration has errors, nothing changed: \(errors)")
         }
         accepted = configuration
+        if let marker {
+            let fd = open(marker, O_WRONLY | O_CREAT | O_CLOEXEC, 0o644)
+            if fd >= 0 { close(fd) }
+        }
         logger.notice("configuration reloaded (asked by \(who)): restarting services; running VMs keep running")
         await group?.triggerGracefulShutdown()
         let executions = configuration.executionQueues.count
