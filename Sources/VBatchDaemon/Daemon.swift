@@ -43,6 +43,8 @@ public enum Daemon {
     }
 
     public static func run(_ options: Options) async throws -> Outcome {
+        // SIGHUP is ignored from here on (its default kills the process) and reloads once serving.
+        SIGHUPWatcher.shared.route(to: nil)
         let logger = {
             var logger = Logger(label: "vbatchd")
             logger.logLevel = options.logLevel
