@@ -56,7 +56,6 @@ public actor Reloader {
         return "configuration reloaded: \(configuration.queues.count - executions) routing and \(executions) execution queues, "
             + "\(configuration.nodes.count) nodes, \(configuration.images.count) images, \(configuration.vos.count) VOs"
     }
-
 }
 
 /// Hands SIGHUP to the running daemon's ``Reloader``. One signal source for the process:
