@@ -19,9 +19,9 @@ public struct Scheduler: Sendable {
     public let voNames: [String]
 
     private let queueIndex: [String: Int32]
-    let environmentIndex: [String: Int32]
+    private let environmentIndex: [String: Int32]
     private let voIndex: [String: Int32]
-    let nodeIndex: [String: Int]
+    private let nodeIndex: [String: Int]
     private var userNames: [String] = []
     private var userIndex: [String: Int32] = [:]
 
