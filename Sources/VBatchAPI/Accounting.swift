@@ -33,11 +33,13 @@ public struct AccountingRecord: Codable, Sendable, Equatable {
     public var state: JobState
     public var exitCode: Int?
     public var reason: String
+    /// The grid identity (X.509 subject) the CE gave the job in `VBATCH_GRID_SUBJECT`, if any.
+    public var gridSubject: String?
 
     public init(jobID: Int64, name: String, owner: String, uid: Int, vo: String?, submitQueue: String, queue: String,
                 environment: String, node: String?, cores: Int, memoryMB: Int, walltimeLimit: Int, submitTime: Double,
                 startTime: Double?, endTime: Double, wallSeconds: Double, cpuSeconds: Double, maxRSSKiB: Int?,
-                state: JobState, exitCode: Int?, reason: String) {
+                state: JobState, exitCode: Int?, reason: String, gridSubject: String? = nil) {
         self.jobID = jobID
         self.name = name
         self.owner = owner
@@ -59,6 +61,7 @@ public struct AccountingRecord: Codable, Sendable, Equatable {
         self.state = state
         self.exitCode = exitCode
         self.reason = reason
+        self.gridSubject = gridSubject
     }
 
     /// Core-seconds the job held: `cores × wallSeconds` (what fair share and APEL charge).
@@ -217,6 +220,7 @@ public enum APELMessage {
                 ("LocalJobId", String(record.jobID)),
                 ("LocalUserId", record.owner),
             ]
+            if let subject = record.gridSubject { fields.append(("GlobalUserName", subject)) }
             if let vo = record.vo { fields.append(("VO", vo)) }
             fields += [
                 ("WallDuration", String(Int(record.wallSeconds.rounded()))),
@@ -248,19 +252,20 @@ public enum APELMessage {
 
 /// The APEL summary job message, version 0.2 (`APEL-summary-job-message: v0.2`): what the
 /// APEL client itself publishes, and what the APEL repository recommends over individual
-/// records. One record per UTC month of the jobs' end times × VO × cores, with the jobs'
-/// summed wall and CPU time; only jobs that started count.
+/// records. One record per UTC month of the jobs' end times × grid identity × VO × cores,
+/// with the jobs' summed wall and CPU time; only jobs that started count.
 public enum APELSummaryMessage {
     public static let header = "APEL-summary-job-message: v0.2"
 
     struct Key: Hashable, Comparable {
         var year: Int
         var month: Int
+        var subject: String
         var vo: String
         var processors: Int
 
         static func < (a: Key, b: Key) -> Bool {
-            (a.year, a.month, a.vo, a.processors) < (b.year, b.month, b.vo, b.processors)
+            (a.year, a.month, a.subject, a.vo, a.processors) < (b.year, b.month, b.subject, b.vo, b.processors)
         }
     }
 
@@ -276,7 +281,8 @@ public enum APELSummaryMessage {
         var groups: [Key: Totals] = [:]
         for record in report.records where record.startTime != nil {
             let (year, month) = CivilDate.yearMonth(ofEpochSeconds: record.endTime)
-            let key = Key(year: year, month: month, vo: record.vo ?? "", processors: record.cores)
+            let key = Key(year: year, month: month, subject: record.gridSubject ?? "", vo: record.vo ?? "",
+                          processors: record.cores)
             var totals = groups[key, default: Totals()]
             totals.jobs += 1
             // Whole seconds per job, as in the individual records, so both messages add up alike.
@@ -290,6 +296,7 @@ public enum APELSummaryMessage {
         for key in groups.keys.sorted() {
             let totals = groups[key]!
             var fields: [(String, String)] = [("Site", report.site), ("Month", String(key.month)), ("Year", String(key.year))]
+            if !key.subject.isEmpty { fields.append(("GlobalUserName", key.subject)) }
             if !key.vo.isEmpty { fields.append(("VO", key.vo)) }
             fields += [("SubmitHost", report.submitHost), ("InfrastructureType", report.infrastructure)]
             if let type = report.benchmarkType, let value = report.benchmark {

@@ -9,7 +9,7 @@ enum AccountingQueries {
         let statement = try db.cachedStatement(sql: """
             SELECT job_id, name, owner, uid, vo, submit_queue, queue, environment, node, cores, memory_mb,
                    walltime_limit, submit_time, start_time, end_time, wall_seconds, cpu_seconds, max_rss_kib,
-                   state, exit_code, reason
+                   state, exit_code, reason, grid_subject
             FROM accounting WHERE \(ownerFilter)end_time >= ? AND end_time < ? ORDER BY end_time, job_id
             """)
         var arguments: StatementArguments = owner.map { [$0] } ?? []
@@ -39,7 +39,8 @@ enum AccountingQueries {
                 maxRSSKiB: try row.decode(Int?.self, atIndex: 17),
                 state: try Columns.state(try row.decode(String.self, atIndex: 18), job: id),
                 exitCode: try row.decode(Int?.self, atIndex: 19),
-                reason: try row.decode(String.self, atIndex: 20)))
+                reason: try row.decode(String.self, atIndex: 20),
+                gridSubject: try row.decode(String?.self, atIndex: 21)))
         }
         return records
     }

@@ -120,6 +120,20 @@ import VBatchCore
         #expect(jobs.reduce(0, +) == 6)
     }
 
+    @Test func theGridSubjectIsAPELsGlobalUserName() {
+        var mine = Self.record(1)
+        mine.gridSubject = "/DC=ch/DC=cern/CN=Some Body"
+        let other = Self.record(2)
+        let report = AccountingReport(since: 0, until: 2000, records: [mine, other], site: "S", submitHost: "h", machineName: "m")
+        let individual = APELMessage.render(report)
+        #expect(individual.contains("LocalUserId: alice\nGlobalUserName: /DC=ch/DC=cern/CN=Some Body\nVO: atlas\n"))
+        #expect(individual.components(separatedBy: "GlobalUserName").count == 2)
+        // Summaries are per grid identity, as APEL keeps them.
+        let summary = APELSummaryMessage.render(report)
+        #expect(summary.split(separator: "\n").filter { $0 == "%%" }.count == 2)
+        #expect(summary.contains("Year: 1970\nGlobalUserName: /DC=ch/DC=cern/CN=Some Body\nVO: atlas\n"))
+    }
+
     @Test func apelValuesStayOnOneLine() {
         var record = Self.record(1)
         record.queue = "evil\n%%\nSite: other"

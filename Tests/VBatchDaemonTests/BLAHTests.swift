@@ -101,6 +101,7 @@ struct BLAHTests {
         #expect(payload.variables["GREETING"] == "hello, world")
         #expect(payload.variables["HOSTILE"] == "$(touch \(witness))'\"")
         #expect(payload.variables["bad-name"] == nil)
+        #expect(payload.variables["VBATCH_GRID_SUBJECT"] == "/DC=ch/DC=cern/CN=Some Body")
         #expect(payload.script.hasPrefix("#!/bin/sh\n"))
         #expect(!payload.script.contains(iwd), "the job script must not depend on CE paths")
 
@@ -121,6 +122,12 @@ struct BLAHTests {
         #expect(try String(contentsOfFile: vm + "/output/blah/0", encoding: .utf8) == "produced\n")
         let proxyMode = try files.attributesOfItem(atPath: vm + "/work/x509up_u1000")[.posixPermissions] as? Int
         #expect(proxyMode == 0o600)
+
+        // The grid identity reaches accounting (APEL's GlobalUserName).
+        _ = try d.client.cancel(id)
+        #expect(try d.wait(timeout: 10) { try d.client.job(id).job.state == .cancelled })
+        let accounted = try d.client.accounting(since: nil, until: nil, all: true).records.first { $0.jobID == id }
+        #expect(accounted?.gridSubject == "/DC=ch/DC=cern/CN=Some Body")
 
         // -d prints the script instead of submitting it.
         let dry = try blah.run("vbatch_submit.sh", ["-d", "-c", "/bin/true", "-s", "no", "-q", "one-way"])

@@ -64,6 +64,22 @@ import VBatchCore
         #expect(try store.accountingRecords(since: 0, until: 1e12, owner: nil) == records)
     }
 
+    @Test func theGridSubjectComesFromTheJobsVariables() async throws {
+        let db = TempDatabase()
+        let store = try JobStore(path: db.path)
+        var grid = submission(owner: "atlas001")
+        grid.variables = ["VBATCH_GRID_SUBJECT": "/DC=ch/DC=cern/OU=Users/CN=Some Body", "X": "1"]
+        let withSubject = try await store.submit(grid)[0]
+        let without = try await store.submit(submission())[0]
+        try store.record([
+            Transition(id: withSubject, state: .cancelled, time: 1100, reason: "cancelled"),
+            Transition(id: without, state: .cancelled, time: 1100, reason: "cancelled"),
+        ])
+        let records = Dictionary(uniqueKeysWithValues: try store.accountingRecords(since: 0, until: 1e12, owner: nil).map { ($0.jobID, $0) })
+        #expect(records[withSubject]?.gridSubject == "/DC=ch/DC=cern/OU=Users/CN=Some Body")
+        #expect(records[without]?.gridSubject == nil)
+    }
+
     @Test func aDatabaseFromBeforeAccountingIsMigrated() throws {
         let db = TempDatabase()
         try FileManager.default.createDirectory(atPath: (db.path as NSString).deletingLastPathComponent,

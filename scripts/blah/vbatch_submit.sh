@@ -250,6 +250,8 @@ for item in "${env_items[@]}"; do
     fi
     job_env+=("$item")
 done
+# The grid identity behind the pool account, for accounting (APEL's GlobalUserName).
+[ -z "$opt_subject" ] || job_env+=("VBATCH_GRID_SUBJECT=$opt_subject")
 
 # Arguments: BLAH passes them as shell words after --.
 vbatch_split_words "$opt_arguments" || fail "cannot parse the arguments: unbalanced quotes"

@@ -18,6 +18,9 @@ enum Migrations {
         migrator.registerMigration("v3") { db in
             try db.execute(sql: v3)
         }
+        migrator.registerMigration("v4") { db in
+            try db.execute(sql: v4)
+        }
         return migrator
     }
 
@@ -155,5 +158,28 @@ enum Migrations {
             time REAL NOT NULL,
             PRIMARY KEY (kind, name, flag)
         );
+        """
+
+    /// v4: the grid identity in accounting. `accounting.grid_subject` is the job's
+    /// `VBATCH_GRID_SUBJECT` variable (the X.509 subject the BLAH backend passes with `-u`);
+    /// the trigger is made again to copy it from the job's payload.
+    static let v4 = """
+        ALTER TABLE accounting ADD COLUMN grid_subject TEXT;
+
+        DROP TRIGGER job_accounting;
+        CREATE TRIGGER job_accounting
+        AFTER UPDATE OF end_time ON job
+        WHEN OLD.end_time IS NULL AND NEW.end_time IS NOT NULL
+        BEGIN
+            INSERT INTO accounting (job_id, name, owner, uid, vo, submit_queue, queue, environment, node, cores,
+                                    memory_mb, walltime_limit, submit_time, start_time, end_time, wall_seconds,
+                                    cpu_seconds, max_rss_kib, state, exit_code, reason, grid_subject)
+            VALUES (NEW.id, NEW.name, NEW.owner, NEW.uid, NEW.vo, NEW.submit_queue, NEW.queue, NEW.environment,
+                    CASE WHEN NEW.start_time IS NULL THEN NULL ELSE NEW.node END, NEW.cores, NEW.memory_mb,
+                    NEW.walltime, NEW.submit_time, NEW.start_time, NEW.end_time,
+                    CASE WHEN NEW.start_time IS NULL THEN 0 ELSE max(NEW.end_time - NEW.start_time, 0) END,
+                    coalesce(NEW.cpu_time, 0), NEW.max_rss_kib, NEW.state, NEW.exit_code, coalesce(NEW.reason, ''),
+                    (SELECT json_extract(variables, '$.VBATCH_GRID_SUBJECT') FROM job_payload WHERE id = NEW.payload_id));
+        END;
         """
 }
