@@ -6,9 +6,7 @@ public enum UTCTime {
     /// values that are not finite or beyond year 9999.
     public static func format(_ epochSeconds: Double) -> String {
         guard epochSeconds.isFinite, abs(epochSeconds) < 253_402_300_800 else { return "-" }
-        let seconds = Int64(epochSeconds.rounded(.down))
-        let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
-        let secondOfDay = Int(seconds - days * 86_400)
+        let (days, secondOfDay) = CivilDate.day(ofEpochSeconds: epochSeconds)
         let (y, m, d) = CivilDate.civil(fromDays: days)
         return "\(y)-\(two(m))-\(two(d)) \(two(secondOfDay / 3600)):\(two(secondOfDay / 60 % 60)):\(two(secondOfDay % 60))"
     }
@@ -18,7 +16,10 @@ public enum UTCTime {
     /// - `1762000000`: seconds since the Unix epoch;
     /// - `7d`, `12h`, `1d12h`, `90m`: that long before `now`.
     public static func parse(_ text: String, now: Double) -> Double? {
-        let t = text.drop(while: { $0 == " " }).reversed().drop(while: { $0 == " " }).reversed().map { $0 }.reduce(into: "") { $0.append($1) }
+        var trimmed = Substring(text)
+        while trimmed.first == " " { trimmed.removeFirst() }
+        while trimmed.last == " " { trimmed.removeLast() }
+        let t = String(trimmed)
         if !t.isEmpty, t.allSatisfy(\.isASCII), t.allSatisfy(\.isNumber) { return Double(t) }
         if let date = parseDate(t) { return date }
         if t.contains(where: \.isLetter), let seconds = Quantities.parseWalltime(t) { return now - Double(seconds) }

@@ -25,11 +25,17 @@ public enum CivilDate {
         return (yoe + era * 400 + (m <= 2 ? 1 : 0), m, d)
     }
 
+    /// The day (since 1970-01-01) and the second within it of a Unix time; fractions are
+    /// dropped, and times before 1970 fall on their own day, not the next.
+    public static func day(ofEpochSeconds seconds: Double) -> (day: Int64, secondOfDay: Int) {
+        let whole = Int64(seconds.rounded(.down))
+        let day = whole >= 0 ? whole / 86_400 : (whole - 86_399) / 86_400
+        return (day, Int(whole - day * 86_400))
+    }
+
     /// UTC year and month of a Unix time.
     public static func yearMonth(ofEpochSeconds seconds: Double) -> (year: Int, month: Int) {
-        let whole = Int64(seconds.rounded(.down))
-        let days = whole >= 0 ? whole / 86_400 : (whole - 86_399) / 86_400
-        let (y, m, _) = civil(fromDays: days)
+        let (y, m, _) = civil(fromDays: day(ofEpochSeconds: seconds).day)
         return (Int(y), m)
     }
 }

@@ -25,6 +25,14 @@ public struct Configuration: Sendable, Equatable {
     public func image(named name: String) -> ImageConfig? { images.first { $0.name == name } }
     public func node(named name: String) -> NodeConfig? { nodes.first { $0.name == name } }
 
+    /// What the configuration holds, in one line (`vbatchd --check`, `vbatch reload`):
+    /// `1 routing and 3 execution queues, 2 nodes, 1 images, 3 VOs`.
+    public var summary: String {
+        let executions = executionQueues.count
+        return "\(queues.count - executions) routing and \(executions) execution queues, "
+            + "\(nodes.count) nodes, \(images.count) images, \(vos.count) VOs"
+    }
+
     /// Execution queues in file order; the scheduler refers to them by index into this list.
     public var executionQueues: [ExecutionQueue] {
         queues.compactMap { if case .execution(let q) = $0 { q } else { nil } }

@@ -52,9 +52,7 @@ public actor Reloader {
         }
         logger.notice("configuration reloaded (asked by \(who)): restarting services; running VMs keep running")
         await group?.triggerGracefulShutdown()
-        let executions = configuration.executionQueues.count
-        return "configuration reloaded: \(configuration.queues.count - executions) routing and \(executions) execution queues, "
-            + "\(configuration.nodes.count) nodes, \(configuration.images.count) images, \(configuration.vos.count) VOs"
+        return "configuration reloaded: \(configuration.summary)"
     }
 }
 

@@ -50,9 +50,7 @@ struct VBatchd: AsyncParsableCommand {
             throw ExitCode(1)
         }
         if check {
-            let executions = configuration.executionQueues.count
-            print("configuration OK: \(configuration.queues.count - executions) routing and \(executions) execution queues, "
-                + "\(configuration.nodes.count) nodes, \(configuration.images.count) images, \(configuration.vos.count) VOs")
+            print("configuration OK: \(configuration.summary)")
             return
         }
         let stateDirectory = state!
