@@ -42,6 +42,8 @@ let package = Package(
         .target(name: "VBatchLibvirtDriver", dependencies: [
             "VBatchCore", "VBatchDrivers", "VBatchLibvirt",
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
         ]),
         // The daemon as a library: engine, HTTP API, services.
         .target(name: "VBatchDaemon", dependencies: [

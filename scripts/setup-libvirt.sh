@@ -29,14 +29,22 @@ set_conf group '"root"'
 set_conf security_driver '"none"'
 [[ $(md5sum "$conf") == "$changed" ]] && restart=0 || restart=1
 
+# This machine's own daemons, by their pid files: test worker nodes (scripts/test-hosts.sh)
+# run daemons of the same names in their own namespaces, which must be left alone.
+running() { # NAME: the pid of this machine's NAME daemon, if it runs
+    local pid
+    pid=$(cat "/run/$1.pid" 2>/dev/null) || return 1
+    [[ $pid =~ ^[0-9]+$ ]] && [[ $(cat "/proc/$pid/comm" 2>/dev/null) == "$1" ]] \
+        && [[ $(readlink "/proc/$pid/ns/net") == $(readlink /proc/self/ns/net) ]] && echo "$pid"
+}
 mkdir -p /var/log/libvirt /var/run/libvirt /var/lib/libvirt/images
-pgrep -x virtlogd >/dev/null || virtlogd -d
-if ((restart)) && pgrep -x libvirtd >/dev/null; then
+running virtlogd >/dev/null || virtlogd -d
+if ((restart)) && pid=$(running libvirtd); then
     echo "setup: restarting libvirtd for the new qemu.conf"
-    pkill -x libvirtd
-    for _ in $(seq 50); do pgrep -x libvirtd >/dev/null || break; sleep 0.1; done
+    kill "$pid"
+    for _ in $(seq 50); do running libvirtd >/dev/null || break; sleep 0.1; done
 fi
-pgrep -x libvirtd >/dev/null || libvirtd -d
+running libvirtd >/dev/null || libvirtd -d
 for _ in $(seq 100); do
     [[ -S /var/run/libvirt/libvirt-sock ]] && virsh -c qemu:///system version >/dev/null 2>&1 && break
     sleep 0.1

@@ -143,11 +143,14 @@ public struct JobDetail: Codable, Sendable, Equatable {
     /// For a waiting job: why it has not started (held, queue stopped, a limit, resources,
     /// the reservation of the job next to start).
     public var waiting: String?
+    /// For a job whose node cannot be reached: that it keeps its slots, and until when.
+    public var node: String?
 
-    public init(job: JobInfo, history: [JobEvent], waiting: String? = nil) {
+    public init(job: JobInfo, history: [JobEvent], waiting: String? = nil, node: String? = nil) {
         self.job = job
         self.history = history
         self.waiting = waiting
+        self.node = node
     }
 }
 
@@ -215,13 +218,21 @@ public struct NodeInfo: Codable, Sendable, Equatable {
     public var enabled: Bool
     public var environments: [String]?
     public var jobs: [Int64]
-    /// Why the node is out of service: an operator drained it, or the daemon took it out.
+    /// Why the node is out of service: an operator drained or fenced it, the daemon took it
+    /// out, or its libvirtd cannot be reached.
     public var note: String?
     /// Pools kept on this node.
     public var pools: [PoolInfo]
+    /// `connecting` (not yet reached since vbatchd started), `up` or `unreachable`.
+    public var link: String
+    /// An operator declared its VMs gone (`vbatch node fence`); it takes no job until resumed.
+    public var fenced: Bool
+    /// What the node has in its image cache (libvirt nodes).
+    public var cache: NodeCacheInfo?
 
     public init(name: String, uri: String, slots: Int, freeSlots: Int, memoryMB: Int, freeMemoryMB: Int,
-                enabled: Bool, environments: [String]?, jobs: [Int64], note: String? = nil, pools: [PoolInfo] = []) {
+                enabled: Bool, environments: [String]?, jobs: [Int64], note: String? = nil, pools: [PoolInfo] = [],
+                link: String = "up", fenced: Bool = false, cache: NodeCacheInfo? = nil) {
         self.name = name
         self.uri = uri
         self.slots = slots
@@ -233,7 +244,42 @@ public struct NodeInfo: Codable, Sendable, Equatable {
         self.jobs = jobs
         self.note = note
         self.pools = pools
+        self.link = link
+        self.fenced = fenced
+        self.cache = cache
     }
+
+    /// One word for tables: `unreachable`, `connecting`, `fenced`, `offline`, `draining`, `free`, `busy` or `full`.
+    public var state: String {
+        if link != "up" { return link }
+        if fenced { return "fenced" }
+        if !enabled { return jobs.isEmpty ? "offline" : "draining" }
+        return freeSlots == slots ? "free" : freeSlots == 0 ? "full" : "busy"
+    }
+}
+
+/// A node's image cache: catalogue files it holds (by the names this daemon knows them by).
+public struct NodeCacheInfo: Codable, Sendable, Equatable {
+    public var images: [String]
+    public var bytes: UInt64
+    public var capBytes: UInt64
+    /// Files uploaded to it since vbatchd started.
+    public var uploads: Int
+
+    public init(images: [String], bytes: UInt64, capBytes: UInt64, uploads: Int) {
+        self.images = images
+        self.bytes = bytes
+        self.capBytes = capBytes
+        self.uploads = uploads
+    }
+}
+
+/// `POST /v1/nodes/NAME/fence` (operators): declares the node's VMs gone; its jobs are requeued
+/// (or failed, per queue) at once and it takes no job until resumed. Recorded and kept.
+public struct NodeFenceRequest: Codable, Sendable, Equatable {
+    public var reason: String
+
+    public init(reason: String) { self.reason = reason }
 }
 
 /// `POST /v1/nodes/NAME/state` (operators): drain a node (`enabled: false`: running jobs

@@ -97,6 +97,12 @@ public struct VBatchClient: Sendable {
         return try decode(NodeInfo.self, checked("POST", path, body: encode(change)), "POST", path)
     }
 
+    /// Fences a node (operators): its VMs are declared gone and its jobs requeued or failed.
+    public func fenceNode(_ name: String, _ fence: NodeFenceRequest) throws(ClientError) -> NodeInfo {
+        let path = Route.nodeFence(name)
+        return try decode(NodeInfo.self, checked("POST", path, body: encode(fence)), "POST", path)
+    }
+
     /// Enables, disables, starts or stops a queue (operators; `POST /v1/queues/NAME/state`).
     public func setQueue(_ name: String, _ change: QueueStateRequest) throws(ClientError) -> QueueInfo {
         let path = Route.queueState(name)

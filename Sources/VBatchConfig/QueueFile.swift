@@ -17,7 +17,7 @@ enum QueueFile {
     static let executionKeys = [
         "type", "description", "priority", "environments", "walltime_max", "walltime_default",
         "max_cores", "max_memory", "default_memory", "max_jobs_per_node", "max_running", "max_queued",
-        "max_running_per_user", "vos", "nodes", "enabled", "started", "output_size",
+        "max_running_per_user", "vos", "nodes", "enabled", "started", "output_size", "on_node_loss",
     ]
     /// Memory limit of an execution queue that does not set `max_memory`, unless its nodes have less.
     static let defaultMaxMemoryMB = 2048
@@ -83,7 +83,9 @@ enum QueueFile {
             maxRunningPerUser: r.int("max_running_per_user", atLeast: 1),
             enabled: r.bool("enabled") ?? true,
             started: r.bool("started") ?? true,
-            outputSizeMB: r.memory("output_size") ?? ExecutionQueue.defaultOutputSizeMB)
+            outputSizeMB: r.memory("output_size") ?? ExecutionQueue.defaultOutputSizeMB,
+            onNodeLoss: r.choice("on_node_loss", of: ExecutionQueue.NodeLossPolicy.allCases.map(\.rawValue))
+                .flatMap(ExecutionQueue.NodeLossPolicy.init(rawValue:)) ?? .requeue)
         let memoryInvalid = (maxMemory == nil && r.has("max_memory")) || (defaultMemory == nil && r.has("default_memory"))
         return ParsedQueue(config: .execution(queue), origin: r.origin,
                            maxMemory: maxMemory, defaultMemory: defaultMemory, memoryInvalid: memoryInvalid)

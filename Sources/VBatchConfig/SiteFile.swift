@@ -32,9 +32,9 @@ struct ParsedSite {
 enum SiteFile {
     static let siteKeys = [
         "name", "placement", "fair_share_half_life", "operators", "operator_groups", "local_share", "max_start_attempts",
-        "max_node_failures", "walltime_grace",
+        "max_node_failures", "walltime_grace", "tls_ca", "tls_certificate", "tls_key", "lease_margin",
     ]
-    static let nodeKeys = ["uri", "cpus", "slots", "memory", "environments", "enabled", "domain_type"]
+    static let nodeKeys = ["uri", "cpus", "slots", "memory", "environments", "enabled", "domain_type", "image_cache"]
     static let voKeys = ["share", "users", "groups"]
     static let poolKeys = ["environment", "nodes", "size", "cores", "memory"]
     static let factoryKeys = ["allowed_bases", "allowed_packages", "require_approval", "approved", "output"]
@@ -47,7 +47,7 @@ enum SiteFile {
         checkTopLevel(file, diagnostics: diagnostics)
         var site = ParsedSite()
         if let r = layout.table("site") {
-            site.settings = settings(r)
+            site.settings = settings(r, siteFile: file.path)
         }
         if let r = layout.table("factory") {
             site.settings.factory = factory(r, siteFile: file.path)
@@ -66,7 +66,7 @@ enum SiteFile {
         return site
     }
 
-    private static func settings(_ r: TableReader) -> SiteSettings {
+    private static func settings(_ r: TableReader, siteFile: String) -> SiteSettings {
         r.checkKeys(allowed: siteKeys)
         let defaults = SiteSettings()
         var name = defaults.name
@@ -83,7 +83,32 @@ enum SiteFile {
             localShare: r.positiveNumber("local_share") ?? defaults.localShare,
             maxStartAttempts: r.int("max_start_attempts", atLeast: 1) ?? defaults.maxStartAttempts,
             maxNodeFailures: r.int("max_node_failures", atLeast: 1) ?? defaults.maxNodeFailures,
-            walltimeGrace: r.duration("walltime_grace") ?? defaults.walltimeGrace)
+            walltimeGrace: r.duration("walltime_grace") ?? defaults.walltimeGrace,
+            tls: tls(r, siteFile: siteFile),
+            leaseMargin: r.duration("lease_margin") ?? defaults.leaseMargin)
+    }
+
+    /// `tls_ca`, `tls_certificate`, `tls_key`: all three or none; readable files (relative
+    /// paths from the site file's directory).
+    private static func tls(_ r: TableReader, siteFile: String) -> TLSFiles? {
+        let keys = ["tls_ca", "tls_certificate", "tls_key"]
+        let given = keys.filter { r.has($0) }
+        guard !given.isEmpty else { return nil }
+        if given.count < keys.count {
+            for key in keys where !r.has(key) {
+                r.error(key, "give tls_ca, tls_certificate and tls_key together (the site CA, this daemon's certificate and key)")
+            }
+            return nil
+        }
+        let directory = URL(fileURLWithPath: siteFile).standardizedFileURL.deletingLastPathComponent().path
+        var paths: [String] = []
+        for key in keys {
+            guard let written = r.string(key) else { return nil }
+            let path = ImageFile.resolve(written, against: directory)
+            if !FileManager.default.isReadableFile(atPath: path) { r.error(key, "\(path): no such readable file") }
+            paths.append(path)
+        }
+        return TLSFiles(ca: paths[0], certificate: paths[1], key: paths[2])
     }
 
     /// Like ``FileLayout/checkTopLevel(allowed:what:)``, naming `[factory]` as a plain table.
@@ -216,7 +241,8 @@ enum SiteFile {
         let config = NodeConfig(
             name: name, uri: uri, cpus: cpus, memoryMB: r.memory("memory") ?? 0,
             environments: r.strings("environments"), enabled: r.bool("enabled") ?? true,
-            domainType: r.choice("domain_type", of: ["qemu", "kvm"]) ?? "qemu")
+            domainType: r.choice("domain_type", of: ["qemu", "kvm"]) ?? "qemu",
+            imageCacheMB: r.memory("image_cache") ?? NodeConfig.defaultImageCacheMB)
         return ParsedNode(config: config, origin: r.origin)
     }
 

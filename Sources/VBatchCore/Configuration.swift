@@ -33,6 +33,20 @@ public struct Configuration: Sendable, Equatable {
             + "\(nodes.count) nodes, \(images.count) images, \(vos.count) VOs"
     }
 
+    /// What `vbatchd --check` warns about without refusing the configuration.
+    public var warnings: [String] {
+        var warnings: [String] = []
+        for node in nodes where node.uri.hasPrefix("qemu+tcp://") {
+            warnings.append("node \(node.name): \(node.uri) is unauthenticated and unencrypted: whoever reaches "
+                + "its port controls libvirtd; use qemu+tls:// (mutual TLS) or qemu+ssh://")
+        }
+        if site.tls == nil, let node = nodes.first(where: { $0.uri.hasPrefix("qemu+tls://") }) {
+            warnings.append("node \(node.name) uses qemu+tls:// but the site file names no tls_ca, tls_certificate "
+                + "and tls_key: libvirt's default files are used (/etc/pki/CA/cacert.pem, /etc/pki/libvirt/)")
+        }
+        return warnings
+    }
+
     /// Execution queues in file order; the scheduler refers to them by index into this list.
     public var executionQueues: [ExecutionQueue] {
         queues.compactMap { if case .execution(let q) = $0 { q } else { nil } }
@@ -80,11 +94,17 @@ public struct SiteSettings: Sendable, Equatable {
     public var factory: FactoryPolicy
     /// How finished jobs are reported to grid accounting (`[accounting]`).
     public var accounting: AccountingSettings
+    /// The daemon's client certificate for `qemu+tls://` nodes; nil: libvirt's default files.
+    public var tls: TLSFiles?
+    /// How long after a VM's lease (walltime + grace + the guest's own margin) the daemon
+    /// takes a VM on an unreachable node as gone: covers its boot and clock differences.
+    public var leaseMargin: Int
 
     public init(name: String = "site", placement: PlacementPolicy = .pack, fairShareHalfLife: Int = 7 * 86_400,
                 operators: [String] = [], operatorGroups: [String] = [], localShare: Double = 1,
                 maxStartAttempts: Int = 3, maxNodeFailures: Int = 3, walltimeGrace: Int = 30,
-                factory: FactoryPolicy = FactoryPolicy(), accounting: AccountingSettings = AccountingSettings()) {
+                factory: FactoryPolicy = FactoryPolicy(), accounting: AccountingSettings = AccountingSettings(),
+                tls: TLSFiles? = nil, leaseMargin: Int = 300) {
         self.name = name
         self.placement = placement
         self.fairShareHalfLife = fairShareHalfLife
@@ -96,6 +116,23 @@ public struct SiteSettings: Sendable, Equatable {
         self.walltimeGrace = walltimeGrace
         self.factory = factory
         self.accounting = accounting
+        self.tls = tls
+        self.leaseMargin = leaseMargin
+    }
+}
+
+/// The files of the daemon's TLS identity towards `qemu+tls://` nodes (`tls_ca`,
+/// `tls_certificate`, `tls_key` in `[site]`): the site CA that signed the nodes'
+/// certificates, and the daemon's own certificate and key, which nodes must trust.
+public struct TLSFiles: Sendable, Equatable {
+    public var ca: String
+    public var certificate: String
+    public var key: String
+
+    public init(ca: String, certificate: String, key: String) {
+        self.ca = ca
+        self.certificate = certificate
+        self.key = key
     }
 }
 
@@ -169,11 +206,17 @@ public struct NodeConfig: Sendable, Equatable {
     public var enabled: Bool
     /// `qemu` (TCG) or `kvm`.
     public var domainType: String
+    /// Cap of the node's image cache: least recently used images beyond it are removed
+    /// from the node when no VM there uses them.
+    public var imageCacheMB: Int
+
+    public static let defaultImageCacheMB = 20 * 1024
 
     public var slots: Int { cpus.count }
 
     public init(name: String, uri: String = "sim://", cpus: [Int], memoryMB: Int,
-                environments: [String]? = nil, enabled: Bool = true, domainType: String = "qemu") {
+                environments: [String]? = nil, enabled: Bool = true, domainType: String = "qemu",
+                imageCacheMB: Int = NodeConfig.defaultImageCacheMB) {
         self.name = name
         self.uri = uri
         self.cpus = cpus
@@ -181,6 +224,7 @@ public struct NodeConfig: Sendable, Equatable {
         self.environments = environments
         self.enabled = enabled
         self.domainType = domainType
+        self.imageCacheMB = imageCacheMB
     }
 
     public init(name: String, uri: String = "sim://", slots: Int, memoryMB: Int,
@@ -296,15 +340,22 @@ public struct ExecutionQueue: Sendable, Equatable {
     public var started: Bool
     /// Size of each job's output disk (stdout, stderr and output files come back on it).
     public var outputSizeMB: Int
+    /// What happens to a job whose node was lost with its VM (fenced, or its lease over).
+    public var onNodeLoss: NodeLossPolicy
 
     public static let defaultOutputSizeMB = 64
+
+    /// `on_node_loss`: run the job again from the start, or fail it.
+    public enum NodeLossPolicy: String, Sendable, CaseIterable {
+        case requeue, fail
+    }
 
     public init(name: String, description: String = "", priority: Int = 0, environments: [String],
                 walltimeMax: Int, walltimeDefault: Int? = nil, maxCores: Int = 1, maxMemoryMB: Int = 2048,
                 defaultMemoryMB: Int? = nil, vos: [String]? = nil, nodes: [String]? = nil,
                 maxJobsPerNode: Int? = nil, maxRunning: Int? = nil, maxQueued: Int? = nil,
                 maxRunningPerUser: Int? = nil, enabled: Bool = true, started: Bool = true,
-                outputSizeMB: Int = defaultOutputSizeMB) {
+                outputSizeMB: Int = defaultOutputSizeMB, onNodeLoss: NodeLossPolicy = .requeue) {
         self.name = name
         self.description = description
         self.priority = priority
@@ -323,6 +374,7 @@ public struct ExecutionQueue: Sendable, Equatable {
         self.enabled = enabled
         self.started = started
         self.outputSizeMB = outputSizeMB
+        self.onNodeLoss = onNodeLoss
     }
 
     public func serves(node: String) -> Bool { nodes.map { $0.contains(node) } ?? true }

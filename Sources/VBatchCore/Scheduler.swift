@@ -343,6 +343,11 @@ public struct Scheduler: Sendable {
         }
     }
 
+    /// Ids of the pooled VMs (booting or idle) on a node.
+    public func poolVMIDs(node: Int) -> [Int64] {
+        poolVMs.values.filter { $0.node == node }.map(\.id).sorted()
+    }
+
     /// The first idle pooled VM that fits the job: same environment, exactly its cores,
     /// enough memory, on a node that may run the job now.
     private func idlePoolVM(for job: PendingJob, key: Int, cap: Int?) -> PoolVM? {

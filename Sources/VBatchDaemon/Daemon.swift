@@ -60,11 +60,12 @@ public enum Daemon {
 
         let catalogue = URL(fileURLWithPath: options.configDirectory).standardizedFileURL.path + "/images"
         let driver = try makeDriver(for: options.configuration, catalogue: catalogue, logger: logger)
+        let nodes = try nodesWithTLS(options.configuration, pkiDirectory: options.stateDirectory + "/pki")
         let store = try JobStore(path: options.stateDirectory + "/vbatch.sqlite")
         let spool = options.stateDirectory + "/spool"
         try files.createDirectory(atPath: spool, withIntermediateDirectories: true)
         let engine = try await Engine(configuration: options.configuration, store: store, driver: driver,
-                                      spoolRoot: spool, logger: logger)
+                                      spoolRoot: spool, logger: logger, driverNodes: nodes)
 
         try prepareSocket(options.socketPath)
         let socketPath = options.socketPath
@@ -113,7 +114,28 @@ public enum Daemon {
         }
         let settings = LibvirtDriver.Settings(walltimeGrace: .seconds(configuration.site.walltimeGrace),
                                               catalogueDirectory: catalogue, agentPath: guestAgent(catalogue: catalogue))
-        return LibvirtDriver(nodes: configuration.nodes, settings: settings, logger: logger)
+        return LibvirtDriver(settings: settings, logger: logger)
+    }
+
+    /// The nodes as the driver connects to them: `qemu+tls://` URIs get `pkipath=` naming a
+    /// directory in the state directory whose `cacert.pem`, `clientcert.pem` and
+    /// `clientkey.pem` link to the site file's `tls_ca`, `tls_certificate` and `tls_key`
+    /// (libvirt wants those names in one directory). A URI with its own `pkipath` is kept.
+    static func nodesWithTLS(_ configuration: Configuration, pkiDirectory: String) throws -> [NodeConfig] {
+        guard let tls = configuration.site.tls else { return configuration.nodes }
+        let files = FileManager.default
+        try files.createDirectory(atPath: pkiDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        for (name, target) in [("cacert.pem", tls.ca), ("clientcert.pem", tls.certificate), ("clientkey.pem", tls.key)] {
+            let link = pkiDirectory + "/" + name
+            unlink(link)
+            try files.createSymbolicLink(atPath: link, withDestinationPath: target)
+        }
+        return configuration.nodes.map { node in
+            guard node.uri.hasPrefix("qemu+tls://"), !node.uri.contains("pkipath=") else { return node }
+            var node = node
+            node.uri += (node.uri.contains("?") ? "&" : "?") + "pkipath=" + pkiDirectory
+            return node
+        }
     }
 
     /// The guest agent cloud-init images receive: the catalogue's `vbatch-guest`, else the

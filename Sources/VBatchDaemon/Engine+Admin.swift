@@ -12,14 +12,35 @@ extension Engine {
     static let maxAdminReason = 500
 
     /// Drains a node (`enabled: false`: its running jobs finish, no new job starts there)
-    /// or puts it back, which also clears a node the daemon took out after start failures.
+    /// or puts it back, which also clears a fence and a node the daemon took out after
+    /// start failures.
     public func setNode(_ name: String, _ request: NodeStateRequest, caller: Caller) throws -> NodeInfo {
         guard caller.isOperator else { throw EngineError.forbidden("only operators may drain or resume nodes") }
         guard let index = scheduler.node(named: name) else { throw EngineError.notFound("node \(name) does not exist") }
-        let setting = AdminSetting(kind: .node, name: name, flag: .enabled, value: request.enabled,
-                                   reason: try Self.adminReason(request.reason), changedBy: caller.user, time: WallClock.now())
-        try save(setting)
+        let reason = try Self.adminReason(request.reason)
+        let now = WallClock.now()
+        if request.enabled, nodeStatus[index].fenced != nil {
+            try save(AdminSetting(kind: .node, name: name, flag: .fenced, value: false, reason: reason, changedBy: caller.user, time: now))
+        }
+        try save(AdminSetting(kind: .node, name: name, flag: .enabled, value: request.enabled, reason: reason,
+                              changedBy: caller.user, time: now))
         logger.notice("node \(name) \(request.enabled ? "resumed" : "drained") by \(caller.user)")
+        return nodes()[index]
+    }
+
+    /// Fences a node: an operator declares its VMs gone (the host is powered off, or will
+    /// be). Its jobs are requeued (or failed, per queue) at once, counted once; the node takes
+    /// no job until resumed, and its VMs, should it come back, are destroyed and their output
+    /// discarded. Recorded, and kept across restarts.
+    public func fence(_ name: String, _ request: NodeFenceRequest, caller: Caller) async throws -> NodeInfo {
+        guard caller.isOperator else { throw EngineError.forbidden("only operators may fence nodes") }
+        guard let index = scheduler.node(named: name) else { throw EngineError.notFound("node \(name) does not exist") }
+        let reason = try Self.adminReason(request.reason)
+        guard !reason.isEmpty else { throw EngineError.badRequest("say why the node is fenced (--reason)") }
+        try save(AdminSetting(kind: .node, name: name, flag: .fenced, value: true, reason: reason, changedBy: caller.user,
+                              time: WallClock.now()))
+        logger.notice("node \(name) fenced by \(caller.user): \(reason)")
+        await loseNode(index, reason: "node \(name) fenced by \(caller.user): \(reason)")
         return nodes()[index]
     }
 
@@ -54,7 +75,7 @@ extension Engine {
     }
 
     /// Stores a setting, then applies it.
-    private func save(_ setting: AdminSetting) throws {
+    func save(_ setting: AdminSetting) throws {
         do {
             try store.save(setting)
         } catch {
@@ -70,9 +91,15 @@ extension Engine {
         switch setting.kind {
         case .node:
             guard let node = scheduler.node(named: setting.name) else { return false }
-            scheduler.setNodeEnabled(node, setting.value)
-            nodeFailures[node] = nil
-            nodeNotes[node] = setting.value ? nil : "drained by \(setting.changedBy)\(why)"
+            switch setting.flag {
+            case .fenced:
+                nodeStatus[node].fenced = setting.value ? "fenced by \(setting.changedBy)\(why)" : nil
+            default:
+                nodeStatus[node].drained = setting.value ? nil : "drained by \(setting.changedBy)\(why)"
+                nodeStatus[node].failedOut = nil
+                nodeStatus[node].consecutiveStartFailures = 0
+            }
+            refreshNode(node)
         case .queue:
             guard router.configuration.queue(named: setting.name) != nil else { return false }
             var configuration = router.configuration
@@ -99,6 +126,8 @@ extension Engine {
         case (.enabled, false): "disabled"
         case (.started, true): "started"
         case (.started, false): "stopped"
+        case (.fenced, true): "fenced"
+        case (.fenced, false): "unfenced"
         }
     }
 
@@ -128,7 +157,7 @@ extension QueueConfig {
         case (.execution(var q), .started):
             q.started = value
             return .execution(q)
-        case (.routing, .started):
+        case (.routing, .started), (_, .fenced):
             return self
         }
     }

@@ -22,13 +22,11 @@ public actor Engine {
     /// Jobs routed to a queue whose submission is being committed (counted against max_queued).
     private var committing: [String: Int] = [:]
     /// Why a running job is being cancelled, until its VM is gone.
-    private var cancelReasons: [Int64: String] = [:]
+    var cancelReasons: [Int64: String] = [:]
     /// Failed start attempts of active jobs (only jobs that had one).
-    private var attempts: [Int64: Int] = [:]
-    /// Consecutive VM start failures per node; at the site's limit the node is taken out.
-    var nodeFailures: [Int: Int] = [:]
-    /// Why a node was taken out of service (drained, or start failures).
-    var nodeNotes: [Int: String] = [:]
+    var attempts: [Int64: Int] = [:]
+    /// Per node: reachable or not, drained, fenced, taken out after start failures.
+    var nodeStatus: [NodeStatus]
     /// Why a queue is disabled or stopped at run time.
     var queueNotes: [String: String] = [:]
     private let cycleContinuation: AsyncStream<Void>.Continuation
@@ -38,8 +36,11 @@ public actor Engine {
     /// Opens the engine and rebuilds its state from the store: operators' run-time settings
     /// apply again, waiting jobs are queued again, jobs whose VMs still run are re-adopted,
     /// jobs whose VMs vanished are requeued or failed, and VMs the store does not know are removed.
+    ///
+    /// `driverNodes` are the nodes as the driver connects to them (TLS options added to URIs);
+    /// by default the configuration's.
     public init(configuration: Configuration, store: JobStore, driver: any HypervisorDriver, spoolRoot: String,
-                logger: Logger) async throws {
+                logger: Logger, driverNodes: [NodeConfig]? = nil) async throws {
         self.configuration = configuration
         self.store = store
         self.driver = driver
@@ -49,30 +50,23 @@ public actor Engine {
         scheduler = Scheduler(configuration: configuration, now: now)
         router = QueueRouter(configuration: configuration)
         (cycleRequests, cycleContinuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        nodeStatus = configuration.nodes.map { NodeStatus(drained: $0.enabled ? nil : "disabled in the site file") }
         try applyAdminSettings()
-        try await rebuild(now: now)
+        for node in configuration.nodes.indices { refreshNode(node) }
+        try await rebuild(now: now, driverNodes: driverNodes ?? configuration.nodes)
     }
 
     // MARK: - Rebuild
 
-    private func rebuild(now: Double) async throws {
+    /// Queues the waiting jobs again and gives every job that had a VM back its slots, then
+    /// hands those to the driver, which connects to the nodes in the background: per node, a
+    /// VM found running is re-adopted (`.reattached`), one found gone ends with its output, and
+    /// VMs of jobs the store does not run there are destroyed. Nothing here waits for a node.
+    private func rebuild(now: Double, driverNodes: [NodeConfig]) async throws {
         let active = try store.activeJobs()
-        await driver.discardIdlePoolVMs()
-        // VMs the driver finds by their metadata. If it cannot look (libvirtd down), every
-        // job that had a VM is taken as still running: a VM whose state is unknown is never
-        // killed, and the driver's resync settles it once libvirt answers again.
-        let alive: [AdoptableJob]?
-        do {
-            alive = try await driver.runningJobs()
-        } catch {
-            logger.warning("cannot list running VMs (\(error)); keeping every started job until the driver resyncs")
-            alive = nil
-        }
         var transitions: [Transition] = []
-        var known = Set<Int64>()
-        var adopted: [(LaunchSpec, Double)] = []
+        var adopted: [AdoptedJob] = []
         for job in active {
-            known.insert(job.id)
             if job.attempts > 0 { attempts[job.id] = job.attempts }
             guard let q = scheduler.queue(named: job.queue), let e = scheduler.environment(named: job.environment) else {
                 transitions.append(Transition(id: job.id, state: .failed, time: now,
@@ -88,7 +82,7 @@ public actor Engine {
                 scheduler.enqueue(pending)
             case .starting, .running:
                 // Whether its VM still runs or ended while the daemon was down, the job keeps
-                // its slots and the driver reports how it ended (collected output, or lost).
+                // its slots until the driver tells (re-adopted, or ended with its output).
                 guard let nodeName = job.node, let node = scheduler.node(named: nodeName),
                       let slots = slotIndices(cpus: job.cpus ?? [], node: node), slots.count == job.cores else {
                     let transition = retryOrFail(job.id, node: job.node ?? "?", reason: "its node or CPUs are no longer configured",
@@ -98,20 +92,10 @@ public actor Engine {
                     continue
                 }
                 scheduler.adopt(pending, node: node, slots: slots, startTime: job.startTime ?? now)
-                if let spec = launchSpec(job.id) { adopted.append((spec, job.startTime ?? now)) }
-                if alive?.contains(where: { $0.jobID == job.id }) ?? true {
-                    transitions.append(Transition(id: job.id, state: job.state, time: now,
-                                                  reason: "VM re-adopted on \(nodeName) after vbatchd restarted"))
-                    logger.info("re-adopted job \(job.id) on \(nodeName)")
-                }
+                if let spec = launchSpec(job.id) { adopted.append(AdoptedJob(spec: spec, startedAt: job.startTime ?? now)) }
             default:
                 break
             }
-        }
-        for (spec, startedAt) in adopted { await driver.adopt(spec, startedAt: startedAt) }
-        for vm in alive ?? [] where !known.contains(vm.jobID) {
-            logger.warning("removing VM of unknown job \(vm.jobID) on \(vm.node)")
-            await driver.cleanUp(jobID: vm.jobID, node: vm.node)
         }
         let halfLife = Double(configuration.site.fairShareHalfLife)
         for usage in try store.finishedUsage(since: now - 10 * halfLife) {
@@ -119,6 +103,7 @@ public actor Engine {
         }
         try store.record(transitions)
         logger.info("state rebuilt: \(scheduler.pendingCount) waiting, \(scheduler.runningCount) running")
+        await driver.begin(nodes: driverNodes, adopting: adopted)
         requestCycle()
     }
 
@@ -182,7 +167,8 @@ public actor Engine {
 
     public func job(_ id: Int64, caller: Caller) throws -> JobDetail {
         let job = try authorizedJob(id, caller: caller)
-        return JobDetail(job: job, history: try store.history(id), waiting: scheduler.waitingReason(id, now: WallClock.now()))
+        return JobDetail(job: job, history: try store.history(id), waiting: scheduler.waitingReason(id, now: WallClock.now()),
+                         node: nodeNote(ofJob: id))
     }
 
     /// Cancels a job: a waiting job at once, a running one by destroying its VM.
@@ -331,12 +317,17 @@ public actor Engine {
         configuration.nodes.enumerated().map { i, node in
             NodeInfo(name: node.name, uri: node.uri, slots: node.slots, freeSlots: scheduler.freeSlotCount(node: i),
                      memoryMB: node.memoryMB, freeMemoryMB: scheduler.freeMemoryMB(node: i),
-                     enabled: scheduler.isNodeEnabled(i), environments: node.environments,
-                     jobs: scheduler.runningJobs(node: i).sorted(), note: nodeNotes[i],
+                     enabled: nodeStatus[i].drained == nil && nodeStatus[i].failedOut == nil,
+                     environments: node.environments,
+                     jobs: scheduler.runningJobs(node: i).sorted(), note: nodeStatus[i].note,
                      pools: scheduler.poolVMs(node: i).map { p in
                          let pool = configuration.pools[p.pool]
                          return PoolInfo(name: pool.name, environment: pool.environment, size: pool.size, idle: p.idle,
                                          booting: p.booting)
+                     },
+                     link: nodeStatus[i].linkName, fenced: nodeStatus[i].fenced != nil,
+                     cache: driver.cacheSummary(node: node.name).map {
+                         NodeCacheInfo(images: $0.images, bytes: $0.bytes, capBytes: $0.capBytes, uploads: $0.uploads)
                      })
         }
     }
@@ -351,6 +342,7 @@ public actor Engine {
     /// Runs one scheduling cycle: decisions are recorded durably, then carried out.
     public func runCycle() async {
         let now = WallClock.now()
+        await settleLostJobs(now: now)
         let result = scheduler.schedule(now: now)
         if !result.placements.isEmpty {
             let transitions = result.placements.map { p in
@@ -392,8 +384,8 @@ public actor Engine {
 
     private func launch(_ placement: Placement, now: Double) {
         guard var spec = launchSpec(placement.jobID) else {
-            Task { await self.handle(.ended(jobID: placement.jobID, outcome: .startFailed(reason: "its payload is missing from the store"),
-                                            time: WallClock.now())) }
+            Task { await self.handle(.ended(jobID: placement.jobID, node: placement.nodeName,
+                                            outcome: .startFailed(reason: "its payload is missing from the store"), time: WallClock.now())) }
             return
         }
         spec.pooledVM = placement.pooledVM
@@ -405,7 +397,8 @@ public actor Engine {
                 // A bad image fails every attempt on every node: no retry, no blame on the node.
                 await self.fail(spec.jobID, reason: "\(failure)")
             } catch {
-                await self.handle(.ended(jobID: spec.jobID, outcome: .startFailed(reason: "\(error)"), time: WallClock.now()))
+                await self.handle(.ended(jobID: spec.jobID, node: spec.node.name, outcome: .startFailed(reason: "\(error)"),
+                                         time: WallClock.now()))
             }
         }
     }
@@ -432,23 +425,33 @@ public actor Engine {
         switch event {
         case .poolVMReady(let id, _):
             scheduler.poolVMReady(id)
-            if let vm = scheduler.poolVM(id) { nodeFailures[vm.node] = nil }
+            if let vm = scheduler.poolVM(id) { nodeStatus[vm.node].consecutiveStartFailures = 0 }
             requestCycle()
         case .poolVMGone(let id, let reason, _):
             guard let vm = scheduler.releasePoolVM(id) else { return }
             logger.warning("pooled VM \(id) on \(configuration.nodes[vm.node].name) is gone: \(reason)")
             if !vm.ready { countStartFailure(node: vm.node, reason: reason) }
             requestCycle()
-        case .running(let id, let time):
-            guard let run = scheduler.runningJob(id) else { return }
-            nodeFailures[run.node] = nil
+        case .running(let id, let nodeName, let time):
+            guard let run = scheduler.runningJob(id), configuration.nodes[run.node].name == nodeName else { return }
+            nodeStatus[run.node].consecutiveStartFailures = 0
             record(Transition(id: id, state: .running, time: time,
                               reason: "VM running on \(configuration.nodes[run.node].name)"))
             // Cancelled while its VM was still being created: destroy it now.
             if cancelReasons[id] != nil { await driver.cancel(jobID: id) }
-        case .ended(let id, let outcome, let time, let usage):
-            guard let run = scheduler.runningJob(id) else { return }
-            let node = configuration.nodes[run.node].name
+        case .reattached(let id, let nodeName, let time):
+            guard let run = scheduler.runningJob(id), configuration.nodes[run.node].name == nodeName,
+                  let job = try? store.job(id) else { return }
+            record(Transition(id: id, state: job.state, time: time, reason: "VM re-adopted on \(nodeName) after vbatchd restarted"))
+            if cancelReasons[id] != nil { await driver.cancel(jobID: id) }
+        case .nodeUp(let name, _):
+            nodeUp(name)
+        case .nodeUnreachable(let name, let reason, let time):
+            nodeUnreachable(name, reason: reason, time: time)
+        case .ended(let id, let nodeName, let outcome, let time, let usage):
+            // An event of an earlier run of the job (its node was fenced) is not this run's end.
+            guard let run = scheduler.runningJob(id), configuration.nodes[run.node].name == nodeName else { return }
+            let node = nodeName
             func ending(_ state: JobState, _ reason: String, exitCode: Int? = nil) -> Transition {
                 Transition(id: id, state: state, time: time, reason: reason, exitCode: exitCode,
                            cpuTime: usage?.cpuSeconds, maxRSSKiB: usage?.maxRSSKiB)
@@ -478,26 +481,27 @@ public actor Engine {
         requestCycle()
     }
 
-    private func finish(_ id: Int64, _ time: Double, _ transition: Transition) {
+    func finish(_ id: Int64, _ time: Double, _ transition: Transition) {
         scheduler.finish(id, now: time)
         attempts[id] = nil
         record(transition)
     }
 
-    /// A node whose VMs keep failing to start is taken out of service until the daemon restarts.
+    /// A node whose VMs keep failing to start is taken out of service until an operator
+    /// resumes it (or the daemon restarts).
     private func countStartFailure(node: Int, reason: String) {
-        let failures = nodeFailures[node, default: 0] + 1
-        nodeFailures[node] = failures
-        let limit = configuration.site.maxNodeFailures
-        guard failures >= limit, scheduler.isNodeEnabled(node) else { return }
-        scheduler.setNodeEnabled(node, false)
+        nodeStatus[node].consecutiveStartFailures += 1
+        let failures = nodeStatus[node].consecutiveStartFailures
+        guard failures >= configuration.site.maxNodeFailures, nodeStatus[node].failedOut == nil,
+              nodeStatus[node].link == .up else { return }
         let note = "out of service after \(failures) consecutive VM start failures (last: \(reason))"
-        nodeNotes[node] = note
+        nodeStatus[node].failedOut = note
+        refreshNode(node)
         logger.error("node \(configuration.nodes[node].name) \(note)")
     }
 
     /// Counts a failed start; the job goes back to the queue until the site's limit is reached.
-    private func retryOrFail(_ id: Int64, node: String, reason: String, now: Double) -> Transition {
+    func retryOrFail(_ id: Int64, node: String, reason: String, now: Double) -> Transition {
         let attempt = attempts[id, default: 0] + 1
         let limit = configuration.site.maxStartAttempts
         if attempt < limit {
@@ -511,7 +515,7 @@ public actor Engine {
                           reason: "start failed \(attempt) times, last on \(node): \(reason)", attemptsDelta: 1)
     }
 
-    private func record(_ transition: Transition) {
+    func record(_ transition: Transition) {
         do {
             try store.record([transition])
         } catch {

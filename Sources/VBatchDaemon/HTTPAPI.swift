@@ -94,6 +94,12 @@ public func buildRouter(engine: Engine, reloader: Reloader? = nil) -> Router<VBa
             return try encode(try await engine.setNode(try name(context), change, caller: context.caller!))
         }
     }
+    v1.post("nodes/:name/fence") { request, context in
+        await respond {
+            let fence = try await decode(NodeFenceRequest.self, request, what: "node fence")
+            return try encode(try await engine.fence(try name(context), fence, caller: context.caller!))
+        }
+    }
     v1.post("queues/:name/state") { request, context in
         await respond {
             let change = try await decode(QueueStateRequest.self, request, what: "queue change")

@@ -91,53 +91,86 @@ public struct JobUsage: Sendable, Equatable {
     }
 }
 
-/// What a driver reports about the jobs it runs.
+/// What a driver reports about the jobs and nodes it runs.
 public enum DriverEvent: Sendable, Equatable {
-    /// The VM is up and the payload is starting.
-    case running(jobID: Int64, time: Double)
-    /// The VM is gone; the job is over (or must be retried, for `startFailed`). `usage` is
-    /// what its VM used, when the driver measured it.
-    case ended(jobID: Int64, outcome: JobOutcome, time: Double, usage: JobUsage? = nil)
+    /// The VM is up on `node` and the payload is starting.
+    case running(jobID: Int64, node: String, time: Double)
+    /// After a daemon restart: the job's VM was found still running on `node` and is watched again.
+    case reattached(jobID: Int64, node: String, time: Double)
+    /// The VM on `node` is gone; the job is over (or must be retried, for `startFailed`).
+    /// `usage` is what its VM used, when the driver measured it.
+    case ended(jobID: Int64, node: String, outcome: JobOutcome, time: Double, usage: JobUsage? = nil)
     /// A pooled VM booted and waits for a job.
     case poolVMReady(id: Int64, time: Double)
     /// A pooled VM is gone before any job took it (boot failure, destroyed).
     case poolVMGone(id: Int64, reason: String, time: Double)
+    /// The node answers and its VMs were compared with the jobs the driver runs there (its
+    /// adopted jobs settled, VMs of jobs it no longer runs destroyed): it may take jobs.
+    case nodeUp(node: String, time: Double)
+    /// The node cannot be reached: no new VM may go there; its VMs' fate is unknown.
+    case nodeUnreachable(node: String, reason: String, time: Double)
 }
 
-/// A VM a driver found running, for re-adoption after a daemon restart.
-public struct AdoptableJob: Sendable, Equatable {
-    public var jobID: Int64
-    public var node: String
+/// A job that had a VM when the daemon last ran, handed back to the driver after a restart.
+public struct AdoptedJob: Sendable, Equatable {
+    public var spec: LaunchSpec
+    /// When the VM was first started: its walltime keeps counting from there.
+    public var startedAt: Double
 
-    public init(jobID: Int64, node: String) {
-        self.jobID = jobID
-        self.node = node
+    public init(spec: LaunchSpec, startedAt: Double) {
+        self.spec = spec
+        self.startedAt = startedAt
+    }
+}
+
+/// What a node keeps in its image cache, for `vbatch nodes`.
+public struct NodeCacheSummary: Sendable, Equatable {
+    /// The cached files, each named by the catalogue entries it serves (`testguest kernel`)
+    /// or, if this daemon has not used it yet, by its digest (`sha256:1f2e…`).
+    public var images: [String]
+    /// Bytes of all cached image files.
+    public var bytes: UInt64
+    /// The cache's cap (least recently used images beyond it are removed when unused).
+    public var capBytes: UInt64
+    /// Files uploaded to the node since the daemon started.
+    public var uploads: Int
+
+    public init(images: [String], bytes: UInt64, capBytes: UInt64, uploads: Int = 0) {
+        self.images = images
+        self.bytes = bytes
+        self.capBytes = capBytes
+        self.uploads = uploads
     }
 }
 
 /// The interface between the engine and a hypervisor: start, stop, report.
 ///
 /// Drivers never decide anything: the scheduler core chose the node and CPUs, and the
-/// driver carries it out and reports what happened through `events`.
+/// driver carries it out and reports what happened through `events`. No call waits for a
+/// node that does not answer: node trouble arrives as `.nodeUnreachable`.
 public protocol HypervisorDriver: Sendable {
     /// Events in the order they happened; one stream for the driver's lifetime.
     var events: AsyncStream<DriverEvent> { get }
+    /// Takes charge of `nodes` and returns at once. `adopting` are the jobs that had a VM
+    /// when the daemon last ran: each VM found running is watched again (`.reattached`, its
+    /// walltime counting from `startedAt`), each found gone ends with what output it left.
+    /// Each node reports `.nodeUp` once that is settled, or `.nodeUnreachable`; VMs of jobs
+    /// the driver does not run (any more) are destroyed and their volumes removed.
+    func begin(nodes: [NodeConfig], adopting: [AdoptedJob]) async
     /// Creates the job's VM and runs its payload; returns once the VM is defined and booting.
     func start(_ spec: LaunchSpec) async throws
     /// Destroys the job's VM (cancel); an `.ended(..., .cancelled)` event follows.
     func cancel(jobID: Int64) async
-    /// VMs of vbatch jobs that are running now, found by their metadata.
-    func runningJobs() async throws -> [AdoptableJob]
-    /// Takes charge again, after a daemon restart, of a job that had a VM: if the VM still
-    /// runs, its walltime keeps counting from `startedAt`, the original start; if it ended
-    /// meanwhile, the driver reports the end (with whatever output it left) as an event.
-    func adopt(_ spec: LaunchSpec, startedAt: Double) async
-    /// Removes the VM and disks of a job the daemon does not know.
-    func cleanUp(jobID: Int64, node: String) async
+    /// Forgets a job the engine gave up on (its node fenced, its lease over) without any
+    /// event; its VM is destroyed and its volumes removed when its node answers again.
+    func abandon(jobID: Int64) async
+    /// Forgets every job and pooled VM on `node` without any event (an operator fenced it);
+    /// should the node answer again, its VMs are destroyed and their volumes removed.
+    func forget(node: String) async
     /// Boots a pooled VM; `.poolVMReady` follows once it waits for a job.
     func bootPoolVM(_ spec: PoolVMSpec) async throws
-    /// Destroys idle pooled VMs left by an earlier daemon (they hold no job; pools refill).
-    func discardIdlePoolVMs() async
+    /// What `node` has in its image cache; nil if the driver keeps no cache.
+    func cacheSummary(node: String) -> NodeCacheSummary?
     /// Stops watching and timing VMs and lets go of connections, leaving every VM running:
     /// the daemon is stopping or reloading, and its successor re-adopts them.
     func shutdown() async

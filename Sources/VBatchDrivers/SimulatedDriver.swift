@@ -79,7 +79,7 @@ public final class SimulatedDriver: HypervisorDriver {
             let end = s.now + (overrun ? Double(spec.walltime) : runtime)
             s.running[spec.jobID] = Simulated(node: spec.node.name, start: s.now, end: end, cores: spec.cpus.count)
             s.heap.push(.init(time: end, jobID: spec.jobID, outcome: overrun ? .walltimeExceeded : .exited(code: exitCode)))
-            return .running(jobID: spec.jobID, time: s.now)
+            return .running(jobID: spec.jobID, node: spec.node.name, time: s.now)
         }
         if wallClock {
             continuation.yield(event)
@@ -92,30 +92,36 @@ public final class SimulatedDriver: HypervisorDriver {
         let event: DriverEvent? = state.withLock { s in
             guard let job = s.running.removeValue(forKey: jobID) else { return nil }
             if wallClock { s.now = max(s.now, WallClock.now()) }
-            return .ended(jobID: jobID, outcome: .cancelled, time: s.now, usage: job.usage(until: s.now))
+            return .ended(jobID: jobID, node: job.node, outcome: .cancelled, time: s.now, usage: job.usage(until: s.now))
         }
         if let event { continuation.yield(event) }
     }
 
-    public func runningJobs() async throws -> [AdoptableJob] {
-        state.withLock { s in s.running.map { AdoptableJob(jobID: $0.key, node: $0.value.node) } }
+    /// Simulated nodes are up at once. Simulated VMs do not outlive the process that
+    /// simulated them: a job adopted after a restart is reported lost (the engine requeues it).
+    public func begin(nodes: [NodeConfig], adopting: [AdoptedJob]) async {
+        let time = wallClock ? WallClock.now() : now
+        for node in nodes { continuation.yield(.nodeUp(node: node.name, time: time)) }
+        for job in adopting where state.withLock({ $0.running[job.spec.jobID] == nil }) {
+            continuation.yield(.ended(jobID: job.spec.jobID, node: job.spec.node.name,
+                                      outcome: .lost(reason: "VM lost while vbatchd was down"), time: time))
+        }
     }
 
-    /// Simulated VMs do not outlive the process that simulated them: a job adopted after a
-    /// restart is reported lost (and the engine requeues it).
-    public func adopt(_ spec: LaunchSpec, startedAt: Double) async {
-        let known = state.withLock { $0.running[spec.jobID] != nil }
-        guard !known else { return }
-        continuation.yield(.ended(jobID: spec.jobID, outcome: .lost(reason: "VM lost while vbatchd was down"),
-                                  time: wallClock ? WallClock.now() : now))
+    public func abandon(jobID: Int64) async {
+        _ = state.withLock { $0.running.removeValue(forKey: jobID) }
     }
+
+    public func forget(node: String) async {
+        state.withLock { s in s.running = s.running.filter { $0.value.node != node } }
+    }
+
+    public func cacheSummary(node: String) -> NodeCacheSummary? { nil }
 
     /// A simulated pooled VM is ready at once.
     public func bootPoolVM(_ spec: PoolVMSpec) async throws {
         continuation.yield(.poolVMReady(id: spec.id, time: wallClock ? WallClock.now() : now))
     }
-
-    public func discardIdlePoolVMs() async {}
 
     /// Stops the clock's ticker and the event stream. Simulated VMs do not outlive their
     /// driver: a successor reports the jobs that were running as lost.
@@ -125,10 +131,6 @@ public final class SimulatedDriver: HypervisorDriver {
             s.ticker = nil
         }
         continuation.finish()
-    }
-
-    public func cleanUp(jobID: Int64, node: String) async {
-        _ = state.withLock { $0.running.removeValue(forKey: jobID) }
     }
 
     /// The time of the next job end, if any (stepped mode).
@@ -145,7 +147,7 @@ public final class SimulatedDriver: HypervisorDriver {
                 // Cancelled jobs left their heap entry behind; skip it.
                 guard let job = s.running[next.jobID], job.end == next.time else { continue }
                 s.running.removeValue(forKey: next.jobID)
-                due.append(.ended(jobID: next.jobID, outcome: next.outcome, time: next.time, usage: job.usage(until: next.time)))
+                due.append(.ended(jobID: next.jobID, node: job.node, outcome: next.outcome, time: next.time, usage: job.usage(until: next.time)))
             }
             s.now = max(s.now, time)
             return due

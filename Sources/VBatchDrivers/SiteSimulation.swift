@@ -109,7 +109,7 @@ public struct SiteSimulation {
 
         while true {
             // Job ends due now.
-            for case .ended(let id, let outcome, let time, _) in driver.advance(to: now) {
+            for case .ended(let id, _, let outcome, let time, _) in driver.advance(to: now) {
                 if let run = scheduler.finish(id, now: time) {
                     busyCoreSeconds += Double(run.job.cores) * (time - run.startTime)
                 }

@@ -9,8 +9,29 @@ import Foundation
 /// the pool (or exits, if the pool is full) when the call returns. At most `maxStuck` threads may
 /// be stuck at once; past that, calls fail immediately with a timeout error rather than pile up.
 ///
+/// Calls may belong to a ``Lane`` (one per connection) that allows only a few stuck calls of its
+/// own: a hung node then fails its own calls at once and cannot take the shared stuck budget
+/// from the others.
+///
+/// Two executors serve every connection of the process, so the number of threads does not grow
+/// with the number of nodes: ``control`` for short calls and ``bulk`` for volume transfers.
+///
 /// `@unchecked Sendable`: every mutable property is read and written only with `condition` held.
 final class BlockingExecutor: @unchecked Sendable {
+    /// Short calls of every connection (domains, volumes, events set-up).
+    static let control = BlockingExecutor(name: "libvirt-calls", maxWorkers: 6, maxStuck: 24)
+    /// Chunks of volume uploads and downloads of every bulk connection.
+    static let bulk = BlockingExecutor(name: "libvirt-bulk", maxWorkers: 3, maxStuck: 8)
+
+    /// The calls of one connection. `@unchecked Sendable`: `stuck` is guarded by the executor's condition.
+    final class Lane: @unchecked Sendable {
+        let maxStuck: Int
+        /// Calls of this lane whose caller gave up while they run.
+        var stuck = 0
+
+        init(maxStuck: Int = 2) { self.maxStuck = maxStuck }
+    }
+
     private let condition = NSCondition()
     private let name: String
     private let maxWorkers: Int
@@ -38,10 +59,11 @@ final class BlockingExecutor: @unchecked Sendable {
     /// Runs `body` on a worker thread and returns its result, or throws a timeout error after
     /// `timeout`, or `CancellationError` if the calling task is cancelled first. A body that
     /// finishes after its caller gave up has its result passed to `discard` (to free resources).
-    func run<T: Sendable>(_ operation: String, timeout: Duration,
+    func run<T: Sendable>(_ operation: String, timeout: Duration, lane: Lane? = nil,
                           discard: (@Sendable (T) -> Void)? = nil,
                           _ body: @escaping @Sendable () throws -> T) async throws -> T {
         let job = TypedJob(body: body, discard: discard)
+        job.lane = lane
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
                 submit(job, continuation: continuation, operation: operation, timeout: timeout)
@@ -67,6 +89,10 @@ final class BlockingExecutor: @unchecked Sendable {
             rejection = CancellationError()
         } else if isShutdown {
             rejection = LibvirtError(kind: .closed, code: 0, domain: 0, message: "connection is closed", operation: operation)
+        } else if let lane = job.lane, lane.stuck >= lane.maxStuck {
+            rejection = LibvirtError(kind: .timeout, code: 0, domain: 0,
+                                     message: "\(lane.stuck) earlier calls to this node are still waiting for it; not sending more",
+                                     operation: operation)
         } else if stuck >= maxStuck {
             rejection = LibvirtError(kind: .timeout, code: 0, domain: 0,
                                      message: "\(stuck) earlier calls are still waiting for libvirt; not sending more",
@@ -107,6 +133,7 @@ final class BlockingExecutor: @unchecked Sendable {
         case .running:
             job.state = .abandonedRunning
             stuck += 1
+            job.lane?.stuck += 1
             spawnWorkersIfNeeded()
         case .done, .abandoned, .abandonedRunning:
             condition.unlock()
@@ -149,6 +176,7 @@ final class BlockingExecutor: @unchecked Sendable {
                     job.resumeWithResult()
                 } else {  // the caller gave up while we were stuck in libvirt
                     stuck -= 1
+                    job.lane?.stuck -= 1
                     condition.unlock()
                     job.discardResult()
                 }
@@ -193,6 +221,7 @@ class ExecutorJob: @unchecked Sendable {
     enum State { case new, queued, running, done, abandoned, abandonedRunning }
     var state = State.new
     var timer: Task<Void, Never>?
+    var lane: BlockingExecutor.Lane?
 
     func perform() {}
     func resumeWithResult() {}

@@ -25,8 +25,20 @@ public final class LibvirtConnection: Sendable {
     public let events: AsyncStream<ConnectionEvent>
 
     let eventSink: AsyncStream<ConnectionEvent>.Continuation
+    /// The process-wide executor for this connection's purpose, and this connection's lane in it.
     let executor: BlockingExecutor
+    let lane = BlockingExecutor.Lane()
+    /// Asked before every open and reopen; a reason means "do not try now" (see ``init(uri:callTimeout:purpose:precheck:)``).
+    let precheck: (@Sendable () async -> String?)?
     let state: Mutex<ConnectionState>
+
+    /// What a connection is for: which shared worker threads run its calls.
+    public enum Purpose: Sendable {
+        /// Short calls: domains, events, volume management.
+        case control
+        /// Volume uploads and downloads, kept apart so they never queue in front of control calls.
+        case bulk
+    }
 
     struct ConnectionState {
         var handle: ConnectionHandle?
@@ -42,16 +54,26 @@ public final class LibvirtConnection: Sendable {
 
     /// Opens `uri` (starting libvirt's event loop first if needed), turns on keepalive
     /// (5 s × 3) and registers the close and lifecycle callbacks.
-    public init(uri: String, callTimeout: Duration = .seconds(30)) async throws {
+    ///
+    /// `precheck`, if given, runs before this open and every reopen, without a thread (e.g. a
+    /// TCP probe of the node): a reason it returns fails the open at once, so a node that never
+    /// answers never holds a thread inside `virConnectOpen`.
+    public init(uri: String, callTimeout: Duration = .seconds(30), purpose: Purpose = .control,
+                precheck: (@Sendable () async -> String?)? = nil) async throws {
         LibvirtEventLoop.start()
         self.uri = uri
         self.callTimeout = callTimeout
+        self.precheck = precheck
         let (stream, continuation) = AsyncStream.makeStream(of: ConnectionEvent.self, bufferingPolicy: .unbounded)
         events = stream
         eventSink = continuation
-        executor = BlockingExecutor(name: "libvirt-calls")
+        executor = purpose == .bulk ? .bulk : .control
         state = Mutex(ConnectionState())
-        let handle = try await executor.run("virConnectOpen", timeout: callTimeout, discard: { $0.dispose() }) {
+        if let precheck, let reason = await precheck() {
+            throw LibvirtError(kind: .notConnected, code: Int32(VIR_ERR_NO_CONNECT.rawValue), domain: 0, message: reason,
+                               operation: "virConnectOpen")
+        }
+        let handle = try await perform("virConnectOpen", discard: { $0.dispose() }) {
             [self] in
             try ConnectionHandle.open(uri: uri, generation: 1, owner: self, events: continuation)
         }
@@ -74,7 +96,6 @@ public final class LibvirtConnection: Sendable {
         if let handle {
             Thread { handle.dispose() }.start()  // may talk to libvirtd: never inline in deinit
         }
-        executor.shutdown()
         eventSink.finish()
     }
 
@@ -98,9 +119,8 @@ public final class LibvirtConnection: Sendable {
         guard wasOpen else { return }
         task?.cancel()
         if let handle {
-            _ = try? await executor.run("virConnectClose", timeout: callTimeout) { handle.dispose() }
+            _ = try? await perform("virConnectClose") { handle.dispose() }
         }
-        executor.shutdown()
         eventSink.finish()
     }
 
@@ -267,7 +287,7 @@ public final class LibvirtConnection: Sendable {
         if let error = unavailable(operation) {
             throw error
         }
-        return try await executor.run(operation, timeout: callTimeout) { [self] in
+        return try await perform(operation) { [self] in
             guard let handle = acquire() else {
                 throw unavailable(operation) ?? LibvirtError.notConnected(uri: uri, operation: operation)
             }
@@ -282,6 +302,12 @@ public final class LibvirtConnection: Sendable {
                 throw error
             }
         }
+    }
+
+    /// Runs `body` on this connection's executor, in its lane, with the call timeout.
+    func perform<T: Sendable>(_ operation: String, discard: (@Sendable (T) -> Void)? = nil,
+                              _ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await executor.run(operation, timeout: callTimeout, lane: lane, discard: discard, body)
     }
 
     /// `call` with the domain looked up by UUID; the handle is freed afterwards.

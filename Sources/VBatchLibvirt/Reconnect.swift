@@ -54,10 +54,11 @@ extension LibvirtConnection {
             return state.lastGeneration
         }
         guard let generation else { return true }
+        if let precheck, await precheck() != nil { return false }
         let handle: ConnectionHandle
         do {
             let uri = uri, events = eventSink
-            handle = try await executor.run("virConnectOpen", timeout: callTimeout, discard: { $0.dispose() }) {
+            handle = try await perform("virConnectOpen", discard: { $0.dispose() }) {
                 [self] in
                 try ConnectionHandle.open(uri: uri, generation: generation, owner: self, events: events)
             }
@@ -95,7 +96,7 @@ extension LibvirtConnection {
     /// thread of its own once the connection is closed and its workers are gone).
     private func dispose(_ handle: ConnectionHandle) async {
         do {
-            try await executor.run("virConnectClose", timeout: callTimeout) { handle.dispose() }
+            try await perform("virConnectClose") { handle.dispose() }
         } catch let error as LibvirtError where error.kind == .closed {
             Thread { handle.dispose() }.start()
         } catch {}

@@ -5,7 +5,7 @@ import VBatchLibvirt
 /// How a job's VM is described to libvirt: names, metadata and the domain specification.
 ///
 /// Everything user-controlled stays out of the XML: the domain is named after the job id,
-/// paths are the daemon's own spool paths, and the payload travels on the job disk.
+/// paths are volumes of the node's vbatch pools, and the payload travels on the job disk.
 enum JobDomain {
     static let namePrefix = "vbatch-job-"
     static let poolPrefix = "vbatch-pool-"
@@ -29,41 +29,60 @@ enum JobDomain {
 
     /// Job id from the `<vbatch:job id="…"/>` metadata element libvirt returns.
     static func jobID(fromMetadata xml: String) -> Int64? {
-        guard xml.hasPrefix("<job"), let range = xml.range(of: "id=\"") ?? xml.range(of: "id='") else { return nil }
-        return Int64(xml[range.upperBound...].prefix { $0.isNumber })
+        guard xml.hasPrefix("<job"), let value = attribute("id", in: xml) else { return nil }
+        return Int64(value)
     }
 
-    /// The job whose job disk is attached to a pooled domain, from the domain's live XML
-    /// (`…/ID/job.img`): how a job in a pooled VM is found again after a restart.
+    /// The node a vbatch domain was created for (`node="…"` of its metadata element): two
+    /// configured nodes may share a libvirtd, and each looks after its own domains only.
+    static func nodeName(fromMetadata xml: String) -> String? { attribute("node", in: xml) }
+
+    private static func attribute(_ name: String, in xml: String) -> String? {
+        for quote in ["\"", "'"] {
+            if let range = xml.range(of: " \(name)=\(quote)") {
+                return String(xml[range.upperBound...].prefix { String($0) != quote })
+            }
+        }
+        return nil
+    }
+
+    /// The job whose job disk (`…/job-ID.img`) is attached to a pooled domain, from the
+    /// domain's live XML: how a job in a pooled VM is found again after a restart.
     static func jobID(fromDomainXML xml: String) -> Int64? {
-        guard let end = xml.range(of: "/job.img") else { return nil }
-        let before = xml[..<end.lowerBound]
-        let digits = before.reversed().prefix { $0.isNumber }
-        return Int64(String(digits.reversed()))
+        guard let start = xml.range(of: NodeLayout.jobPath + "/job-") else { return nil }
+        let digits = xml[start.upperBound...].prefix { $0.isNumber }
+        guard xml[start.upperBound...].dropFirst(digits.count).hasPrefix(".img") else { return nil }
+        return Int64(digits)
     }
 
-    /// Files of one job inside its spool directory.
-    struct Files {
-        let spool: String
-        var jobDisk: String { spool + "/job.img" }
-        var outputDisk: String { spool + "/out.img" }
-        var overlay: String { spool + "/disk.qcow2" }
-        var console: String { spool + "/console.log" }
-        /// The cloud-init seed of images without the agent.
-        var cidata: String { spool + "/cidata.img" }
-        /// Disks that exist only while the VM does.
-        var scratch: [String] { [jobDisk, outputDisk, overlay, cidata] }
+    /// Node paths of the catalogue files a VM boots from (volumes of the image pool).
+    struct BootFiles: Sendable {
+        var disk: String?
+        var kernel: String?
+        var initrd: String?
+
+        init(_ files: [NodeFile]) {
+            for file in files {
+                let path = NodeLayout.imagePath(sha256: file.sha256)
+                switch file.role {
+                case .disk: disk = path
+                case .kernel: kernel = path
+                case .initrd: initrd = path
+                }
+            }
+        }
     }
 
     /// A job's own domain: boot disk (overlay) if the image has one, job disk, output disk.
-    static func spec(for launch: LaunchSpec, files: Files) -> DomainSpec {
+    static func spec(for launch: LaunchSpec, boot: BootFiles) -> DomainSpec {
         let image = launch.environment
+        let volumes = VMVolumes(owner: .job(launch.jobID))
         var spec = baseSpec(name: name(jobID: launch.jobID), image: image, node: launch.node, cpus: launch.cpus,
-                            memoryMB: launch.memoryMB, files: files,
+                            memoryMB: launch.memoryMB, volumes: volumes, boot: boot,
                             metadata: XMLElement("job", attributes: [("id", String(launch.jobID)), ("node", launch.node.name)]))
-        spec.disks += jobDisks(image: image, files: files)
+        spec.disks += [outputDisk(image: image, volumes: volumes), jobDisk(image: image, jobID: launch.jobID)]
         if image.agent == .cloudInit {
-            spec.disks.append(.init(path: files.cidata, format: "raw", target: image.disk == nil ? "vdc" : "vdd",
+            spec.disks.append(.init(path: VMVolumes.path(volumes.cidata), format: "raw", target: image.disk == nil ? "vdc" : "vdd",
                                     serial: CloudInitDisk.serial, readOnly: true))
         }
         return spec
@@ -71,44 +90,42 @@ enum JobDomain {
 
     /// A pooled VM's domain: booted with its output disk but no job disk, which is
     /// hot-plugged when a job takes the VM (one hot-plug: the guest sees it in ~0.15 s).
-    static func poolSpec(for pool: PoolVMSpec, files: Files) -> DomainSpec {
+    static func poolSpec(for pool: PoolVMSpec, boot: BootFiles) -> DomainSpec {
+        let volumes = VMVolumes(owner: .pool(pool.id))
         var spec = baseSpec(name: poolName(id: pool.id), image: pool.environment, node: pool.node, cpus: pool.cpus,
-                            memoryMB: pool.memoryMB, files: files,
+                            memoryMB: pool.memoryMB, volumes: volumes, boot: boot,
                             metadata: XMLElement("pool", attributes: [("id", String(pool.id)), ("node", pool.node.name)]))
-        spec.disks.append(outputDisk(image: pool.environment, files: files))
+        spec.disks.append(outputDisk(image: pool.environment, volumes: volumes))
         return spec
     }
 
-    /// The job and output disks, after the boot disk if the image has one.
-    static func jobDisks(image: ImageConfig, files: Files) -> [DomainSpec.Disk] {
-        [outputDisk(image: image, files: files), jobDisk(image: image, files: files)]
+    /// The read-only job disk of a job, for its own VM or hot-plugged into a pooled one.
+    static func jobDisk(image: ImageConfig, jobID: Int64) -> DomainSpec.Disk {
+        .init(path: VMVolumes.path(VMVolumes(owner: .job(jobID)).jobDisk), format: "raw",
+              target: image.disk == nil ? "vda" : "vdb", serial: JobDisk.serial, readOnly: true)
     }
 
-    static func jobDisk(image: ImageConfig, files: Files) -> DomainSpec.Disk {
-        .init(path: files.jobDisk, format: "raw", target: image.disk == nil ? "vda" : "vdb", serial: JobDisk.serial, readOnly: true)
-    }
-
-    private static func outputDisk(image: ImageConfig, files: Files) -> DomainSpec.Disk {
-        .init(path: files.outputDisk, format: "raw", target: image.disk == nil ? "vdb" : "vdc", serial: OutputDisk.serial,
-              readOnly: false)
+    private static func outputDisk(image: ImageConfig, volumes: VMVolumes) -> DomainSpec.Disk {
+        .init(path: VMVolumes.path(volumes.outputDisk), format: "raw", target: image.disk == nil ? "vdb" : "vdc",
+              serial: OutputDisk.serial, readOnly: false)
     }
 
     private static func baseSpec(name: String, image: ImageConfig, node: NodeConfig, cpus: [Int], memoryMB: Int,
-                                 files: Files, metadata: XMLElement) -> DomainSpec {
+                                 volumes: VMVolumes, boot files: BootFiles, metadata: XMLElement) -> DomainSpec {
         var disks: [DomainSpec.Disk] = []
         let boot: DomainSpec.Boot
         switch image.boot {
         case .kernel:
-            boot = .kernel(kernel: image.kernel ?? "", initrd: image.initrd, cmdline: image.cmdline)
+            boot = .kernel(kernel: files.kernel ?? "", initrd: files.initrd, cmdline: image.cmdline)
         case .disk:
             boot = .disk
         }
         if image.disk != nil {
-            disks.append(.init(path: files.overlay, format: "qcow2", target: "vda", serial: nil, readOnly: false))
+            disks.append(.init(path: VMVolumes.path(volumes.overlay), format: "qcow2", target: "vda", serial: nil, readOnly: false))
         }
         return DomainSpec(
             name: name, uuid: nil, type: node.domainType, memoryMB: max(memoryMB, image.memoryMB), hostCPUs: cpus,
-            boot: boot, disks: disks, consoleLogPath: files.console,
+            boot: boot, disks: disks, consoleLogPath: VMVolumes.path(volumes.console),
             metadata: (namespaceURI: metadataNamespace, prefix: metadataPrefix, element: metadata))
     }
 }

@@ -133,7 +133,9 @@ public struct ActiveJob: Sendable, Equatable {
 /// which overrides the configuration files until changed again.
 public struct AdminSetting: Sendable, Equatable {
     public enum Kind: String, Sendable { case node, queue }
-    public enum Flag: String, Sendable { case enabled, started }
+    /// `enabled` (nodes: drained or not; queues: accepting), `started` (queues), `fenced`
+    /// (nodes: an operator declared its VMs gone).
+    public enum Flag: String, Sendable { case enabled, started, fenced }
 
     public var kind: Kind
     public var name: String

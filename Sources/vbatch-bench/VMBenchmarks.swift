@@ -7,8 +7,10 @@ import VBatchLibvirt
 import VBatchLibvirtDriver
 
 /// P4: what vbatch adds, from submit to the payload running in an on-demand VM, over a raw
-/// libvirt create + boot of the same guest with the same domain XML. Both are timed to the
-/// guest agent's `vbatch-guest: job N started` line on the serial console.
+/// libvirt create + boot of the same guest with disks made beforehand. Both are timed to the
+/// guest agent's `vbatch-guest: job N started` line on the serial console, which the
+/// benchmark reads on this machine (the local node); vbatch's side includes the job's volumes
+/// made and uploaded through the storage API.
 enum VMBenchmarks {
     static let cmdline = "console=ttyS0 quiet panic=-1 cryptomgr.notests"
     static let script = "#!/bin/sh\ntrue\n"
@@ -30,7 +32,7 @@ enum VMBenchmarks {
         for _ in 0..<runs {
             let start = monotonic()
             let id = try daemon.client.submit(SubmitRequest(queue: "bench", walltime: 600, script: script)).ids[0]
-            let console = daemon.directory + "/state/spool/\(id)/console.log"
+            let console = NodeLayout.consolePath(jobID: id)
             try waitForMarker(console, jobID: id, timeout: 60)
             vbatch.append((monotonic() - start) * 1000)
             _ = try? waitForEnd(daemon.client, id)
@@ -58,7 +60,7 @@ enum VMBenchmarks {
             while monotonic() < deadline {
                 if console == nil, let reason = try client.job(id).history.first(where: { $0.state == .starting })?.reason,
                    let range = reason.range(of: "in pooled VM ") {
-                    console = daemon.directory + "/state/spool/pool-\(reason[range.upperBound...].prefix { $0.isNumber })/console.log"
+                    console = Int64(reason[range.upperBound...].prefix { $0.isNumber }).map { NodeLayout.consolePath(poolVM: $0) }
                 }
                 if let console, markerSeen(console, jobID: id) { break }
                 usleep(1000)
@@ -80,22 +82,26 @@ enum VMBenchmarks {
         throw BenchError("the pool did not fill within 120 s")
     }
 
-    /// libvirt create of a prepared domain, timed to the payload's start marker.
+    /// libvirt create of a domain whose disks are made beforehand, timed to the payload's start marker.
     static func rawBoots(guest: String, runs: Int) async throws -> [Double] {
         LibvirtEventLoop.start()
         let connection = try await LibvirtConnection(uri: "qemu:///system")
-        let node = NodeConfig(name: "local", uri: "qemu:///system", cpus: [0, 1], memoryMB: 2048)
-        let image = ImageConfig(name: "testguest", boot: .kernel, kernel: guest + "/vmlinuz", initrd: guest + "/initrd.img",
-                                cmdline: cmdline, memoryMB: 256)
         var times: [Double] = []
         for run in 0..<runs {
             let id = Int64(900_000 + run)
             let spool = NSTemporaryDirectory() + "vbatch-bench-raw-\(getpid())-\(run)"
             try FileManager.default.createDirectory(atPath: spool, withIntermediateDirectories: true)
             defer { try? FileManager.default.removeItem(atPath: spool) }
-            let launch = LaunchSpec(jobID: id, node: node, cpus: [0], memoryMB: 256, walltime: 600, environment: image,
-                                    spoolDirectory: spool, payload: JobPayload(name: "raw", script: script))
-            let xml = try LibvirtDriver.prepare(launch)
+            try JobDisk.write(to: spool + "/job.img", jobID: id, payload: JobPayload(name: "raw", script: script), cores: 1,
+                              memoryMB: 256, walltime: 600)
+            try OutputDisk.create(at: spool + "/out.img")
+            let spec = DomainSpec(
+                name: "vbatch-bench-raw-\(id)", memoryMB: 256, hostCPUs: [0],
+                boot: .kernel(kernel: guest + "/vmlinuz", initrd: guest + "/initrd.img", cmdline: cmdline),
+                disks: [.init(path: spool + "/out.img", format: "raw", target: "vdb", serial: OutputDisk.serial),
+                        .init(path: spool + "/job.img", format: "raw", target: "vda", serial: JobDisk.serial, readOnly: true)],
+                consoleLogPath: spool + "/console.log")
+            let xml = try DomainXML.render(spec)
             let start = monotonic()
             let domain = try await connection.createTransient(xml: xml)
             try waitForMarker(spool + "/console.log", jobID: id, timeout: 60)

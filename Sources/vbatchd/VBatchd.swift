@@ -51,6 +51,7 @@ struct VBatchd: AsyncParsableCommand {
         }
         if check {
             print("configuration OK: \(configuration.summary)")
+            for warning in configuration.warnings { print("warning: \(warning)") }
             return
         }
         let stateDirectory = state!

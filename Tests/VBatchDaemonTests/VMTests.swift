@@ -263,8 +263,13 @@ struct VMTests {
         _ = try await connection.createTransient(xml: try DomainXML.render(spec))
         #expect(try await connection.activeDomains().contains { $0.name == "vbatch-job-\(orphanID)" })
         let d = try harness()
-        _ = d
-        #expect(try await connection.activeDomains().allSatisfy { $0.name != "vbatch-job-\(orphanID)" })
+        // The daemon answers at once; the node's resync, in the background, destroys the orphan.
+        var gone = false
+        for _ in 0..<300 where !gone {
+            gone = try await connection.activeDomains().allSatisfy { $0.name != "vbatch-job-\(orphanID)" }
+            if !gone { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        #expect(gone, "orphan destroyed: \(d.daemonLog.suffix(1000))")
         await connection.close()
     }
 
@@ -292,9 +297,10 @@ struct VMTests {
         try d.start()
         let id = try submit(d, "#!/bin/sh\nls /sys/block\nsleep 3\n", ["-q", "disk"])
         #expect(try d.wait(timeout: 60) { try job(d, id).state == .running })
-        let overlay = d.stateDirectory + "/spool/\(id)/disk.qcow2"
+        // The overlay is a volume of the node's job pool, on the node's cached copy of the base.
+        let overlay = "/var/lib/vbatch/jobs/job-\(id).qcow2"
         let info = try DaemonHarness.run("/usr/bin/qemu-img", ["info", "-U", "--output=json", overlay], environment: [:], stdin: nil)
-        #expect(info.stdout.contains("\"backing-filename\": \"\(base)\""), "overlay on the catalogue disk: \(info.stdout)")
+        #expect(info.stdout.contains("\"backing-filename\": \"/var/lib/vbatch/images/"), "overlay on the cached disk: \(info.stdout)")
         #expect(info.stdout.contains("\"backing-filename-format\": \"qcow2\""))
         try waitEnded(d, [id])
         #expect(try job(d, id).state == .completed)

@@ -16,7 +16,9 @@ struct JobDomainTests {
     func xml(_ payload: JobPayload, cpus: [Int] = [2, 3]) throws -> String {
         let launch = LaunchSpec(jobID: 42, node: node, cpus: cpus, memoryMB: 512, walltime: 60, environment: image,
                                 spoolDirectory: "/var/lib/vbatch/spool/42", payload: payload)
-        return try DomainXML.render(JobDomain.spec(for: launch, files: .init(spool: launch.spoolDirectory)))
+        let files = [NodeFile(role: .kernel, path: "/images/vmlinuz", format: "raw", sha256: String(repeating: "a", count: 64), sizeBytes: 1),
+                     NodeFile(role: .initrd, path: "/images/initrd.img", format: "raw", sha256: String(repeating: "b", count: 64), sizeBytes: 1)]
+        return try DomainXML.render(JobDomain.spec(for: launch, boot: JobDomain.BootFiles(files)))
     }
 
     @Test func hostileFieldsLeaveTheXMLUnchanged() throws {
@@ -36,13 +38,24 @@ struct JobDomainTests {
         #expect(x.contains("vcpupin"))
         #expect(x.contains("vbatch-job"))
         #expect(x.contains("vbatch-out"))
-        #expect(x.contains("/var/lib/vbatch/spool/42/console.log"))
+        // Every path is a volume of the node's vbatch pools, named after the job or the content.
+        #expect(x.contains("<source path=\"/var/lib/vbatch/jobs/job-42.console\"/>"))
+        #expect(x.contains("<source file=\"/var/lib/vbatch/jobs/job-42.img\"/>"))
+        #expect(x.contains("<source file=\"/var/lib/vbatch/jobs/job-42.out\"/>"))
+        #expect(x.contains("<kernel>/var/lib/vbatch/images/\(String(repeating: "a", count: 64))</kernel>"))
+        #expect(!x.contains("/var/lib/vbatch/spool") && !x.contains("/images/vmlinuz"))
         #expect(JobDomain.jobID(fromName: "vbatch-job-42") == 42)
         #expect(JobDomain.jobID(fromName: "other-42") == nil)
         // libvirt returns the metadata element without its prefix.
         #expect(JobDomain.jobID(fromMetadata: "<job id=\"42\" node=\"local\"/>") == 42)
         #expect(JobDomain.jobID(fromMetadata: "<pool id=\"3\" node=\"local\"/>") == nil)
-        #expect(JobDomain.jobID(fromDomainXML: "<disk><source file='/var/lib/vbatch/spool/77/job.img'/></disk>") == 77)
+        #expect(JobDomain.jobID(fromDomainXML: "<disk><source file='/var/lib/vbatch/jobs/job-77.img'/></disk>") == 77)
+        #expect(JobDomain.jobID(fromDomainXML: "<disk><source file='/var/lib/vbatch/jobs/job-77.out'/></disk>") == nil)
+        #expect(JobDomain.nodeName(fromMetadata: "<job id=\"42\" node=\"wn1\"/>") == "wn1")
+        #expect(JobDomain.nodeName(fromMetadata: "<pool id='3' node='wn2'/>") == "wn2")
+        #expect(VMVolumes.owner(ofVolume: "job-42.console") == .job(42))
+        #expect(VMVolumes.owner(ofVolume: "pool-7.qcow2") == .pool(7))
+        #expect(VMVolumes.owner(ofVolume: "job-42.tmp") == nil && VMVolumes.owner(ofVolume: "other.img") == nil)
         #expect(JobDomain.poolID(fromName: "vbatch-pool-5") == 5)
     }
 }

@@ -10,16 +10,19 @@ struct SystemLibvirtd {}
 enum Libvirtd {
     static let binary = "/usr/sbin/libvirtd"
 
-    /// PID of the running (not zombie) libvirtd, if any.
+    /// PID of the running (not zombie) libvirtd of this machine, if any: test worker nodes
+    /// (scripts/test-hosts.sh) run libvirtds of their own in other network namespaces.
     static func pid() -> pid_t? {
         guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return nil }
+        let ownNetwork = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/ns/net")
         for entry in entries {
             guard let pid = pid_t(entry),
                   let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
                   let open = stat.firstIndex(of: "("), let close = stat.lastIndex(of: ")") else { continue }
             let name = stat[stat.index(after: open)..<close]
             let state = stat[stat.index(after: close)...].split(separator: " ").first
-            if name == "libvirtd" && state != "Z" {
+            if name == "libvirtd" && state != "Z"
+                && (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(entry)/ns/net")) == ownNetwork {
                 return pid
             }
         }

@@ -143,7 +143,7 @@ public enum ImageCheck {
         return real
     }
 
-    private static func readHeader(_ path: String, fail: (String) -> Failure) throws -> [UInt8] {
+    static func readHeader(_ path: String, fail: (String) -> Failure) throws -> [UInt8] {
         let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard fd >= 0 else { throw fail("cannot open \(path): \(String(cString: strerror(errno)))") }
         defer { close(fd) }
@@ -209,7 +209,7 @@ public enum ImageCheck {
 
     // MARK: - sha256
 
-    private static func digest(of path: String, stamp: FileStamp, fail: (String) -> Failure) throws -> String {
+    static func digest(of path: String, stamp: FileStamp, fail: (String) -> Failure) throws -> String {
         if let known = digests.withLock({ $0[path] }), known.stamp == stamp { return known.digest }
         let result: Tool.Result
         do {
@@ -253,14 +253,14 @@ public enum ImageCheck {
         }
     }
 
-    private struct Verified: Sendable {
+    struct Verified: Sendable {
         var format: String
         var sha256: String?
         var catalogue: String
         var chain: [FileStamp]
     }
 
-    private static let cache = Mutex<[String: Verified]>([:])
+    static let cache = Mutex<[String: Verified]>([:])
     private static let digests = Mutex<[String: (stamp: FileStamp, digest: String)]>([:])
 
     // MARK: - Paths

@@ -27,7 +27,8 @@ public enum JobDisk {
     public static let serial = "vbatch-job"
 
     /// The archive bytes for a job.
-    public static func image(jobID: Int64, payload: JobPayload, cores: Int, memoryMB: Int, walltime: Int) throws -> [UInt8] {
+    public static func image(jobID: Int64, payload: JobPayload, cores: Int, memoryMB: Int, walltime: Int,
+                             lease: Int? = nil) throws -> [UInt8] {
         var tar = UstarWriter()
         try tar.addFile("run", contents: Array(payload.script.utf8), mode: 0o755)
         let env = payload.variables.keys.sorted().map { "export \($0)=\(shellQuoted(payload.variables[$0]!))\n" }.joined()
@@ -41,15 +42,19 @@ public enum JobDisk {
             walltime=\(walltime)
             memory_mb=\(memoryMB)
 
-            """
+            """ + (lease.map { "lease=\($0)\n" } ?? "")
         try tar.addFile("meta", contents: Array(meta.utf8))
         try tar.addDirectory("input")
         return tar.finish(alignment: 1 << 20)
     }
 
     /// Writes the job disk to `path` (mode 0600).
-    public static func write(to path: String, jobID: Int64, payload: JobPayload, cores: Int, memoryMB: Int, walltime: Int) throws {
-        try FileIO.write(try image(jobID: jobID, payload: payload, cores: cores, memoryMB: memoryMB, walltime: walltime), to: path)
+    /// `lease`: seconds after which the guest agent powers the VM off by itself (walltime,
+    /// grace and a margin), so that no VM outlives it even if its node lost the daemon.
+    public static func write(to path: String, jobID: Int64, payload: JobPayload, cores: Int, memoryMB: Int, walltime: Int,
+                             lease: Int? = nil) throws {
+        try FileIO.write(try image(jobID: jobID, payload: payload, cores: cores, memoryMB: memoryMB, walltime: walltime,
+                                   lease: lease), to: path)
     }
 
     /// `'value'` for POSIX sh, with embedded quotes as `'\''`.

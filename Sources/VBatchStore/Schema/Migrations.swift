@@ -21,6 +21,9 @@ enum Migrations {
         migrator.registerMigration("v4") { db in
             try db.execute(sql: v4)
         }
+        migrator.registerMigration("v5") { db in
+            try db.execute(sql: v5)
+        }
         return migrator
     }
 
@@ -181,5 +184,23 @@ enum Migrations {
                     coalesce(NEW.cpu_time, 0), NEW.max_rss_kib, NEW.state, NEW.exit_code, coalesce(NEW.reason, ''),
                     (SELECT json_extract(variables, '$.VBATCH_GRID_SUBJECT') FROM job_payload WHERE id = NEW.payload_id));
         END;
+        """
+
+    /// v5: operators fence nodes (`vbatch node fence`): `admin_setting.flag` may be `fenced`.
+    /// SQLite cannot change a CHECK, so the table is copied into a new one.
+    static let v5 = """
+        CREATE TABLE admin_setting_v5 (
+            kind TEXT NOT NULL CHECK (kind IN ('node', 'queue')),
+            name TEXT NOT NULL,
+            flag TEXT NOT NULL CHECK (flag IN ('enabled', 'started', 'fenced')),
+            value INTEGER NOT NULL CHECK (value IN (0, 1)),
+            reason TEXT NOT NULL,
+            changed_by TEXT NOT NULL,
+            time REAL NOT NULL,
+            PRIMARY KEY (kind, name, flag)
+        );
+        INSERT INTO admin_setting_v5 SELECT kind, name, flag, value, reason, changed_by, time FROM admin_setting;
+        DROP TABLE admin_setting;
+        ALTER TABLE admin_setting_v5 RENAME TO admin_setting;
         """
 }

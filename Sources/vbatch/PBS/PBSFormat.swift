@@ -102,6 +102,8 @@ struct PBSJob {
     var lastEvent: Double?
     /// Why a waiting job has not started, when known (from the job's detail).
     var waiting: String?
+    /// That a running job's node cannot be reached, and until when it keeps its slots.
+    var nodeNote: String?
 
     /// Torque's `exit_status` of a cancelled job (256 + SIGTERM, what `qdel` of a running
     /// job leaves); BLAH's PBS scripts read it as "removed".
@@ -198,6 +200,8 @@ struct PBSJob {
         // Maui and Moab put "Not Running: why" in a waiting job's comment; CEs show it.
         if let waiting {
             a.append(("comment", "Not Running: \(waiting)"))
+        } else if let nodeNote {
+            a.append(("comment", nodeNote))
         } else if let reason = j.reason, !reason.isEmpty {
             a.append(("comment", reason))
         }

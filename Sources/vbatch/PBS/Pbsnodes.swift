@@ -89,7 +89,7 @@ enum Pbsnodes {
                 if o.mode == .show { o.mode = .note }
                 o.note = note == "n" ? "" : note
             case .option("r", _):
-                throw Failure(message: "pbsnodes: -r (mark down) is not supported by vbatch: it has no down state; use -o to take a node offline")
+                throw Failure(message: "pbsnodes: -r (mark down) is not supported by vbatch: a node is down while its libvirtd cannot be reached; use -o to take a node offline, or vbatch node fence")
             case .option("d", _), .option("p", _):
                 throw Failure(message: "pbsnodes: -d and -p are not supported by vbatch: nodes come from its site file")
             case .option("-", let word):
@@ -266,12 +266,13 @@ struct PBSNode {
         info.freeSlots == 0 && !info.jobs.isEmpty && info.pools.allSatisfy { $0.idle == 0 }
     }
 
-    /// `free`, `job-exclusive` (no slot free), `offline` (drained, or taken out of service
-    /// after failed VM starts) or `offline,job-exclusive`. vbatch has no `down`: it does not
-    /// track whether a node's libvirt host answers.
+    /// `free`, `job-exclusive` (no slot free), `offline` (drained, fenced, or taken out of
+    /// service after failed VM starts), `down` (its libvirtd cannot be reached, or has not been
+    /// yet), or combinations such as `down,offline` and `offline,job-exclusive`.
     var state: String {
         var words: [String] = []
-        if !info.enabled { words.append("offline") }
+        if info.link != "up" { words.append("down") }
+        if !info.enabled || info.fenced { words.append("offline") }
         if isFull { words.append("job-exclusive") }
         return words.isEmpty ? "free" : words.joined(separator: ",")
     }

@@ -138,7 +138,8 @@ enum Qstat {
                 }
                 do {
                     let detail = try context.client.job(id)
-                    show([PBSJob(info: detail.job, lastEvent: detail.history.last?.time, waiting: detail.waiting)])
+                    show([PBSJob(info: detail.job, lastEvent: detail.history.last?.time, waiting: detail.waiting,
+                                nodeNote: detail.node)])
                 } catch {
                     errors.append(PBSError.about("qstat", context.fullID(id), error, server: context.server))
                     if error.kind == .connect { break }

@@ -32,6 +32,7 @@ struct Show: ParsableCommand {
             ("state", j.state.rawValue + (j.reason.map { $0.isEmpty ? "" : " (\(Format.text($0)))" } ?? "")),
         ]
         if let waiting = detail.waiting { fields.append(("waiting", Format.text(waiting))) }
+        if let node = detail.node { fields.append(("node state", Format.text(node))) }
         fields += [
             ("queue", Format.text(j.queue)),
             ("submitted to", Format.text(j.submitQueue)),

@@ -2,12 +2,13 @@ import ArgumentParser
 import VBatchAPI
 import VBatchClient
 
-/// `vbatch node drain|resume NODE… [--reason TEXT]`: operators take worker nodes out of
-/// service and back, without restarting vbatchd; the change outlives restarts.
+/// `vbatch node drain|resume NODE… [--reason TEXT]`, `vbatch node fence NODE… --reason TEXT`:
+/// operators take worker nodes out of service and back, without restarting vbatchd; the
+/// change outlives restarts.
 struct NodeControl: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "node", abstract: "Drain a worker node or put it back in service (operators).",
-        subcommands: [Drain.self, Resume.self])
+        commandName: "node", abstract: "Drain, fence or resume worker nodes (operators).",
+        subcommands: [Drain.self, Fence.self, Resume.self])
 
     struct Drain: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -16,9 +17,38 @@ struct NodeControl: ParsableCommand {
         func run() throws { try options.apply(enabled: false) }
     }
 
+    struct Fence: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Declare the nodes' VMs gone (host powered off): their jobs are requeued or failed at once.",
+            discussion: """
+                Use it for a node that is down for good, or that you have powered off: vbatch cannot know \
+                otherwise that its VMs are gone. Each job on it goes back to its queue (or fails, if the \
+                queue says on_node_loss = "fail") once; should the node come back, its VMs are destroyed \
+                and their output discarded. The node takes no job until vbatch node resume.
+                """)
+        @OptionGroup var connection: ConnectionOptions
+        @Argument(help: ArgumentHelp("Node names, as in vbatch nodes.", valueName: "NODE")) var nodes: [String]
+        @Option(help: "Why (recorded with the node and in its jobs' histories).") var reason: String
+
+        func run() throws {
+            let client = connection.client()
+            var failed = false
+            for name in nodes {
+                do {
+                    let node = try client.fenceNode(name, NodeFenceRequest(reason: reason))
+                    Output.print("\(node.name): fenced; its jobs went back to their queues\n")
+                } catch {
+                    Output.error("\(name): \(error)")
+                    failed = true
+                }
+            }
+            if failed { throw CLIError.silent }
+        }
+    }
+
     struct Resume: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Put the nodes back in service (also after the daemon took them out for failed starts).")
+            abstract: "Put the nodes back in service (also after a fence, or failed starts took them out).")
         @OptionGroup var options: Options
         func run() throws { try options.apply(enabled: true) }
     }

@@ -1,0 +1,93 @@
+import VBatchCore
+import VBatchDrivers
+import VBatchStore
+
+/// Nodes that come and go: the driver reports each node up or unreachable; jobs on an
+/// unreachable node keep their slots until their VM is known gone — the node's resync shows
+/// it, an operator fences the node, or the VM's lease ends (the guest agent powers it off by
+/// itself at walltime + grace, so none outlives that). Only then is the job requeued (or
+/// failed, per its queue's `on_node_loss`), once.
+extension Engine {
+    /// Puts the node's status into the scheduler: it takes jobs only when nothing says otherwise.
+    func refreshNode(_ node: Int) {
+        scheduler.setNodeEnabled(node, nodeStatus[node].schedulable)
+    }
+
+    func nodeUp(_ name: String) {
+        guard let node = scheduler.node(named: name) else { return }
+        if case .unreachable = nodeStatus[node].link { logger.notice("node \(name) is up again") }
+        nodeStatus[node].link = .up
+        refreshNode(node)
+        requestCycle()
+    }
+
+    func nodeUnreachable(_ name: String, reason: String, time: Double) {
+        guard let node = scheduler.node(named: name) else { return }
+        if case .unreachable = nodeStatus[node].link { return }
+        nodeStatus[node].link = .unreachable(reason: reason, since: time)
+        refreshNode(node)
+        let jobs = scheduler.runningJobs(node: node)
+        logger.warning("node \(name) unreachable (\(reason)); its \(jobs.count) jobs keep their slots until it answers, is fenced, or their leases end")
+    }
+
+    /// When a VM on an unreachable node is certainly off: its lease (walltime + grace + the
+    /// guest's margin, from the start) plus the site's `lease_margin` for boot and clocks.
+    func leaseEnd(of run: RunningJob) -> Double {
+        run.startTime + Double(run.job.walltime) + Double(configuration.site.walltimeGrace + Self.guestLeaseSlack
+            + configuration.site.leaseMargin)
+    }
+
+    /// Seconds past walltime + grace at which the guest agent powers its VM off (the libvirt
+    /// driver writes walltime + grace + this into the job disk's `lease`).
+    static let guestLeaseSlack = 10
+
+    /// Jobs on unreachable nodes whose leases ended are lost: requeued or failed (each cycle).
+    func settleLostJobs(now: Double) async {
+        for (node, status) in nodeStatus.enumerated() {
+            guard case .unreachable(let reason, _) = status.link else { continue }
+            for id in scheduler.runningJobs(node: node) {
+                guard let run = scheduler.runningJob(id), now >= leaseEnd(of: run) else { continue }
+                await loseJob(id, reason: "node \(configuration.nodes[node].name) unreachable (\(reason)) past the VM's lease: "
+                    + "the VM is off", now: now)
+            }
+        }
+    }
+
+    /// Every job and pooled VM of a node is gone (fenced): requeued or failed, and forgotten by the driver.
+    func loseNode(_ node: Int, reason: String) async {
+        let now = WallClock.now()
+        for id in scheduler.runningJobs(node: node) {
+            await loseJob(id, reason: reason, now: now)
+        }
+        for pooled in scheduler.poolVMIDs(node: node) { _ = scheduler.releasePoolVM(pooled) }
+        await driver.forget(node: configuration.nodes[node].name)
+        requestCycle()
+    }
+
+    /// The job's VM is known gone with its node: the driver forgets it (and destroys it
+    /// should the node come back), and the job goes back to the queue or fails, per queue.
+    private func loseJob(_ id: Int64, reason: String, now: Double) async {
+        guard let run = scheduler.runningJob(id) else { return }
+        await driver.abandon(jobID: id)
+        guard scheduler.runningJob(id) != nil else { return }  // ended while the driver let go
+        let queue = scheduler.queues[Int(run.job.queue)]
+        logger.warning("job \(id): \(reason)")
+        if queue.onNodeLoss == .requeue {
+            scheduler.requeue(id, now: now)
+            record(Transition(id: id, state: .queued, time: now, reason: "\(reason); back in the queue (on_node_loss = requeue)"))
+        } else {
+            finish(id, now, Transition(id: id, state: .failed, time: now, reason: "\(reason) (on_node_loss = fail)"))
+        }
+        cancelReasons[id] = nil
+        requestCycle()
+    }
+
+    /// For `vbatch show` and `qstat -f`: a running job whose node cannot be reached.
+    func nodeNote(ofJob id: Int64) -> String? {
+        guard let run = scheduler.runningJob(id), case .unreachable(let reason, let since) = nodeStatus[run.node].link else {
+            return nil
+        }
+        return "node \(configuration.nodes[run.node].name) unreachable since \(WallClockText.utc(since)) (\(reason)); "
+            + "the job keeps its slots until the node answers, is fenced, or the VM's lease ends at \(WallClockText.utc(leaseEnd(of: run)))"
+    }
+}
