@@ -9,7 +9,8 @@ config=${1:-debug}
 
 need=()
 # debootstrap: the image factory (vbatch image build) makes Debian roots with it.
-for pkg in libsqlite3-dev pkg-config debootstrap; do
+# iproute2, iptables, openssl, util-linux: the test worker nodes (scripts/test-hosts.sh).
+for pkg in libsqlite3-dev pkg-config debootstrap iproute2 iptables openssl util-linux; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
 if ((${#need[@]})); then

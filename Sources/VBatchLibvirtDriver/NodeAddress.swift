@@ -10,6 +10,11 @@ struct NodeAddress: Sendable, Equatable {
     var host: String
     var port: Int
 
+    init(host: String, port: Int) {
+        self.host = host
+        self.port = port
+    }
+
     /// The host and port `uri` connects to, or nil for URIs without a network hop
     /// (`qemu:///system`, `qemu+unix://`, `test:///`).
     init?(uri: String) {

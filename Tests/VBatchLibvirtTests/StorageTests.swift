@@ -17,7 +17,6 @@ extension SystemLibvirtd {
             try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
             defer {
                 _ = spawnAndWait("/usr/bin/virsh", ["-q", "-c", "qemu:///system", "pool-destroy", pool])
-                _ = spawnAndWait("/usr/bin/virsh", ["-q", "-c", "qemu:///system", "pool-delete", pool])
                 _ = spawnAndWait("/usr/bin/virsh", ["-q", "-c", "qemu:///system", "pool-undefine", pool])
                 try? FileManager.default.removeItem(atPath: scratch)
                 try? FileManager.default.removeItem(atPath: "/var/lib/vbatch-storage-test")
