@@ -12,6 +12,7 @@ public enum Route {
     }
     /// Operators: drain or resume a node; enable, disable, start or stop a queue.
     public static func nodeState(_ name: String) -> String { "/v1/nodes/\(percentEncoded(name, keepingSlashes: false))/state" }
+    public static func imagePush(_ name: String) -> String { "/v1/images/\(percentEncoded(name, keepingSlashes: false))/push" }
     public static func nodeFence(_ name: String) -> String { "/v1/nodes/\(percentEncoded(name, keepingSlashes: false))/fence" }
     public static func queueState(_ name: String) -> String { "/v1/queues/\(percentEncoded(name, keepingSlashes: false))/state" }
 

@@ -97,6 +97,12 @@ public struct VBatchClient: Sendable {
         return try decode(NodeInfo.self, checked("POST", path, body: encode(change)), "POST", path)
     }
 
+    /// Copies an image into nodes' caches (operators); returns when every node is done.
+    public func pushImage(_ name: String, _ push: ImagePushRequest) throws(ClientError) -> [ImagePushResult] {
+        let path = Route.imagePush(name)
+        return try decode([ImagePushResult].self, checked("POST", path, body: encode(push)), "POST", path)
+    }
+
     /// Fences a node (operators): its VMs are declared gone and its jobs requeued or failed.
     public func fenceNode(_ name: String, _ fence: NodeFenceRequest) throws(ClientError) -> NodeInfo {
         let path = Route.nodeFence(name)

@@ -1,3 +1,4 @@
+import VBatchAPI
 import VBatchCore
 import VBatchDrivers
 import VBatchStore
@@ -82,6 +83,41 @@ extension Engine {
         requestCycle()
     }
 
+    /// `vbatch image push`: copies an image into the caches of `names` (default: every node
+    /// that may run it), all nodes at once; one result per node, failures included.
+    public func pushImage(_ name: String, _ request: ImagePushRequest, caller: Caller) async throws -> [ImagePushResult] {
+        guard caller.isOperator else { throw EngineError.forbidden("only operators may push images to nodes") }
+        guard let image = configuration.image(named: name) else { throw EngineError.notFound("image \(name) is not in the catalogue") }
+        let allowed = configuration.nodes.filter { $0.environments?.contains(name) ?? true }
+        var targets: [String] = []
+        for node in request.nodes ?? allowed.map(\.name) {
+            guard configuration.nodes.contains(where: { $0.name == node }) else { throw EngineError.notFound("node \(node) does not exist") }
+            guard allowed.contains(where: { $0.name == node }) else {
+                throw EngineError.badRequest("node \(node) does not offer image \(name) (its environments)")
+            }
+            if !targets.contains(node) { targets.append(node) }
+        }
+        logger.notice("\(caller.user) pushes image \(name) to \(targets.count) nodes")
+        let driver = self.driver
+        return await withTaskGroup(of: ImagePushResult.self) { group in
+            for node in targets {
+                group.addTask {
+                    let start = ContinuousClock.now
+                    do {
+                        let bytes = try await driver.stage(image, node: node)
+                        return ImagePushResult(node: node, uploadedBytes: bytes, seconds: (ContinuousClock.now - start).seconds)
+                    } catch {
+                        return ImagePushResult(node: node, uploadedBytes: 0, seconds: (ContinuousClock.now - start).seconds,
+                                               error: "\(error)")
+                    }
+                }
+            }
+            var results: [ImagePushResult] = []
+            for await result in group { results.append(result) }
+            return results.sorted { $0.node < $1.node }
+        }
+    }
+
     /// For `vbatch show` and `qstat -f`: a running job whose node cannot be reached.
     func nodeNote(ofJob id: Int64) -> String? {
         guard let run = scheduler.runningJob(id), case .unreachable(let reason, let since) = nodeStatus[run.node].link else {
@@ -90,4 +126,9 @@ extension Engine {
         return "node \(configuration.nodes[run.node].name) unreachable since \(WallClockText.utc(since)) (\(reason)); "
             + "the job keeps its slots until the node answers, is fenced, or the VM's lease ends at \(WallClockText.utc(leaseEnd(of: run)))"
     }
+}
+
+extension Duration {
+    /// In seconds, for results and messages.
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
 }

@@ -327,7 +327,8 @@ public actor Engine {
                      },
                      link: nodeStatus[i].linkName, fenced: nodeStatus[i].fenced != nil,
                      cache: driver.cacheSummary(node: node.name).map {
-                         NodeCacheInfo(images: $0.images, bytes: $0.bytes, capBytes: $0.capBytes, uploads: $0.uploads)
+                         NodeCacheInfo(images: $0.images, bytes: $0.bytes, capBytes: $0.capBytes, uploads: $0.uploads,
+                                       transfers: $0.transfers)
                      })
         }
     }

@@ -100,6 +100,12 @@ public func buildRouter(engine: Engine, reloader: Reloader? = nil) -> Router<VBa
             return try encode(try await engine.fence(try name(context), fence, caller: context.caller!))
         }
     }
+    v1.post("images/:name/push") { request, context in
+        await respond {
+            let push = try await decode(ImagePushRequest.self, request, what: "image push")
+            return try encode(try await engine.pushImage(try name(context), push, caller: context.caller!))
+        }
+    }
     v1.post("queues/:name/state") { request, context in
         await respond {
             let change = try await decode(QueueStateRequest.self, request, what: "queue change")

@@ -118,6 +118,10 @@ public final class SimulatedDriver: HypervisorDriver {
 
     public func cacheSummary(node: String) -> NodeCacheSummary? { nil }
 
+    public func stage(_ image: ImageConfig, node: String) async throws -> UInt64 {
+        throw SimulatedNodeError(description: "simulated node \(node) keeps no images")
+    }
+
     /// A simulated pooled VM is ready at once.
     public func bootPoolVM(_ spec: PoolVMSpec) async throws {
         continuation.yield(.poolVMReady(id: spec.id, time: wallClock ? WallClock.now() : now))
@@ -210,4 +214,9 @@ struct EventHeap: Sendable {
         }
         return top
     }
+}
+
+/// What a simulated node cannot do.
+public struct SimulatedNodeError: Error, CustomStringConvertible {
+    public var description: String
 }

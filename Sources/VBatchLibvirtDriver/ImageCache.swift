@@ -16,8 +16,9 @@ struct ImageCache: Sendable {
 
     let capBytes: UInt64
     private(set) var entries: [String: Entry] = [:]
-    /// Uploads made since the daemon started.
+    /// Uploads made since the daemon started, and their bytes.
     private(set) var uploads = 0
+    private(set) var uploadedBytes: UInt64 = 0
 
     init(capBytes: UInt64) { self.capBytes = capBytes }
 
@@ -47,7 +48,10 @@ struct ImageCache: Sendable {
         entry.lastUsed = now
         entry.names.insert(name)
         entries[file.sha256] = entry
-        if uploaded { uploads += 1 }
+        if uploaded {
+            uploads += 1
+            uploadedBytes += file.sizeBytes
+        }
     }
 
     mutating func used(_ sha256: String, now: Double) { entries[sha256]?.lastUsed = now }

@@ -124,7 +124,11 @@ public final class LibvirtDriver: HypervisorDriver {
     }
 
     public func cacheSummary(node: String) -> NodeCacheSummary? {
-        state.withLock { $0.agents[node] }?.cacheSnapshot.withLock { $0 }
+        state.withLock { $0.agents[node] }?.cacheSummary
+    }
+
+    public func stage(_ image: ImageConfig, node: String) async throws -> UInt64 {
+        try await agent(node).push(image)
     }
 
     public func shutdown() async {

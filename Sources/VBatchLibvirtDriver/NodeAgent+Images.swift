@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import VBatchCore
 import VBatchDrivers
 import VBatchLibvirt
@@ -7,6 +8,15 @@ import VBatchLibvirt
 /// checked before use, one upload per file at a time, least recently used ones removed
 /// beyond the node's cap unless a VM on the node uses them.
 extension NodeAgent {
+    /// `vbatch image push`: the image's files into this node's cache; the bytes uploaded.
+    func push(_ image: ImageConfig) async throws -> UInt64 {
+        _ = try upConnection()
+        let files = try ImageCheck.nodeFiles(image, catalogueDirectory: settings.catalogueDirectory)
+        let before = cache.uploadedBytes
+        try await stage(files, image: image.name)
+        return cache.uploadedBytes - before
+    }
+
     /// Makes sure every file is on the node and checked; uploads what is missing.
     func stage(_ files: [NodeFile], image: String) async throws {
         for file in files {
@@ -44,8 +54,13 @@ extension NodeAgent {
         }
         let started = ContinuousClock.now
         try await bulk.createVolume(inPool: pool, xml: StorageXML.volume(name: file.sha256, capacityBytes: 0, format: "raw"))
+        let transfers = self.transfers
+        transfers.set(name, sent: 0, total: file.sizeBytes)
+        defer { transfers.remove(name) }
         do {
-            try await bulk.upload(file: file.path, toVolume: file.sha256, inPool: pool)
+            try await bulk.upload(file: file.path, toVolume: file.sha256, inPool: pool) { sent in
+                transfers.set(name, sent: sent, total: file.sizeBytes)
+            }
             guard let uploaded = try await bulk.volume(named: file.sha256, inPool: pool), try await matches(uploaded, file, bulk) else {
                 throw DriverError("\(name) on \(node.name): the uploaded volume does not match \(file.path)")
             }
@@ -101,5 +116,29 @@ extension NodeAgent {
     func publishCache() {
         let summary = cache.summary
         cacheSnapshot.withLock { $0 = summary }
+    }
+
+    /// The published cache with the uploads under way (readable without the actor).
+    nonisolated var cacheSummary: NodeCacheSummary {
+        var summary = cacheSnapshot.withLock { $0 }
+        summary.transfers = transfers.lines
+        return summary
+    }
+}
+
+/// Uploads under way on one node: bytes sent of each file, for `vbatch nodes` and `vbatch image push`.
+final class TransferProgress: Sendable {
+    private let uploads = Mutex<[String: (sent: UInt64, total: UInt64)]>([:])
+
+    func set(_ name: String, sent: UInt64, total: UInt64) { uploads.withLock { $0[name] = (sent, total) } }
+
+    func remove(_ name: String) { _ = uploads.withLock { $0.removeValue(forKey: name) } }
+
+    /// `testguest kernel 45% of 13mb`, by name.
+    var lines: [String] {
+        uploads.withLock { $0 }.sorted { $0.key < $1.key }.map { name, progress in
+            let percent = progress.total == 0 ? 100 : Int(progress.sent * 100 / progress.total)
+            return "\(name) \(percent)% of \(Quantities.formatMemory(max(1, Int(progress.total >> 20))))"
+        }
     }
 }

@@ -90,6 +90,8 @@ actor NodeAgent {
     private var closed = false
     /// The cache as last published, readable without awaiting the actor (`vbatch nodes`).
     nonisolated let cacheSnapshot: Mutex<NodeCacheSummary>
+    /// Uploads under way, updated from the transfers themselves.
+    nonisolated let transfers = TransferProgress()
 
     init(node: NodeConfig, settings: LibvirtDriver.Settings, logger: Logger, emit: @escaping @Sendable (DriverEvent) -> Void) {
         self.node = node

@@ -70,6 +70,30 @@ final class RemoteNodeTests {
         }
     }
 
+    @Test("operators push an image to chosen nodes ahead of jobs; a second push sends nothing")
+    func imagePush() throws {
+        try hosts.reset(images: true)
+        let d = try harness(site: hosts.site(count: 2))
+        try d.waitNodes(["wn1", "wn2"], link: "up")
+        let push = try d.vbatch(["image", "push", "testguest", "--node", "wn1"])
+        #expect(push.status == 0, "\(push.stderr)")
+        #expect(push.stdout.contains("wn1") && push.stdout.contains("cached") && !push.stdout.contains("wn2"), "\(push.stdout)")
+        #expect(try hosts.volumes("wn1", pool: "vbatch-images").count == 2)
+        #expect(try hosts.volumes("wn2", pool: "vbatch-images").isEmpty)
+        let again = try d.vbatch(["image", "push", "testguest"])
+        #expect(again.status == 0 && again.stdout.contains("already cached"), "\(again.stdout)")
+        #expect(try hosts.volumes("wn2", pool: "vbatch-images").count == 2, "without --node: every node that may run it")
+        let unknown = try d.vbatch(["image", "push", "testguest", "--node", "wn9"])
+        #expect(unknown.status != 0 && unknown.stderr.contains("node wn9 does not exist"))
+        let missing = try d.vbatch(["image", "push", "nosuchimage"])
+        #expect(missing.status != 0 && missing.stderr.contains("not in the catalogue"))
+        let uploads = try d.client.nodes().map { $0.cache?.uploads ?? -1 }
+        #expect(uploads == [2, 2])
+        let ids = try d.submitJobs("#!/bin/sh\ntrue\n", ["-q", "two-way", "--count", "2"])
+        try d.waitEnded(ids)
+        #expect(try d.client.nodes().map { $0.cache?.uploads ?? -1 } == [2, 2], "the jobs found their image on the nodes")
+    }
+
     @Test("a disk image runs from a qcow2 overlay created on the host over the cached base")
     func diskImageWithOverlay() throws {
         let d = try DaemonHarness(site: hosts.site(count: 1), queues: ["disk.toml": """

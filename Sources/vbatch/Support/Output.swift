@@ -40,6 +40,12 @@ enum Output {
     }
 
     /// Writes `vbatch: error: MESSAGE` to standard error.
+    /// A progress line on standard error (not an error).
+    static func progress(_ message: String) {
+        var line = ClientError.oneLine(message) + "\n"
+        line.withUTF8 { write(2, UnsafeRawBufferPointer($0)) }
+    }
+
     static func error(_ message: String) {
         var line = "vbatch: error: " + ClientError.oneLine(message) + "\n"
         line.withUTF8 { write(2, UnsafeRawBufferPointer($0)) }

@@ -10,11 +10,12 @@ import ArgumentParser
 struct Image: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "image",
-        abstract: "Build images from recipes (the VM factory), check and list the catalogue.",
+        abstract: "Build images from recipes (the VM factory), check and list the catalogue, push images to nodes.",
         discussion: """
-            These commands work on a configuration directory (--config DIR, else $VBATCH_CONFIG, \
+            build, check and list work on a configuration directory (--config DIR, else $VBATCH_CONFIG, \
             else the current directory), not through vbatchd. vbatchd reads the catalogue when it \
-            starts or reloads: run vbatch reload to offer a newly built image. See docs/factory.md.
+            starts or reloads: run vbatch reload to offer a newly built image. See docs/factory.md. \
+            push asks vbatchd to copy an image into worker nodes' caches (docs/nodes.md).
             """,
-        subcommands: [ImageBuild.self, ImageCheckCommand.self, ImageList.self])
+        subcommands: [ImageBuild.self, ImageCheckCommand.self, ImageList.self, ImagePush.self])
 }
