@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # The vbatch demo: sets up what vbatch needs (scripts/setup.sh: packages, libvirtd, the
-# test guest, the build), starts vbatchd with the shipped queues and images on this
-# machine as a libvirt worker node, routes a handful of jobs through the `grid` routing
-# queue into QEMU VMs, and shows where they went, their outputs and their histories.
-# Idempotent: each run starts from a fresh state directory under var/demo.
+# test guest, the build), starts two worker nodes besides this machine (libvirtd hosts in
+# network namespaces, reached over qemu+tls with certificates the demo makes, sharing no
+# file with the daemon: scripts/test-hosts.sh), starts vbatchd with the shipped queues and
+# images, routes a handful of jobs through the `grid` routing queue into QEMU VMs on the
+# three nodes, and shows where they went, the nodes' image caches, outputs and histories.
+# Idempotent: each run starts from a fresh state directory under var/demo; the daemon, the
+# worker nodes and the VMs are stopped at the end, also when a step fails.
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 "$repo/scripts/setup.sh" debug
@@ -11,31 +14,56 @@ bin=$(cd "$repo" && swift build --show-bin-path)
 demo=$repo/var/demo
 export VBATCH_SOCKET=$demo/vbatchd.sock
 
-if [[ -f $demo/vbatchd.pid ]] && kill -0 "$(cat "$demo/vbatchd.pid")" 2>/dev/null; then
-    kill "$(cat "$demo/vbatchd.pid")"; sleep 1
-fi
+stop_all() {
+    if [[ -f $demo/vbatchd.pid ]] && kill -0 "$(cat "$demo/vbatchd.pid")" 2>/dev/null; then
+        kill "$(cat "$demo/vbatchd.pid")"
+        for _ in $(seq 50); do kill -0 "$(cat "$demo/vbatchd.pid")" 2>/dev/null || break; sleep 0.1; done
+    fi
+    rm -f "$demo/vbatchd.pid"
+    "$repo/scripts/test-hosts.sh" down >/dev/null 2>&1 || true
+    "$repo/scripts/clean-local-node.sh"
+}
+stop_all
+trap stop_all EXIT
 rm -rf "$demo"
 mkdir -p "$demo"
-
-# The shipped site file names this machine as its worker node; the demo uses it as it is
-# apart from the CPU list, which follows this machine's CPU count.
-cpus=$(nproc)
-sed -e "s/^cpus = .*/cpus = \"0-$((cpus - 1))\"/" -e 's/^# walltime_grace = .*/walltime_grace = "10s"/' \
-    "$repo/queues/site.toml" > "$demo/site.toml"
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 run() { printf '$ %s\n' "$*" >&2; "$@"; }
 
+step "Start two worker nodes: libvirtd with TLS in network namespaces (scripts/test-hosts.sh, scripts/setup-node.sh)"
+"$repo/scripts/test-hosts.sh" up 2 --pki "$demo/pki"
+
+# The shipped site file names this machine as its worker node; the demo adds the two
+# hosts (qemu+tls, the daemon's certificate from the demo's PKI), spreads jobs over the
+# nodes instead of packing them, and makes the CPU list follow this machine's CPU count.
+cpus=$(nproc)
+sed -e "s/^cpus = .*/cpus = \"0-$((cpus - 1))\"/" -e 's/^# walltime_grace = .*/walltime_grace = "10s"/' \
+    -e 's/^placement = .*/placement = "spread"/' \
+    -e "s|^\\[site\\]|[site]\\ntls_ca = \"$demo/pki/client/cacert.pem\"\\ntls_certificate = \"$demo/pki/client/clientcert.pem\"\\ntls_key = \"$demo/pki/client/clientkey.pem\"|" \
+    "$repo/queues/site.toml" > "$demo/site.toml"
+for i in 1 2; do
+    printf '\n[node.wn%d]\nuri = "qemu+tls://10.77.0.1%d/system"\ncpus = "0-%d"\nmemory = "2gb"\n' "$i" "$i" "$((cpus - 1))" \
+        >> "$demo/site.toml"
+done
+
 step "Validate the shipped configuration"
 run "$bin/vbatchd" --check --config "$repo" --site "$demo/site.toml"
 
-step "Start vbatchd (this machine is the worker node: qemu:///system, TCG)"
+step "Start vbatchd (worker nodes: this machine, qemu:///system, and wn1, wn2 over qemu+tls; QEMU TCG)"
 "$bin/vbatchd" --config "$repo" --site "$demo/site.toml" --state "$demo/state" --socket "$VBATCH_SOCKET" \
     --log-level notice >"$demo/vbatchd.log" 2>&1 &
 echo $! > "$demo/vbatchd.pid"
 for _ in $(seq 100); do "$bin/vbatch" whoami >/dev/null 2>&1 && break; sleep 0.1; done
 run "$bin/vbatch" queues
+# vbatchd answers at once; it connects to the nodes in the background.
+for _ in $(seq 100); do
+    [[ $("$bin/vbatch" nodes --json) != *'"link":"connecting"'* ]] && break; sleep 0.2
+done
 run "$bin/vbatch" nodes
+
+step "Pre-stage the test guest on wn1 (the other nodes receive it with their first job)"
+run "$bin/vbatch" image push testguest --node wn1
 
 cat > "$demo/pair.sh" <<'SH'
 #!/bin/sh
@@ -57,7 +85,7 @@ SH
 printf '#!/bin/sh\necho "about to fail"\nexit 3\n' > "$demo/fail.sh"
 
 step "Submit through the routing queue 'grid'"
-pair=$(run "$bin/vbatch" submit "$demo/pair.sh" -q grid -N pair -l walltime=12h --count 2)
+pair=$(run "$bin/vbatch" submit "$demo/pair.sh" -q grid -N array -l walltime=12h --count 3)
 echo "$pair"
 hello=$(run "$bin/vbatch" submit "$demo/hello.sh" -q grid -N hello -l walltime=1h -- world)
 echo "$hello"
@@ -70,9 +98,9 @@ step "A job no destination accepts is rejected at submit, with the reason of eac
 run "$bin/vbatch" submit "$demo/hello.sh" -q grid -N toolong -l walltime=30h || echo "(exit status $?)"
 
 for _ in $(seq 100); do
-    [[ $("$bin/vbatch" status --all) == *running*running* ]] && break; sleep 0.2
+    [[ $("$bin/vbatch" status --all) == *running*running*running* ]] && break; sleep 0.2
 done
-step "Placed and running in VMs: the two-way pair shares the node, one-way jobs wait for it to free up"
+step "Placed and running in VMs: the array's three jobs spread over the three nodes"
 run "$bin/vbatch" status --all
 run "$bin/vbatch" nodes
 
@@ -82,6 +110,8 @@ for _ in $(seq 300); do
     sleep 0.5
 done
 run "$bin/vbatch" history --all
+step "The nodes and what each has cached (every file uploaded once per node)"
+run "$bin/vbatch" nodes
 
 step "Outputs"
 for id in $(echo "$pair" | head -1) $hello $forever $fail; do
@@ -96,5 +126,5 @@ step "Accounting: one record per finished job, with the CPU time libvirt measure
 run "$bin/vbatch" accounting --all --records
 run "$bin/vbatch" accounting --all --by queue
 
-kill "$(cat "$demo/vbatchd.pid")" && rm -f "$demo/vbatchd.pid"
 step "Done. State, spool (outputs, console logs) and the daemon log are in $demo"
+echo "(stopping vbatchd and the worker nodes; VMs and volumes are removed)"

@@ -35,7 +35,7 @@ running() { # NAME: the pid of this machine's NAME daemon, if it runs
     local pid
     pid=$(cat "/run/$1.pid" 2>/dev/null) || return 1
     [[ $pid =~ ^[0-9]+$ ]] && [[ $(cat "/proc/$pid/comm" 2>/dev/null) == "$1" ]] \
-        && [[ $(readlink "/proc/$pid/ns/net") == $(readlink /proc/self/ns/net) ]] && echo "$pid"
+        && [[ $(readlink "/proc/$pid/ns/net") == "$(readlink /proc/self/ns/net)" ]] && echo "$pid"
 }
 mkdir -p /var/log/libvirt /var/run/libvirt /var/lib/libvirt/images
 running virtlogd >/dev/null || virtlogd -d

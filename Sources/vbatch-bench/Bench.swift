@@ -31,6 +31,14 @@ struct Bench: AsyncParsableCommand {
     @Flag(name: .long, help: "Replay the synthetic 10,000-job trace for P7 even if the shared trace exists.")
     var syntheticTrace = false
 
+    @Option(name: .long, help: ArgumentHelp(
+        "The repository: its scripts start the test worker nodes for P9–P12 and clean this machine's libvirtd after P4, P5.",
+        valueName: "DIR"))
+    var repository = "."
+
+    @Option(name: .long, help: "Size of the disk image P9 uploads, in MiB.")
+    var p9Megabytes = 256
+
     func wants(_ key: String) -> Bool { only.isEmpty || only.contains(key) }
 
     func run() async throws {
@@ -108,7 +116,50 @@ struct Bench: AsyncParsableCommand {
             figures.append(Figure(key: "P5", value: round3(try VMBenchmarks.pooledStart(guest: guestPath, runs: vmRuns)), unit: "ms",
                                   target: 300, lowerIsBetter: true, note: "median of \(vmRuns)"))
         }
+        if wants("P4") || wants("P5") {
+            // The daemons are gone; their VMs (the refilled pooled VM) and volumes go too.
+            _ = try runProgram(repositoryPath + "/scripts/clean-local-node.sh", [])
+        }
+        if ["P9", "P10", "P11", "P12"].contains(where: wants) {
+            try await nodeFigures(&figures)
+        }
         report(figures)
+    }
+
+    var repositoryPath: String { URL(fileURLWithPath: repository).standardizedFileURL.path }
+
+    /// P9–P12 on three test worker nodes (and 197 addresses that never answer), started here and removed after.
+    func nodeFigures(_ figures: inout [Figure]) async throws {
+        let guestPath = URL(fileURLWithPath: guest).standardizedFileURL.path
+        log("P9–P12: starting the test worker nodes (scripts/test-hosts.sh)")
+        let hosts = try NodeBenchmarks.Hosts(repository: repositoryPath)
+        defer { withExtendedLifetime(hosts) {} }  // its deinit removes the test hosts
+        do {
+            if wants("P9") {
+                log("P9: image upload to a fresh node, vbatch image push over virsh vol-upload (\(p9Megabytes) MiB, qemu+tls)")
+                let u = try NodeBenchmarks.imageUpload(hosts, megabytes: p9Megabytes)
+                figures.append(Figure(key: "P9", value: round3(u.ratio), unit: "× raw throughput", target: 0.9, lowerIsBetter: false,
+                                      note: "vbatch \(round3(u.vbatchMBps)) MiB/s, virsh vol-upload \(round3(u.rawMBps)) MiB/s, \(u.megabytes) MiB",
+                                      extra: [("vbatch_mib_s", round3(u.vbatchMBps)), ("raw_mib_s", round3(u.rawMBps))]))
+            }
+            if wants("P10") {
+                log("P10: submit → payload running on a remote node, over raw libvirt create over the same URI")
+                let (v, r) = try await NodeBenchmarks.remoteStart(hosts, guest: guestPath, runs: vmRuns)
+                figures.append(Figure(key: "P10", value: round3(v - r), unit: "ms", target: 150, lowerIsBetter: true,
+                                      note: "vbatch \(round3(v)) ms, raw \(round3(r)) ms (medians of \(vmRuns))",
+                                      extra: [("vbatch_ms", round3(v)), ("raw_ms", round3(r))]))
+            }
+            if wants("P11") || wants("P12") {
+                log("P11/P12: start latency on healthy nodes with one node hung; threads with 200 nodes, 197 never answering")
+                let h = try NodeBenchmarks.hungNode(hosts, guest: guestPath, runs: vmRuns)
+                figures.append(Figure(key: "P11", value: round3(h.hung / h.healthy), unit: "× without fault", target: 1.1,
+                                      lowerIsBetter: true,
+                                      note: "p50 \(round3(h.hung)) ms with wn3's libvirtd stopped, \(round3(h.healthy)) ms without (\(vmRuns) each)",
+                                      extra: [("hung_ms", round3(h.hung)), ("healthy_ms", round3(h.healthy))]))
+                figures.append(Figure(key: "P12", value: Double(h.threads), unit: "threads", target: 64, lowerIsBetter: true,
+                                      note: "200 configured nodes, 197 never answering, during P11"))
+            }
+        }
     }
 
     func round3(_ v: Double) -> Double { (v * 1000).rounded() / 1000 }

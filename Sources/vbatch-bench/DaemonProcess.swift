@@ -35,18 +35,11 @@ final class DaemonProcess {
         if poolSize > 0 {
             site += "\n\n[pool.testguest]\nenvironment = \"testguest\"\nsize = \(poolSize)\nmemory = \"256mb\"\n"
         }
-        let image = """
-            [image.testguest]
-            boot = "kernel"
-            kernel = "\(guest)/vmlinuz"
-            initrd = "\(guest)/initrd.img"
-            cmdline = "\(VMBenchmarks.cmdline)"
-            memory = "256mb"
-            """
-        try self.init(site: site, image: image, environment: "testguest", started: true)
+        try self.init(site: site, image: VMBenchmarks.testguestImage(guest), environment: "testguest", started: true)
     }
 
-    private init(site: String, image: String, environment: String, started: Bool) throws {
+    /// A daemon on `site` with one catalogue entry; `queueNodes` limits the bench queue to those nodes.
+    init(site: String, image: String, environment: String, started: Bool, queueNodes: [String]? = nil) throws {
         directory = NSTemporaryDirectory() + "vbatch-bench-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         socket = directory + "/vbatchd.sock"
         let config = directory + "/config"
@@ -61,6 +54,7 @@ final class DaemonProcess {
             default_memory = "256mb"
             max_queued = 2000000
             started = \(started)
+            \(queueNodes.map { "nodes = [" + $0.map { "\"\($0)\"" }.joined(separator: ", ") + "]" } ?? "")
             """.write(toFile: config + "/queues/bench.toml", atomically: true, encoding: .utf8)
         try image.write(toFile: config + "/images/\(environment).toml", atomically: true, encoding: .utf8)
         try site.write(toFile: config + "/site.toml", atomically: true, encoding: .utf8)
@@ -75,6 +69,13 @@ final class DaemonProcess {
             usleep(20_000)
         }
         throw BenchError("vbatchd did not answer on \(socket) within 60 s")
+    }
+
+    /// The daemon's threads, from /proc.
+    func threadCount() -> Int {
+        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("Threads:") }) else { return 0 }
+        return Int(line.split(separator: "\t").last ?? "") ?? 0
     }
 
     /// Resident memory of the daemon, from /proc.

@@ -15,6 +15,18 @@ enum VMBenchmarks {
     static let cmdline = "console=ttyS0 quiet panic=-1 cryptomgr.notests"
     static let script = "#!/bin/sh\ntrue\n"
 
+    /// The catalogue entry of the test guest built in `guest`.
+    static func testguestImage(_ guest: String) -> String {
+        """
+        [image.testguest]
+        boot = "kernel"
+        kernel = "\(guest)/vmlinuz"
+        initrd = "\(guest)/initrd.img"
+        cmdline = "\(cmdline)"
+        memory = "256mb"
+        """
+    }
+
     struct Result {
         var overheadMs: Double
         var vbatchMs: Double
