@@ -22,9 +22,20 @@ struct CrossChecks {
         for image in images {
             checkReferences(image.config.vos, key: "vos", at: image.origin, kind: "VO", known: voNames)
         }
+        var hostOwners: [String: String] = [:]
         for node in site.nodes {
             checkReferences(node.config.environments, key: "environments", at: node.origin,
                             kind: "environment", known: imageNames)
+            // A libvirt host is one node: two nodes on it would each take the other's VMs and
+            // volumes for leftovers. (Simulated nodes share nothing.)
+            let uri = node.config.uri
+            if !uri.hasPrefix("sim://"), !uri.isEmpty {
+                if let first = hostOwners[uri] {
+                    report(node.origin, "uri", "\(uri) is already node \(first)'s: one node per libvirt host")
+                } else {
+                    hostOwners[uri] = node.config.name
+                }
+            }
         }
         for pool in site.pools { check(pool) }
     }

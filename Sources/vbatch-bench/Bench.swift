@@ -120,7 +120,7 @@ struct Bench: AsyncParsableCommand {
             // The daemons are gone; their VMs (the refilled pooled VM) and volumes go too.
             _ = try runProgram(repositoryPath + "/scripts/clean-local-node.sh", [])
         }
-        if ["P9", "P10", "P11", "P12"].contains(where: wants) {
+        if ["P9", "P10", "P11", "P12", "nodecosts"].contains(where: wants) {
             try await nodeFigures(&figures)
         }
         report(figures)
@@ -158,6 +158,19 @@ struct Bench: AsyncParsableCommand {
                                       extra: [("hung_ms", round3(h.hung)), ("healthy_ms", round3(h.healthy))]))
                 figures.append(Figure(key: "P12", value: Double(h.threads), unit: "threads", target: 64, lowerIsBetter: true,
                                       note: "200 configured nodes, 197 never answering, during P11"))
+            }
+            if wants("nodecosts") {
+                log("Per-node costs of the daemon: 1 and 3 live nodes, 197 that never answer, an idle node's traffic")
+                let c = try NodeBenchmarks.perNodeCosts(hosts)
+                figures.append(Figure(key: "nodecosts", value: Double(c.threadsAt200), unit: "threads at 200 nodes", target: 64,
+                                      lowerIsBetter: true,
+                                      note: "per live node: \(round3(c.live.threads)) threads, \(round3(c.live.fds)) fds, "
+                                        + "\(round3(c.live.rssKiB)) KiB, \(Int(c.idleBytesPerMinute)) bytes/min idle; per dead node: "
+                                        + "\(round3(c.dead.threads)) threads, \(round3(c.dead.fds)) fds, \(round3(c.dead.rssKiB)) KiB",
+                                      extra: [("live_threads", round3(c.live.threads)), ("live_fds", round3(c.live.fds)),
+                                              ("live_rss_kib", round3(c.live.rssKiB)), ("idle_bytes_per_min", c.idleBytesPerMinute),
+                                              ("dead_threads", round3(c.dead.threads)), ("dead_fds", round3(c.dead.fds)),
+                                              ("dead_rss_kib", round3(c.dead.rssKiB))]))
             }
         }
     }

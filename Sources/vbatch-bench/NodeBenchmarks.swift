@@ -228,6 +228,51 @@ enum NodeBenchmarks {
         return (Stats.median(healthy), Stats.median(hung), threads)
     }
 
+    // MARK: - Per-node costs
+
+    /// What the daemon spends per node: threads, file descriptors and resident memory with 1
+    /// and 3 live nodes (per live node) and with 197 more that never answer (per dead node),
+    /// and the bytes an idle live node's link carries per minute (keepalive, resync).
+    struct NodeCosts {
+        var live: (threads: Double, fds: Double, rssKiB: Double)
+        var dead: (threads: Double, fds: Double, rssKiB: Double)
+        var idleBytesPerMinute: Double
+        var threadsAt200: Int
+    }
+
+    static func perNodeCosts(_ hosts: Hosts) throws -> NodeCosts {
+        func sample(_ site: String, nodes: [String], settle: Double) throws -> (threads: Int, fds: Int, rssKiB: Int, daemon: DaemonProcess) {
+            let daemon = try DaemonProcess(site: site, image: "[image.none]\nboot = \"kernel\"\nkernel = \"/dev/null\"\n",
+                                           environment: "none", started: true)
+            try waitUp(daemon, nodes)
+            usleep(UInt32(settle * 1_000_000))
+            let fds = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(daemon.pid)/fd").count) ?? 0
+            return (daemon.threadCount(), fds, daemon.residentBytes() / 1024, daemon)
+        }
+        let one = hosts.site().components(separatedBy: "\n[node.wn2]")[0]
+        let (t1, f1, m1, d1) = try sample(one, nodes: ["wn1"], settle: 10)
+        d1.stop()
+        let (t3, f3, m3, d3) = try sample(hosts.site(), nodes: ["wn1", "wn2", "wn3"], settle: 10)
+        // Idle traffic of one live node, on its end of the bridge.
+        let counters = { () -> Double in
+            ["rx_bytes", "tx_bytes"].reduce(0.0) { sum, name in
+                sum + (Double((try? String(contentsOfFile: "/sys/class/net/vwn1/statistics/\(name)", encoding: .utf8))?
+                    .trimmingCharacters(in: .whitespacesAndNewlines) ?? "") ?? 0)
+            }
+        }
+        let before = counters()
+        usleep(60_000_000)
+        let perMinute = counters() - before
+        d3.stop()
+        let (t200, f200, m200, d200) = try sample(hosts.site(deadNodes: 197), nodes: ["wn1", "wn2", "wn3"], settle: 40)
+        d200.stop()
+        log("node costs: 1 node \(t1) threads \(f1) fds \(m1) KiB; 3 nodes \(t3)/\(f3)/\(m3); 200 (197 dead) \(t200)/\(f200)/\(m200); "
+            + "idle link of one node \(Int(perMinute)) bytes/min")
+        return NodeCosts(live: (Double(t3 - t1) / 2, Double(f3 - f1) / 2, Double(m3 - m1) / 2),
+                         dead: (Double(t200 - t3) / 197, Double(f200 - f3) / 197, Double(m200 - m3) / 197),
+                         idleBytesPerMinute: perMinute, threadsAt200: t200)
+    }
+
     /// Waits until every named node is up.
     static func waitUp(_ daemon: DaemonProcess, _ names: [String]) throws {
         let deadline = monotonic() + 90

@@ -61,4 +61,22 @@ import VBatchCore
         wrong.expectSingleError(file: "queues/q.toml", line: 10, key: "queue.one-way.on_node_loss",
                                 message: "\"retry\" is not one of \"requeue\", \"fail\"")
     }
+
+    @Test func oneNodePerLibvirtHost() throws {
+        let site = ConfigFixture.site + """
+
+
+            [node.wn02]
+            uri = "qemu:///system"
+            slots = 2
+            memory = "4gb"
+
+            [node.wn03]
+            uri = "qemu:///system"
+            slots = 2
+            memory = "4gb"
+            """
+        try ConfigFixture(["site.toml": site]).expectSingleError(
+            file: "site.toml", line: 15, key: "node.wn03.uri", message: "qemu:///system is already node wn02's: one node per libvirt host")
+    }
 }

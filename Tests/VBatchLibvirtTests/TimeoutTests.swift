@@ -21,9 +21,15 @@ extension SystemLibvirtd {
                 }
                 print("call \(attempt) with libvirtd stopped: \(error.map { "\($0)" } ?? "no error") after \(String(format: "%.3f", seconds)) s")
                 #expect(error?.isTimeout == true)
-                #expect(seconds >= 0.9 && seconds < 4, "the 1 s timeout, not the frozen daemon")
+                if attempt <= 2 {
+                    #expect(seconds >= 0.9 && seconds < 4, "the 1 s timeout, not the frozen daemon")
+                } else {
+                    // Two calls of this connection are stuck in libvirt: the next fails at once
+                    // instead of taking a third thread.
+                    #expect(seconds < 0.5, "a connection with 2 stuck calls fails its next call at once")
+                }
             }
-            // Concurrent calls each get their own deadline.
+            // Concurrent calls each fail within their deadline (here at once: the lane is full).
             let (results, seconds) = await measure {
                 await withTaskGroup(of: Bool.self) { group in
                     for _ in 0..<6 {
