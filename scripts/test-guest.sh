@@ -11,7 +11,9 @@
 #      the monitor, the job runs;
 #   4. a small output disk: stdout/stderr keep their ends, output files are dropped;
 #   5. a job disk without a tar archive: no exit_code, agent.log says why, powered off;
-#   6. the power button on a pooled VM still waiting for a job: it powers off at once.
+#   6. the power button on a pooled VM still waiting for a job: it powers off at once;
+#   7. a job whose lease (meta `lease`) runs out while the payload still runs: the agent
+#      powers the VM off by itself (as on a node that lost the daemon).
 # Prints timings (QEMU start -> ready, -> started, -> exit). Exits non-zero on failure.
 #
 #   scripts/test-guest.sh            (needs qemu-system-x86_64, GNU tar, python3; builds
@@ -71,6 +73,7 @@ make_job() {
     for a in "$@"; do line+=" $(sq "$a")"; done
     printf '%s\n' "$line" >"$src/args.sh"
     printf 'job_id=%s\nname=%s\ncores=1\nwalltime=3600\nmemory_mb=256\n' "$id" "$name" >"$src/meta"
+    if [ -n "${JOB_LEASE:-}" ]; then printf 'lease=%s\n' "$JOB_LEASE" >>"$src/meta"; fi
     printf 'input data\n' >"$src/input/data.txt"
     tar --format=ustar --owner=0 --group=0 --numeric-owner -cf "$dir/job.img" \
         -C "$src" run env.sh args.sh meta input
@@ -445,6 +448,30 @@ if wait_line "$c" "vbatch-guest: ready" 60 >/dev/null; then
     check "no job markers on the console" [ -z "$(markers "$c")" ]
 else
     fail "no 'ready' on a boot without disks"
+    wait_exit 1 >/dev/null || true
+fi
+
+# --- case 7 ---------------------------------------------------------------------------
+echo "case 7: the VM's lease runs out while the payload runs"
+c=$work/c7; mkdir -p "$c"
+JOB_ENV=()
+JOB_LEASE=4 make_job "$c" 7 "leased" '#!/bin/sh
+echo "sleeping past the lease"
+sleep 300'
+truncate -s 16M "$c/out.img"
+boot "$c" \
+    -drive "file=$c/job.img,format=raw,if=none,id=j,readonly=on" \
+    -device virtio-blk-pci,drive=j,serial=vbatch-job \
+    -drive "file=$c/out.img,format=raw,if=none,id=o" \
+    -device virtio-blk-pci,drive=o,serial=vbatch-out
+if t_start=$(wait_line "$c" "vbatch-guest: job 7 started" 60); then
+    t_exit=$(wait_exit 30) || t_exit=
+    check "powered off by itself at the lease, not after the 300 s payload" [ -n "$t_exit" ]
+    [ -z "$t_exit" ] || printf '  time: payload started -> powered off %s ms (lease 4 s)\n' "$(ms "$t_start" "$t_exit")"
+    check "the console says the lease is over" grep -q "vbatch-guest: lease of 4s is over" "$c/console.log"
+else
+    fail "the leased job did not start"
+    show_console "$c"
     wait_exit 1 >/dev/null || true
 fi
 

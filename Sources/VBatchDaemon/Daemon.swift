@@ -51,6 +51,7 @@ public enum Daemon {
             return logger
         }()
         let files = FileManager.default
+        raiseFileLimit()
         var options = options
         // Absolute, because libvirt opens the spool's disks and console logs itself.
         options.stateDirectory = URL(fileURLWithPath: options.stateDirectory).standardizedFileURL.path
@@ -153,6 +154,17 @@ public enum Daemon {
             }
         }
         return candidates.first { FileManager.default.isReadableFile(atPath: $0) } ?? candidates[0]
+    }
+
+    /// Raises the soft limit of open files to the hard limit: each worker node holds one or
+    /// two sockets (docs/nodes.md), and the default soft limit of 1,024 would cap a site at
+    /// a few hundred nodes.
+    static func raiseFileLimit() {
+        var limit = rlimit()
+        let resource = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
+        guard getrlimit(resource, &limit) == 0, limit.rlim_cur < limit.rlim_max else { return }
+        limit.rlim_cur = limit.rlim_max
+        _ = setrlimit(resource, &limit)
     }
 
     /// Creates the socket's directory and removes a stale socket left by a killed daemon.

@@ -83,14 +83,8 @@ extension LibvirtConnection {
 
     /// The volume `name` of the pool, or nil if there is none.
     public func volume(named name: String, inPool pool: String) async throws -> VolumeInfo? {
-        try await withPool(pool, "virStorageVolLookupByName") { handle in
-            guard let volume = virStorageVolLookupByName(handle, name) else {
-                let error = LibvirtError.last(operation: "virStorageVolLookupByName")
-                if error.isNoVolume { return nil }
-                throw error
-            }
-            defer { virStorageVolFree(volume) }
-            return try volumeInfo(volume)
+        try await withVolume(name, inPool: pool, "virStorageVolLookupByName") { volume in
+            try volume.map(volumeInfo)
         }
     }
 
@@ -109,15 +103,24 @@ extension LibvirtConnection {
     /// Deletes the volume `name`; true if it existed.
     @discardableResult
     public func deleteVolume(named name: String, inPool pool: String) async throws -> Bool {
-        try await withPool(pool, "virStorageVolDelete") { handle in
+        try await withVolume(name, inPool: pool, "virStorageVolDelete") { volume in
+            guard let volume else { return false }
+            guard virStorageVolDelete(volume, 0) == 0 else { throw LibvirtError.last(operation: "virStorageVolDelete") }
+            return true
+        }
+    }
+
+    /// `withPool` with the volume looked up by name (nil if the pool has none); freed afterwards.
+    func withVolume<T: Sendable>(_ name: String, inPool pool: String, _ operation: String,
+                                 _ body: @escaping @Sendable (_ volume: OpaquePointer?) throws -> T) async throws -> T {
+        try await withPool(pool, operation) { handle in
             guard let volume = virStorageVolLookupByName(handle, name) else {
                 let error = LibvirtError.last(operation: "virStorageVolLookupByName")
-                if error.isNoVolume { return false }
+                if error.isNoVolume { return try body(nil) }
                 throw error
             }
             defer { virStorageVolFree(volume) }
-            guard virStorageVolDelete(volume, 0) == 0 else { throw LibvirtError.last(operation: "virStorageVolDelete") }
-            return true
+            return try body(volume)
         }
     }
 

@@ -85,12 +85,12 @@ extension LibvirtConnection {
     /// A new blocking stream on which `start` began a transfer of the pool's volume.
     private func openStream(_ operation: String, pool: String, volume: String,
                             _ start: @escaping @Sendable (OpaquePointer, OpaquePointer) -> Int32) async throws -> Stream {
-        try await withPool(pool, operation) { poolHandle in
-            guard let volumeHandle = virStorageVolLookupByName(poolHandle, volume) else {
-                throw LibvirtError.last(operation: operation)
+        try await withVolume(volume, inPool: pool, operation) { volumeHandle in
+            guard let volumeHandle else {
+                throw LibvirtError(code: Int32(VIR_ERR_NO_STORAGE_VOL.rawValue), domain: 0,
+                                   message: "no volume \(volume) in pool \(pool)", operation: operation)
             }
-            defer { virStorageVolFree(volumeHandle) }
-            guard let connection = virStoragePoolGetConnect(poolHandle), let pointer = virStreamNew(connection, 0) else {
+            guard let connection = virStorageVolGetConnect(volumeHandle), let pointer = virStreamNew(connection, 0) else {
                 throw LibvirtError.last(operation: "virStreamNew")
             }
             let stream = Stream(pointer)
@@ -133,18 +133,29 @@ final class Stream: @unchecked Sendable {
 
     deinit { virStreamFree(pointer) }
 
-    /// Reads up to `maxBytes` of `source` at `offset` and sends them all; returns the count.
+    /// libvirt's largest stream message payload: sends of this size keep the node's side
+    /// (libvirtd and its I/O helper) writing while the next piece travels.
+    static let messageBytes = 256 << 10
+
+    /// Reads up to `maxBytes` of `source` at `offset` and sends them all, a message at a time;
+    /// returns the count.
     func send(from source: FileDescriptor, offset: UInt64, maxBytes: Int) throws -> Int {
-        var buffer = [CChar](repeating: 0, count: maxBytes)
-        let count = buffer.withUnsafeMutableBytes { pread(source.fd, $0.baseAddress, maxBytes, off_t(offset)) }
-        guard count >= 0 else { throw LocalFileError(path: "(upload source)", operation: "read") }
-        var sent = 0
-        while sent < count {
-            let n = buffer.withUnsafeBufferPointer { virStreamSend(pointer, $0.baseAddress! + sent, count - sent) }
-            guard n >= 0 else { throw LibvirtError.last(operation: "virStreamSend") }
-            sent += Int(n)
+        let buffer = UnsafeMutableRawPointer.allocate(byteCount: Self.messageBytes, alignment: 16)
+        defer { buffer.deallocate() }
+        var total = 0
+        while total < maxBytes {
+            let count = pread(source.fd, buffer, min(Self.messageBytes, maxBytes - total), off_t(offset) + off_t(total))
+            guard count >= 0 else { throw LocalFileError(path: "(upload source)", operation: "read") }
+            if count == 0 { break }
+            var sent = 0
+            while sent < count {
+                let n = virStreamSend(pointer, buffer.assumingMemoryBound(to: CChar.self) + sent, count - sent)
+                guard n >= 0 else { throw LibvirtError.last(operation: "virStreamSend") }
+                sent += Int(n)
+            }
+            total += count
         }
-        return count
+        return total
     }
 
     /// Receives up to `maxBytes` (data and holes) into `target` at `offset`; returns how far

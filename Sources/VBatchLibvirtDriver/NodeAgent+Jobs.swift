@@ -45,25 +45,34 @@ extension NodeAgent {
         }
     }
 
-    /// Writes the job disk (the payload's ustar) in the job's spool, uploads it, deletes the local copy.
+    /// Writes the job disk (the payload's ustar) in the job's spool, uploads it, deletes the
+    /// local copy. Only the archive travels: the volume has the disk's padded size, sparse,
+    /// and what the upload does not write reads as zeros.
     func uploadJobDisk(_ spec: LaunchSpec, spool: String) async throws {
         try FileManager.default.createDirectory(atPath: spool, withIntermediateDirectories: true)
+        let image = try JobDisk.image(jobID: spec.jobID, payload: spec.payload, cores: spec.cpus.count, memoryMB: spec.memoryMB,
+                                      walltime: spec.walltime,
+                                      lease: spec.walltime + Int(settings.walltimeGrace.seconds.rounded(.up)) + NodeAgent.leaseSlack)
+        let used = ((image.lastIndex { $0 != 0 }.map { $0 + 1 } ?? 0) + 511) / 512 * 512
         let local = spool + "/job.img"
-        try JobDisk.write(to: local, jobID: spec.jobID, payload: spec.payload, cores: spec.cpus.count,
-                          memoryMB: spec.memoryMB, walltime: spec.walltime,
-                          lease: spec.walltime + Int(settings.walltimeGrace.seconds.rounded(.up)) + NodeAgent.leaseSlack)
+        guard FileManager.default.createFile(atPath: local, contents: Data(image[..<used]),
+                                             attributes: [.posixPermissions: 0o600]) else {
+            throw DriverError("cannot write the job disk \(local)")
+        }
         defer { unlink(local) }
-        try await uploadVolume(local, as: VMVolumes(owner: .job(spec.jobID)).jobDisk)
+        try await uploadVolume(local, as: VMVolumes(owner: .job(spec.jobID)).jobDisk, capacityBytes: UInt64(image.count))
     }
 
     /// Seconds past walltime + grace after which the guest agent powers its VM off by itself:
     /// the driver's own ACPI shutdown and destroy come first while the node answers.
     static let leaseSlack = 10
 
-    /// A new volume in the job pool with the contents of a local file.
-    func uploadVolume(_ local: String, as name: String) async throws {
+    /// A new volume in the job pool with the contents of a local file (and, if `capacityBytes`
+    /// is larger, zeros up to that size).
+    func uploadVolume(_ local: String, as name: String, capacityBytes: UInt64 = 0) async throws {
         let control = try upConnection()
-        try await control.createVolume(inPool: NodeLayout.jobPool, xml: StorageXML.volume(name: name, capacityBytes: 0, format: "raw"))
+        try await control.createVolume(inPool: NodeLayout.jobPool,
+                                       xml: StorageXML.volume(name: name, capacityBytes: capacityBytes, format: "raw"))
         try await bulkConnection().upload(file: local, toVolume: name, inPool: NodeLayout.jobPool)
     }
 

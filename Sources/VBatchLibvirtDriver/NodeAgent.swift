@@ -277,7 +277,7 @@ actor NodeAgent {
     // MARK: - Resync
 
     private func periodicResync() async {
-        guard link == .up else { return }
+        guard link == .up, !closed else { return }
         do { try await resync() } catch { logger.warning("resync of \(node.name) failed: \(error)") }
     }
 

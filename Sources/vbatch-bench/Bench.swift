@@ -102,23 +102,23 @@ struct Bench: AsyncParsableCommand {
             figures.append(Figure(key: "P6", value: try DaemonBenchmarks.memoryPerPending(daemon, pending: p6Pending).rounded(),
                                   unit: "bytes/job", target: 1024, lowerIsBetter: true, note: "at \(p6Pending) pending"))
         }
-        if wants("P4") {
-            log("P4: submit → payload running in an on-demand VM, vbatch over raw libvirt")
-            let guestPath = URL(fileURLWithPath: guest).standardizedFileURL.path
-            let p4 = try await VMBenchmarks.onDemandOverhead(guest: guestPath, runs: vmRuns)
-            figures.append(Figure(key: "P4", value: round3(p4.overheadMs), unit: "ms", target: 100, lowerIsBetter: true,
-                                  note: "vbatch \(round3(p4.vbatchMs)) ms, raw libvirt \(round3(p4.rawMs)) ms (medians of \(vmRuns))",
-                                  extra: [("vbatch_ms", round3(p4.vbatchMs)), ("raw_ms", round3(p4.rawMs))]))
-        }
-        if wants("P5") {
-            log("P5: submit → payload running in an idle pooled VM")
-            let guestPath = URL(fileURLWithPath: guest).standardizedFileURL.path
-            figures.append(Figure(key: "P5", value: round3(try VMBenchmarks.pooledStart(guest: guestPath, runs: vmRuns)), unit: "ms",
-                                  target: 300, lowerIsBetter: true, note: "median of \(vmRuns)"))
-        }
         if wants("P4") || wants("P5") {
-            // The daemons are gone; their VMs (the refilled pooled VM) and volumes go too.
-            _ = try runProgram(repositoryPath + "/scripts/clean-local-node.sh", [])
+            // After P4 and P5, also when one fails: their VMs (the refilled pooled VM) and volumes go.
+            defer { _ = try? runProgram(repositoryPath + "/scripts/clean-local-node.sh", []) }
+            if wants("P4") {
+                log("P4: submit → payload running in an on-demand VM, vbatch over raw libvirt")
+                let guestPath = URL(fileURLWithPath: guest).standardizedFileURL.path
+                let p4 = try await VMBenchmarks.onDemandOverhead(guest: guestPath, runs: vmRuns)
+                figures.append(Figure(key: "P4", value: round3(p4.overheadMs), unit: "ms", target: 100, lowerIsBetter: true,
+                                      note: "vbatch \(round3(p4.vbatchMs)) ms, raw libvirt \(round3(p4.rawMs)) ms (medians of \(vmRuns))",
+                                      extra: [("vbatch_ms", round3(p4.vbatchMs)), ("raw_ms", round3(p4.rawMs))]))
+            }
+            if wants("P5") {
+                log("P5: submit → payload running in an idle pooled VM")
+                let guestPath = URL(fileURLWithPath: guest).standardizedFileURL.path
+                figures.append(Figure(key: "P5", value: round3(try VMBenchmarks.pooledStart(guest: guestPath, runs: vmRuns)), unit: "ms",
+                                      target: 300, lowerIsBetter: true, note: "median of \(vmRuns)"))
+            }
         }
         if ["P9", "P10", "P11", "P12", "nodecosts"].contains(where: wants) {
             try await nodeFigures(&figures)

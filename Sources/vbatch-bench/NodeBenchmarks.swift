@@ -105,14 +105,20 @@ enum NodeBenchmarks {
             })
             _ = try runProgram("/usr/bin/virsh", ["-c", uri, "vol-delete", "--pool", "vbatch-images", "bench-raw"])
         }
-        // vbatch: push to wn3 first (the daemon computes the digest), then time wn1 and wn2, both fresh.
+        // vbatch: each sample is a fresh daemon that first pushes to wn3 (which holds the image
+        // after the first sample: the daemon computes the digest, nothing is sent), then the
+        // timed push to a node whose copy was deleted.
         let image = "[image.bigdisk]\nboot = \"disk\"\ndisk = \"\(file)\"\nformat = \"raw\"\n"
-        let daemon = try DaemonProcess(site: hosts.site(), image: image, environment: "bigdisk", started: true)
-        defer { daemon.stop() }
-        try waitUp(daemon, ["wn1", "wn2", "wn3"])
-        _ = try daemon.client.pushImage("bigdisk", ImagePushRequest(nodes: ["wn3"]))
         var vbatch: [Double] = []
-        for host in ["wn1", "wn2"] {
+        for host in ["wn1", "wn2", "wn1", "wn2", "wn1"] {
+            let daemon = try DaemonProcess(site: hosts.site(), image: image, environment: "bigdisk", started: true)
+            defer { daemon.stop() }
+            try waitUp(daemon, ["wn1", "wn2", "wn3"])
+            _ = try daemon.client.pushImage("bigdisk", ImagePushRequest(nodes: ["wn3"]))
+            for volume in try runProgram("/usr/bin/virsh", ["-q", "-c", hosts.uri(host), "vol-list", "vbatch-images"]).output
+                .split(separator: "\n").compactMap({ $0.split(separator: " ").first.map(String.init) }) {
+                _ = try runProgram("/usr/bin/virsh", ["-c", hosts.uri(host), "vol-delete", "--pool", "vbatch-images", volume])
+            }
             let result = try daemon.client.pushImage("bigdisk", ImagePushRequest(nodes: [host]))
             guard let r = result.first, r.error == nil, r.uploadedBytes == UInt64(megabytes) << 20 else {
                 throw BenchError("push to \(host): \(result)")
@@ -137,7 +143,7 @@ enum NodeBenchmarks {
         _ = try daemon.client.pushImage("testguest", ImagePushRequest(nodes: ["wn1"]))
         var vbatch: [Double] = []
         for _ in 0..<runs {
-            vbatch.append(try startLatency(daemon, hosts: hosts, host: "wn1"))
+            vbatch.append(try startLatency(daemon, hosts: hosts))
         }
         daemon.stop()
         let raw = try await rawRemoteStarts(hosts, host: "wn1", guest: guest, runs: runs)
@@ -145,13 +151,19 @@ enum NodeBenchmarks {
         return (Stats.median(vbatch), Stats.median(raw))
     }
 
-    /// Submit → the guest's `job N started` line in the job's console on `host`, in ms.
-    static func startLatency(_ daemon: DaemonProcess, hosts: Hosts, host: String) throws -> Double {
+    /// Submit → the guest's `job N started` line in the job's console on its node, in ms.
+    static func startLatency(_ daemon: DaemonProcess, hosts: Hosts) throws -> Double {
         // Let the previous VM's teardown finish: on two cores it would compete with the boot.
         usleep(1_000_000)
         let start = monotonic()
         let id = try daemon.client.submit(SubmitRequest(queue: "bench", walltime: 600, script: VMBenchmarks.script)).ids[0]
-        let console = hosts.consolePath(host, volume: "job-\(id).console")
+        var node: String?
+        while node == nil, monotonic() < start + 30 {
+            node = try daemon.client.job(id).job.node
+            if node == nil { usleep(1000) }
+        }
+        guard let node else { throw BenchError("job \(id) was not placed within 30 s") }
+        let console = hosts.consolePath(node, volume: "job-\(id).console")
         try VMBenchmarks.waitForMarker(console, jobID: id, timeout: 90)
         let ms = (monotonic() - start) * 1000
         try VMBenchmarks.waitForEnd(daemon.client, id)
@@ -216,12 +228,12 @@ enum NodeBenchmarks {
         try waitUp(daemon, ["wn1", "wn2", "wn3"])
         _ = try daemon.client.pushImage("testguest", ImagePushRequest())
         var healthy: [Double] = []
-        for run in 0..<runs { healthy.append(try startLatency(daemon, hosts: hosts, host: run % 2 == 0 ? "wn1" : "wn2")) }
+        for _ in 0..<runs { healthy.append(try startLatency(daemon, hosts: hosts)) }
         guard let pid = hosts.libvirtdPID("wn3") else { throw BenchError("no libvirtd pid for wn3") }
         kill(pid, SIGSTOP)
         defer { kill(pid, SIGCONT) }
         var hung: [Double] = []
-        for run in 0..<runs { hung.append(try startLatency(daemon, hosts: hosts, host: run % 2 == 0 ? "wn1" : "wn2")) }
+        for _ in 0..<runs { hung.append(try startLatency(daemon, hosts: hosts)) }
         kill(pid, SIGCONT)
         let threads = daemon.threadCount()
         log("P11: healthy \(healthy.map { Int($0) }) ms, with wn3 hung \(hung.map { Int($0) }) ms; P12: \(threads) threads")

@@ -123,6 +123,8 @@ final class RemoteNodeFaultTests {
         defer { try? hosts.setLink("wn3", up: true) }
         try d.waitNodes(["wn3"], link: "unreachable", timeout: 60)
         #expect((try d.client.job(finishes).node ?? "").contains("wn3 unreachable"))
+        let qstat = try PBSCommands(d).run("qstat", ["-f", String(finishes)]).stdout
+        #expect(qstat.contains("comment = node wn3 unreachable since"), "\(qstat)")
         try d.waitEnded([elsewhere])
         try expectCompleted(d, [elsewhere]) { _ in "elsewhere\n" }
         // The overrunning job's VM powers itself off at walltime + grace + 10 s; 15 s later the

@@ -62,6 +62,9 @@ final class RemoteNodeTests {
         }
         let table = try d.vbatch(["nodes"]).stdout
         #expect(table.contains("testguest"), "vbatch nodes shows the cache: \(table)")
+        let pbsnodes = try PBSCommands(d).run("pbsnodes", ["-a"]).stdout
+        #expect(pbsnodes.contains("vbatch_image_cache = 14mb of 20gb: testguest initrd, testguest kernel")
+            || pbsnodes.contains("vbatch_image_cache = 14mb of 20gb: testguest kernel, testguest initrd"), "\(pbsnodes)")
         // Every volume of the jobs is gone from the hosts; the cached images stay.
         for host in hosts.hosts.map(\.name) {
             #expect(try hosts.volumes(host, pool: "vbatch-jobs").isEmpty)
@@ -189,5 +192,7 @@ final class RemoteNodeTests {
         #expect(try ids.allSatisfy { try d.client.job($0).job.node == "wn1" })
         let table = try d.vbatch(["nodes"]).stdout
         #expect(table.contains("unreachable"), "\(table)")
+        let down = try PBSCommands(d).run("pbsnodes", ["-l", "-n"]).stdout
+        #expect(down.contains("untrusting") && down.contains("down") && !down.contains("wn1"), "\(down)")
     }
 }

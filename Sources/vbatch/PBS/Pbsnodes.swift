@@ -352,7 +352,8 @@ struct PBSNode {
             + "availmem=\(info.freeMemoryMB * 1024)kb,totmem=\(info.memoryMB * 1024)kb"
     }
 
-    /// The attributes in Torque's order; `properties`, `jobs` and `note` only when set.
+    /// The attributes in Torque's order; `properties`, `jobs` and `note` only when set; then
+    /// `vbatch_image_cache` for libvirt nodes (parsers of Torque's output skip unknown keys).
     func attributes(_ details: Details, _ context: PBSContext) -> [(String, String)] {
         var a: [(String, String)] = [
             ("state", state),
@@ -366,6 +367,11 @@ struct PBSNode {
         if !slots.isEmpty { a.append(("jobs", slots.joined(separator: ", "))) }
         a.append(("status", status(context)))
         if let note = info.note, !note.isEmpty { a.append(("note", note)) }
+        // vbatch's own: what the node has in its image cache (libvirt nodes only).
+        if let cache = info.cache {
+            a.append(("vbatch_image_cache", Quantities.formatMemory(Int(cache.bytes >> 20)) + " of "
+                + Quantities.formatMemory(Int(cache.capBytes >> 20)) + (cache.images.isEmpty ? "" : ": " + cache.images.joined(separator: ", "))))
+        }
         return a.map { ($0.0, PBSFormat.clean($0.1)) }
     }
 
