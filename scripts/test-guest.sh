@@ -95,6 +95,16 @@ boot() {
     qpids+=("$QPID")
 }
 
+# boot_with_disks DIR: boot with DIR/job.img (read-only) and DIR/out.img attached at boot,
+# as vbatch's on-demand VMs have them.
+boot_with_disks() {
+    boot "$1" \
+        -drive "file=$1/job.img,format=raw,if=none,id=j,readonly=on" \
+        -device virtio-blk-pci,drive=j,serial=vbatch-job \
+        -drive "file=$1/out.img,format=raw,if=none,id=o" \
+        -device virtio-blk-pci,drive=o,serial=vbatch-out
+}
+
 # wait_line DIR TEXT TIMEOUT_S: wait until a console line contains TEXT; prints its
 # time stamp (us). Fails when QEMU exits first or on timeout.
 wait_line() {
@@ -195,11 +205,7 @@ exit 3'
 JOB_ENV=("TRICKY=$tricky" "OTHER=plain")
 make_job "$c" 42 "test job <1>" "$payload" "hello world" "it's" '$HOME' '*' '' '-n'
 truncate -s 16M "$c/out.img"
-boot "$c" \
-    -drive "file=$c/job.img,format=raw,if=none,id=j,readonly=on" \
-    -device virtio-blk-pci,drive=j,serial=vbatch-job \
-    -drive "file=$c/out.img,format=raw,if=none,id=o" \
-    -device virtio-blk-pci,drive=o,serial=vbatch-out
+boot_with_disks "$c"
 t_init=$(wait_line "$c" "testguest: init" 60) || t_init=
 t_ready=$(wait_line "$c" "vbatch-guest: ready" 60) || t_ready=
 t_start=$(wait_line "$c" "vbatch-guest: job 42 started" 60) || t_start=
@@ -269,11 +275,7 @@ echo "sleeping"
 sleep 600
 echo "not reached"'
 truncate -s 16M "$c/out.img"
-boot "$c" \
-    -drive "file=$c/job.img,format=raw,if=none,id=j,readonly=on" \
-    -device virtio-blk-pci,drive=j,serial=vbatch-job \
-    -drive "file=$c/out.img,format=raw,if=none,id=o" \
-    -device virtio-blk-pci,drive=o,serial=vbatch-out
+boot_with_disks "$c"
 if t_start=$(wait_line "$c" "vbatch-guest: job 43 started" 60); then
     sleep 0.5
     t_pd=$(now_us)
@@ -308,11 +310,7 @@ trap "" TERM
 echo "ignoring TERM"
 sleep 600'
 truncate -s 16M "$c/out.img"
-boot "$c" \
-    -drive "file=$c/job.img,format=raw,if=none,id=j,readonly=on" \
-    -device virtio-blk-pci,drive=j,serial=vbatch-job \
-    -drive "file=$c/out.img,format=raw,if=none,id=o" \
-    -device virtio-blk-pci,drive=o,serial=vbatch-out
+boot_with_disks "$c"
 if wait_line "$c" "vbatch-guest: job 46 started" 60 >/dev/null; then
     sleep 0.5
     t_pd=$(now_us)
@@ -392,11 +390,7 @@ echo "LAST STDERR LINE" >&2
 head -c 300000 /dev/zero >"$VBATCH_OUTPUT/big.bin"
 exit 7'
 truncate -s 256K "$c/out.img"
-boot "$c" \
-    -drive "file=$c/job.img,format=raw,if=none,id=j,readonly=on" \
-    -device virtio-blk-pci,drive=j,serial=vbatch-job \
-    -drive "file=$c/out.img,format=raw,if=none,id=o" \
-    -device virtio-blk-pci,drive=o,serial=vbatch-out
+boot_with_disks "$c"
 t_exit=$(wait_exit 60) || t_exit=
 check "powered off by itself" [ -n "$t_exit" ]
 if read_output "$c"; then
@@ -418,11 +412,7 @@ echo "case 5: a job disk that holds no tar archive"
 c=$work/c5; mkdir -p "$c"
 head -c 1048576 /dev/urandom >"$c/job.img"
 truncate -s 16M "$c/out.img"
-boot "$c" \
-    -drive "file=$c/job.img,format=raw,if=none,id=j,readonly=on" \
-    -device virtio-blk-pci,drive=j,serial=vbatch-job \
-    -drive "file=$c/out.img,format=raw,if=none,id=o" \
-    -device virtio-blk-pci,drive=o,serial=vbatch-out
+boot_with_disks "$c"
 t_exit=$(wait_exit 60) || t_exit=
 check "powered off by itself" [ -n "$t_exit" ]
 check "no job markers on the console" [ -z "$(markers "$c")" ]
@@ -459,11 +449,7 @@ JOB_LEASE=4 make_job "$c" 7 "leased" '#!/bin/sh
 echo "sleeping past the lease"
 sleep 300'
 truncate -s 16M "$c/out.img"
-boot "$c" \
-    -drive "file=$c/job.img,format=raw,if=none,id=j,readonly=on" \
-    -device virtio-blk-pci,drive=j,serial=vbatch-job \
-    -drive "file=$c/out.img,format=raw,if=none,id=o" \
-    -device virtio-blk-pci,drive=o,serial=vbatch-out
+boot_with_disks "$c"
 if t_start=$(wait_line "$c" "vbatch-guest: job 7 started" 60); then
     t_exit=$(wait_exit 30) || t_exit=
     check "powered off by itself at the lease, not after the 300 s payload" [ -n "$t_exit" ]
