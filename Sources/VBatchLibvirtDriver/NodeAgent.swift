@@ -294,7 +294,7 @@ actor NodeAgent {
                 if let job = jobs[id], job.pool == nil {
                     if job.phase != .preparing { seen.insert(id) }
                     found(id, domain: domain, pool: nil)
-                } else if try await isOurs(domain, control) {
+                } else if try await isOurs(domain, control, jobID: id) {
                     await removeStray(domain, owners: [.job(id)], control)
                 }
             } else if let poolID = JobDomain.poolID(fromName: domain.name) {
@@ -344,10 +344,12 @@ actor NodeAgent {
         }
     }
 
-    /// Whether a vbatch domain was created for this node (several nodes may share a libvirtd).
-    private func isOurs(_ domain: DomainRef, _ control: LibvirtConnection) async throws -> Bool {
+    /// Whether a vbatch domain was created for this node, and for job `jobID` when given: its
+    /// metadata says so (a domain merely named like ours is left alone).
+    private func isOurs(_ domain: DomainRef, _ control: LibvirtConnection, jobID: Int64? = nil) async throws -> Bool {
         guard let metadata = try await control.metadata(domain, namespaceURI: JobDomain.metadataNamespace) else { return false }
         return JobDomain.nodeName(fromMetadata: metadata) == node.name
+            && (jobID == nil || JobDomain.jobID(fromMetadata: metadata) == jobID)
     }
 
     /// A VM of a job this node no longer runs (requeued elsewhere, cancelled while away): destroyed, its output discarded.
