@@ -6,9 +6,7 @@ public enum UTCTime {
     /// values that are not finite or beyond year 9999.
     public static func format(_ epochSeconds: Double) -> String {
         guard epochSeconds.isFinite, abs(epochSeconds) < 253_402_300_800 else { return "-" }
-        let (days, secondOfDay) = CivilDate.day(ofEpochSeconds: epochSeconds)
-        let (y, m, d) = CivilDate.civil(fromDays: days)
-        return "\(y)-\(two(m))-\(two(d)) \(two(secondOfDay / 3600)):\(two(secondOfDay / 60 % 60)):\(two(secondOfDay % 60))"
+        return CivilDate.timestamp(ofEpochSeconds: epochSeconds)
     }
 
     /// A point in time as a user writes it on the command line, or nil:
@@ -47,6 +45,4 @@ public enum UTCTime {
         guard CivilDate.civil(fromDays: days) == (Int64(y), m, d) else { return nil }  // e.g. 2026-02-30
         return Double(days * 86_400 + Int64(secondOfDay))
     }
-
-    private static func two(_ v: Int) -> String { v < 10 ? "0\(v)" : "\(v)" }
 }

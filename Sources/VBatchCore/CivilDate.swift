@@ -33,6 +33,14 @@ public enum CivilDate {
         return (day, Int(whole - day * 86_400))
     }
 
+    /// `2026-11-21 23:54:40` (UTC) for seconds since the Unix epoch; fractions are dropped.
+    public static func timestamp(ofEpochSeconds seconds: Double) -> String {
+        let (days, secondOfDay) = day(ofEpochSeconds: seconds)
+        let (y, m, d) = civil(fromDays: days)
+        func two(_ v: Int) -> String { v < 10 ? "0\(v)" : "\(v)" }
+        return "\(y)-\(two(m))-\(two(d)) \(two(secondOfDay / 3600)):\(two(secondOfDay / 60 % 60)):\(two(secondOfDay % 60))"
+    }
+
     /// UTC year and month of a Unix time.
     public static func yearMonth(ofEpochSeconds seconds: Double) -> (year: Int, month: Int) {
         let (y, m, _) = civil(fromDays: day(ofEpochSeconds: seconds).day)

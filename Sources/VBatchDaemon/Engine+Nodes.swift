@@ -31,16 +31,12 @@ extension Engine {
         logger.warning("node \(name) unreachable (\(reason)); its \(jobs.count) jobs keep their slots until it answers, is fenced, or their leases end")
     }
 
-    /// When a VM on an unreachable node is certainly off: its lease (walltime + grace + the
-    /// guest's margin, from the start) plus the site's `lease_margin` for boot and clocks.
+    /// When a VM on an unreachable node is certainly off: its lease (``JobDisk/lease(walltime:grace:)``,
+    /// from the start) plus the site's `lease_margin` for boot and clocks.
     func leaseEnd(of run: RunningJob) -> Double {
-        run.startTime + Double(run.job.walltime) + Double(configuration.site.walltimeGrace + Self.guestLeaseSlack
+        run.startTime + Double(JobDisk.lease(walltime: Int(run.job.walltime), grace: configuration.site.walltimeGrace)
             + configuration.site.leaseMargin)
     }
-
-    /// Seconds past walltime + grace at which the guest agent powers its VM off (the libvirt
-    /// driver writes walltime + grace + this into the job disk's `lease`).
-    static let guestLeaseSlack = 10
 
     /// Jobs on unreachable nodes whose leases ended are lost: requeued or failed (each cycle).
     func settleLostJobs(now: Double) async {
@@ -118,17 +114,14 @@ extension Engine {
         }
     }
 
+    private func utc(_ time: Double) -> String { CivilDate.timestamp(ofEpochSeconds: time) + " UTC" }
+
     /// For `vbatch show` and `qstat -f`: a running job whose node cannot be reached.
     func nodeNote(ofJob id: Int64) -> String? {
         guard let run = scheduler.runningJob(id), case .unreachable(let reason, let since) = nodeStatus[run.node].link else {
             return nil
         }
-        return "node \(configuration.nodes[run.node].name) unreachable since \(WallClockText.utc(since)) (\(reason)); "
-            + "the job keeps its slots until the node answers, is fenced, or the VM's lease ends at \(WallClockText.utc(leaseEnd(of: run)))"
+        return "node \(configuration.nodes[run.node].name) unreachable since \(utc(since)) (\(reason)); "
+            + "the job keeps its slots until the node answers, is fenced, or the VM's lease ends at \(utc(leaseEnd(of: run)))"
     }
-}
-
-extension Duration {
-    /// In seconds, for results and messages.
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
 }

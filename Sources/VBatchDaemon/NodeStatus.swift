@@ -1,4 +1,4 @@
-import Foundation
+import VBatchCore
 
 /// What the engine knows of a worker node beyond its slots: whether its hypervisor answers,
 /// and whether an operator or the daemon took it out of service. A node takes new jobs only
@@ -36,20 +36,9 @@ struct NodeStatus: Sendable {
     var note: String? {
         if let fenced { return fenced }
         if case .unreachable(let reason, let since) = link {
-            return "unreachable since \(WallClockText.utc(since)): \(reason)"
+            return "unreachable since \(CivilDate.timestamp(ofEpochSeconds: since) + " UTC"): \(reason)"
         }
         if link == .connecting { return "not reached yet since vbatchd started" }
         return drained ?? failedOut
-    }
-}
-
-/// Times in messages: `2026-12-05 14:03:07 UTC`.
-enum WallClockText {
-    static func utc(_ seconds: Double) -> String {
-        var time = time_t(seconds)
-        var parts = tm()
-        gmtime_r(&time, &parts)
-        return String(format: "%04d-%02d-%02d %02d:%02d:%02d UTC", parts.tm_year + 1900, parts.tm_mon + 1, parts.tm_mday,
-                      parts.tm_hour, parts.tm_min, parts.tm_sec)
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import VBatchCore
 
 /// What a finished command left.
 struct CommandResult {
@@ -70,8 +71,7 @@ enum Command {
         if let timeout {
             let pid = process.processIdentifier
             let item = DispatchWorkItem { kill(pid, SIGKILL) }
-            let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18
-            DispatchQueue.global().asyncAfter(deadline: .now() + seconds, execute: item)
+            DispatchQueue.global().asyncAfter(deadline: .now() + timeout.seconds, execute: item)
             timer = item
         }
         var output = Data()

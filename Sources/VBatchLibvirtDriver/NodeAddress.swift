@@ -1,5 +1,6 @@
 import NIOCore
 import NIOPosix
+import VBatchCore
 
 /// Where a node's libvirtd listens, from its URI, for a TCP probe before any libvirt call.
 ///
@@ -66,7 +67,6 @@ struct NodeAddress: Sendable, Equatable {
 extension Duration {
     /// `5 s`, `0.5 s`: for messages.
     var formattedSeconds: String {
-        let seconds = Double(components.seconds) + Double(components.attoseconds) / 1e18
-        return seconds == seconds.rounded() ? "\(Int(seconds)) s" : "\(seconds) s"
+        seconds == seconds.rounded() ? "\(Int(seconds)) s" : "\(seconds) s"
     }
 }

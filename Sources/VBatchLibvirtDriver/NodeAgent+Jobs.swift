@@ -52,7 +52,7 @@ extension NodeAgent {
         try FileManager.default.createDirectory(atPath: spool, withIntermediateDirectories: true)
         let image = try JobDisk.image(jobID: spec.jobID, payload: spec.payload, cores: spec.cpus.count, memoryMB: spec.memoryMB,
                                       walltime: spec.walltime,
-                                      lease: spec.walltime + Int(settings.walltimeGrace.seconds.rounded(.up)) + NodeAgent.leaseSlack)
+                                      lease: JobDisk.lease(walltime: spec.walltime, grace: Int(settings.walltimeGrace.seconds.rounded(.up))))
         let used = ((image.lastIndex { $0 != 0 }.map { $0 + 1 } ?? 0) + 511) / 512 * 512
         let local = spool + "/job.img"
         guard FileManager.default.createFile(atPath: local, contents: Data(image[..<used]),
@@ -62,10 +62,6 @@ extension NodeAgent {
         defer { unlink(local) }
         try await uploadVolume(local, as: VMVolumes(owner: .job(spec.jobID)).jobDisk, capacityBytes: UInt64(image.count))
     }
-
-    /// Seconds past walltime + grace after which the guest agent powers its VM off by itself:
-    /// the driver's own ACPI shutdown and destroy come first while the node answers.
-    static let leaseSlack = 10
 
     /// A new volume in the job pool with the contents of a local file (and, if `capacityBytes`
     /// is larger, zeros up to that size).

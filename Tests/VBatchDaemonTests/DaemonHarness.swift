@@ -201,6 +201,39 @@ final class DaemonHarness: @unchecked Sendable {
     }
 }
 
+/// Submitting through the CLI and waiting for jobs and nodes (VM and test-host suites).
+extension DaemonHarness {
+    /// `vbatch submit` of a script; the job ids it printed.
+    func submitJobs(_ script: String, _ args: [String]) throws -> [Int64] {
+        let path = try writeScript(script, name: "job-\(UUID().uuidString.prefix(6)).sh")
+        let r = try vbatch(["submit", path] + args)
+        guard r.status == 0 else { throw HarnessError("submit failed (\(r.status)): \(r.stderr)") }
+        return r.stdout.split(whereSeparator: \.isWhitespace).compactMap { Int64($0) }
+    }
+
+    func waitEnded(_ ids: [Int64], timeout: Double = 180) throws {
+        let done = try wait(timeout: timeout) { try ids.allSatisfy { try client.job($0).job.state.isTerminal } }
+        if !done { throw HarnessError("jobs \(ids) did not end in \(timeout) s; daemon log:\n\(daemonLog.suffix(4000))") }
+    }
+
+    func waitRunning(_ ids: [Int64], timeout: Double = 120) throws {
+        let ok = try wait(timeout: timeout) { try ids.allSatisfy { try client.job($0).job.state == .running } }
+        if !ok { throw HarnessError("jobs \(ids) not running within \(timeout) s; daemon log:\n\(daemonLog.suffix(3000))") }
+    }
+
+    /// Waits until every named node's link is `link` (`up`, `unreachable`).
+    func waitNodes(_ names: [String], link: String, timeout: Double = 90) throws {
+        let ok = try wait(timeout: timeout) { try client.nodes().filter { names.contains($0.name) }.allSatisfy { $0.link == link } }
+        if !ok {
+            let seen = try client.nodes().map { "\($0.name)=\($0.link) \($0.note ?? "")" }
+            throw HarnessError("nodes \(names) not \(link) within \(timeout) s: \(seen)")
+        }
+    }
+
+    /// States of a job's history, oldest first.
+    func states(_ id: Int64) throws -> [String] { try client.job(id).history.map(\.state.rawValue) }
+}
+
 struct CommandResult {
     var status: Int32
     var stdout: String

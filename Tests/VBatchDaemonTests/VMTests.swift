@@ -20,19 +20,14 @@ struct VMTests {
     }
 
     func submit(_ d: DaemonHarness, _ script: String, _ args: [String]) throws -> Int64 {
-        let path = try d.writeScript(script, name: "job-\(UUID().uuidString.prefix(6)).sh")
-        let r = try d.vbatch(["submit", path] + args)
-        guard r.status == 0, let id = Int64(r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) else {
-            throw HarnessError("submit failed (\(r.status)): \(r.stderr)")
-        }
+        guard let id = try d.submitJobs(script, args).first else { throw HarnessError("submit printed no job id") }
         return id
     }
 
     func job(_ d: DaemonHarness, _ id: Int64) throws -> JobInfo { try d.client.job(id).job }
 
     func waitEnded(_ d: DaemonHarness, _ ids: [Int64], timeout: Double = 90) throws {
-        let done = try d.wait(timeout: timeout) { try ids.allSatisfy { try job(d, $0).state.isTerminal } }
-        if !done { throw HarnessError("jobs \(ids) did not end in \(timeout) s; daemon log:\n\(d.daemonLog.suffix(3000))") }
+        try d.waitEnded(ids, timeout: timeout)
     }
 
     func domainXML(jobID: Int64) async throws -> String? {

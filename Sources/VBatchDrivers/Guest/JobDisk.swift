@@ -57,6 +57,11 @@ public enum JobDisk {
                                    lease: lease), to: path)
     }
 
+    /// A VM's lease in seconds from its job's start: walltime + grace + 10 s. The guest agent
+    /// powers the VM off by itself when it runs out (the `lease` of `meta`), 10 s after the
+    /// driver's own destroy would have come; the daemon counts on nothing running past it.
+    public static func lease(walltime: Int, grace: Int) -> Int { walltime + grace + 10 }
+
     /// `'value'` for POSIX sh, with embedded quotes as `'\''`.
     public static func shellQuoted(_ value: String) -> String {
         "'" + value.replacing("'", with: "'\\''") + "'"
