@@ -76,7 +76,7 @@ for companion in vbatch-image vbatch-simulate; do
         echo "install-ce-commands: no $companion next to $vbatch; \`vbatch ${companion#vbatch-}\` will not work" >&2
     fi
 done
-for command in qsub qstat qdel qhold qrls pbsnodes qmgr; do
+for command in qsub qstat qdel qhold qrls qsig pbsnodes qmgr; do
     target=$bin_dir/$command
     if [[ -L $target && $(readlink "$target") == vbatch ]]; then continue; fi
     if [[ -e $target || -L $target ]] && [[ $force != yes ]]; then

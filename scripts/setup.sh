@@ -36,5 +36,5 @@ if ! swift build -c "$config" >"${TMPDIR:-/tmp}/vbatch-build.log" 2>&1; then
     exit 1
 fi
 echo "setup: binaries in $(swift build -c "$config" --show-bin-path)"
-# qsub/qstat/qdel/qhold/qrls/pbsnodes/qmgr and the BLAH scripts for a grid CE (docs/grid-ce.md).
+# qsub/qstat/qdel/qhold/qrls/qsig/pbsnodes/qmgr and the BLAH scripts for a grid CE (docs/grid-ce.md).
 "$repo/scripts/install-ce-commands.sh" --vbatch "$(swift build -c "$config" --show-bin-path)/vbatch"

@@ -115,6 +115,8 @@ public struct JSONWriter {
         if let v = j.exitCode { raw(",\"exitCode\":"); int(v) }
         if let v = j.reason { raw(",\"reason\":"); string(v) }
         if let v = j.cpuTime { raw(",\"cpuTime\":"); double(v) }
+        if let v = j.savedNode { raw(",\"savedNode\":"); string(v) }
+        if let v = j.pausedSeconds { raw(",\"pausedSeconds\":"); double(v) }
         raw("}")
     }
 

@@ -95,13 +95,19 @@ public struct JobInfo: Codable, Sendable, Equatable {
     public var exitCode: Int?
     /// Why the job is in its state (last transition's reason).
     public var reason: String?
-    /// CPU seconds of the job's VM as the hypervisor measured them; set when the job ended.
+    /// CPU seconds of the job's VM as the hypervisor measured them, summed over the pieces of
+    /// its run (each save or migration ends one).
     public var cpuTime: Double?
+    /// The node holding its saved VM, while it is saved or waits to be restored.
+    public var savedNode: String?
+    /// Seconds it spent suspended or saved (not counted against its walltime).
+    public var pausedSeconds: Double?
 
     public init(id: Int64, name: String, owner: String, vo: String?, submitQueue: String, queue: String,
                 environment: String, cores: Int, memoryMB: Int, walltime: Int, state: JobState, submitTime: Double,
                 startTime: Double? = nil, endTime: Double? = nil, node: String? = nil, cpus: [Int]? = nil,
-                exitCode: Int? = nil, reason: String? = nil, cpuTime: Double? = nil) {
+                exitCode: Int? = nil, reason: String? = nil, cpuTime: Double? = nil, savedNode: String? = nil,
+                pausedSeconds: Double? = nil) {
         self.id = id
         self.name = name
         self.owner = owner
@@ -121,6 +127,8 @@ public struct JobInfo: Codable, Sendable, Equatable {
         self.exitCode = exitCode
         self.reason = reason
         self.cpuTime = cpuTime
+        self.savedNode = savedNode
+        self.pausedSeconds = pausedSeconds
     }
 }
 
@@ -310,16 +318,32 @@ public struct NodeFenceRequest: Codable, Sendable, Equatable {
     public init(reason: String) { self.reason = reason }
 }
 
-/// `POST /v1/nodes/NAME/state` (operators): drain a node (`enabled: false`: running jobs
-/// finish, no new ones start) or put it back; kept across daemon restarts.
+/// `POST /v1/nodes/NAME/state` (operators): drain a node (`enabled: false`: no new job
+/// starts there, and its running jobs leave as `mode` says) or put it back; kept across
+/// daemon restarts.
 public struct NodeStateRequest: Codable, Sendable, Equatable {
     public var enabled: Bool
     public var reason: String?
+    /// How a drain empties the node; nil is ``DrainMode/finish``.
+    public var mode: DrainMode?
 
-    public init(enabled: Bool, reason: String? = nil) {
+    public init(enabled: Bool, reason: String? = nil, mode: DrainMode? = nil) {
         self.enabled = enabled
         self.reason = reason
+        self.mode = mode
     }
+}
+
+/// How a drained node is emptied (maintenance mode).
+public enum DrainMode: String, Codable, Sendable, CaseIterable {
+    /// Running jobs run to their end.
+    case finish
+    /// Running jobs' VMs are saved; they resume on another node (or here, once resumed).
+    case save
+    /// Running jobs' VMs migrate live to other nodes (saved and restored elsewhere if that fails).
+    case migrate
+    /// Running jobs are stopped and queued again, to run from the start elsewhere.
+    case requeue
 }
 
 /// `POST /v1/queues/NAME/state` (operators): `enabled` accepts or refuses new submissions,

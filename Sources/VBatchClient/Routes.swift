@@ -5,6 +5,9 @@ public enum Route {
     public static func job(_ id: Int64) -> String { "/v1/jobs/\(id)" }
     public static func hold(_ id: Int64) -> String { "/v1/jobs/\(id)/hold" }
     public static func release(_ id: Int64) -> String { "/v1/jobs/\(id)/release" }
+    public static func suspend(_ id: Int64) -> String { "/v1/jobs/\(id)/suspend" }
+    public static func resume(_ id: Int64) -> String { "/v1/jobs/\(id)/resume" }
+    public static func checkpoint(_ id: Int64) -> String { "/v1/jobs/\(id)/checkpoint" }
     public static func output(_ id: Int64) -> String { "/v1/jobs/\(id)/output" }
     /// One spool file; `path` is percent-encoded here.
     public static func file(_ id: Int64, path: String) -> String {

@@ -71,12 +71,27 @@ public struct VBatchClient: Sendable {
         try decode(JobInfo.self, checked("DELETE", Route.job(id), body: nil), "DELETE", Route.job(id))
     }
 
-    /// Holds a queued job (`POST /v1/jobs/ID/hold`).
+    /// Pauses a running job's VM (`POST /v1/jobs/ID/suspend`).
+    public func suspend(_ id: Int64) throws(ClientError) -> JobInfo {
+        try decode(JobInfo.self, checked("POST", Route.suspend(id), body: nil), "POST", Route.suspend(id))
+    }
+
+    /// Lets a suspended job run on (`POST /v1/jobs/ID/resume`).
+    public func resume(_ id: Int64) throws(ClientError) -> JobInfo {
+        try decode(JobInfo.self, checked("POST", Route.resume(id), body: nil), "POST", Route.resume(id))
+    }
+
+    /// Saves a running job's VM and holds it (`POST /v1/jobs/ID/checkpoint`).
+    public func checkpoint(_ id: Int64) throws(ClientError) -> JobInfo {
+        try decode(JobInfo.self, checked("POST", Route.checkpoint(id), body: nil), "POST", Route.checkpoint(id))
+    }
+
+    /// Holds a job (`POST /v1/jobs/ID/hold`): a queued one stays queued, a running one is saved.
     public func hold(_ id: Int64) throws(ClientError) -> JobInfo {
         try decode(JobInfo.self, checked("POST", Route.hold(id), body: nil), "POST", Route.hold(id))
     }
 
-    /// Releases a held job (`POST /v1/jobs/ID/release`).
+    /// Releases a held or saved job (`POST /v1/jobs/ID/release`).
     public func release(_ id: Int64) throws(ClientError) -> JobInfo {
         try decode(JobInfo.self, checked("POST", Route.release(id), body: nil), "POST", Route.release(id))
     }

@@ -16,6 +16,7 @@ struct CrossChecks {
                 check(routing, at: queues[i].origin, queueKinds: queueKinds)
             case .execution(var exec):
                 check(&exec, queues[i])
+                checkPreemption(exec, at: queues[i].origin, queueKinds: queueKinds)
                 queues[i].config = .execution(exec)
             }
         }
@@ -68,6 +69,26 @@ struct CrossChecks {
                     + "destinations must be execution queues (routing queues do not chain)")
             case .execution?:
                 break
+            }
+        }
+    }
+
+    /// A queue preempts only execution queues of lower priority: no two queues preempt each
+    /// other, and a preempted job never preempts its way back.
+    private func checkPreemption(_ exec: ExecutionQueue, at origin: Origin, queueKinds: [String: QueueConfig]) {
+        for name in exec.preempts {
+            switch queueKinds[name] {
+            case nil:
+                report(origin, "preempts", unknown: name, kind: "queue", known: queueKinds.keys.sorted())
+            case .routing?:
+                report(origin, "preempts", "\(name) is a routing queue; jobs run in execution queues")
+            case .execution(let victim)?:
+                if victim.name == exec.name {
+                    report(origin, "preempts", "a queue cannot preempt itself")
+                } else if victim.priority >= exec.priority {
+                    report(origin, "preempts", "\(name) has priority \(victim.priority), not lower than this queue's "
+                        + "\(exec.priority): a queue preempts only queues of lower priority")
+                }
             }
         }
     }

@@ -18,6 +18,7 @@ enum QueueFile {
         "type", "description", "priority", "environments", "walltime_max", "walltime_default",
         "max_cores", "max_memory", "default_memory", "max_jobs_per_node", "max_running", "max_queued",
         "max_running_per_user", "vos", "nodes", "enabled", "started", "output_size", "on_node_loss",
+        "preempts", "preempt_mode",
     ]
     /// Memory limit of an execution queue that does not set `max_memory`, unless its nodes have less.
     static let defaultMaxMemoryMB = 2048
@@ -85,7 +86,13 @@ enum QueueFile {
             started: r.bool("started") ?? true,
             outputSizeMB: r.memory("output_size") ?? ExecutionQueue.defaultOutputSizeMB,
             onNodeLoss: r.choice("on_node_loss", of: ExecutionQueue.NodeLossPolicy.allCases.map(\.rawValue))
-                .flatMap(ExecutionQueue.NodeLossPolicy.init(rawValue:)) ?? .requeue)
+                .flatMap(ExecutionQueue.NodeLossPolicy.init(rawValue:)) ?? .requeue,
+            preempts: r.strings("preempts") ?? [],
+            preemptMode: r.choice("preempt_mode", of: ExecutionQueue.PreemptMode.allCases.map(\.rawValue))
+                .flatMap(ExecutionQueue.PreemptMode.init(rawValue:)) ?? .save)
+        if r.has("preempt_mode"), !r.has("preempts") {
+            r.error("preempt_mode", "has no effect without preempts (the queues whose jobs this queue may stop)")
+        }
         let memoryInvalid = (maxMemory == nil && r.has("max_memory")) || (defaultMemory == nil && r.has("default_memory"))
         return ParsedQueue(config: .execution(queue), origin: r.origin,
                            maxMemory: maxMemory, defaultMemory: defaultMemory, memoryInvalid: memoryInvalid)

@@ -33,6 +33,7 @@ enum SiteFile {
     static let siteKeys = [
         "name", "placement", "fair_share_half_life", "operators", "operator_groups", "local_share", "max_start_attempts",
         "max_node_failures", "walltime_grace", "tls_ca", "tls_certificate", "tls_key", "lease_margin",
+        "migration_timeout",
     ]
     static let nodeKeys = ["uri", "cpus", "slots", "memory", "environments", "enabled", "domain_type", "image_cache"]
     static let voKeys = ["share", "users", "groups"]
@@ -85,7 +86,8 @@ enum SiteFile {
             maxNodeFailures: r.int("max_node_failures", atLeast: 1) ?? defaults.maxNodeFailures,
             walltimeGrace: r.duration("walltime_grace") ?? defaults.walltimeGrace,
             tls: tls(r, siteFile: siteFile),
-            leaseMargin: r.duration("lease_margin") ?? defaults.leaseMargin)
+            leaseMargin: r.duration("lease_margin") ?? defaults.leaseMargin,
+            migrationTimeout: r.duration("migration_timeout") ?? defaults.migrationTimeout)
     }
 
     /// `tls_ca`, `tls_certificate`, `tls_key`: all three or none; readable files (relative

@@ -99,12 +99,15 @@ public struct SiteSettings: Sendable, Equatable {
     /// How long after a VM's lease (walltime + grace + the guest's own margin) the daemon
     /// takes a VM on an unreachable node as gone: covers its boot and clock differences.
     public var leaseMargin: Int
+    /// Longest a live migration may take (`migration_timeout`) before it is aborted and the
+    /// job saved and restored elsewhere instead.
+    public var migrationTimeout: Int
 
     public init(name: String = "site", placement: PlacementPolicy = .pack, fairShareHalfLife: Int = 7 * 86_400,
                 operators: [String] = [], operatorGroups: [String] = [], localShare: Double = 1,
                 maxStartAttempts: Int = 3, maxNodeFailures: Int = 3, walltimeGrace: Int = 30,
                 factory: FactoryPolicy = FactoryPolicy(), accounting: AccountingSettings = AccountingSettings(),
-                tls: TLSFiles? = nil, leaseMargin: Int = 300) {
+                tls: TLSFiles? = nil, leaseMargin: Int = 300, migrationTimeout: Int = 300) {
         self.name = name
         self.placement = placement
         self.fairShareHalfLife = fairShareHalfLife
@@ -118,6 +121,7 @@ public struct SiteSettings: Sendable, Equatable {
         self.accounting = accounting
         self.tls = tls
         self.leaseMargin = leaseMargin
+        self.migrationTimeout = migrationTimeout
     }
 }
 
@@ -342,6 +346,16 @@ public struct ExecutionQueue: Sendable, Equatable {
     public var outputSizeMB: Int
     /// What happens to a job whose node was lost with its VM (fenced, or its lease over).
     public var onNodeLoss: NodeLossPolicy
+    /// Queues (of lower priority) whose running jobs this queue's waiting jobs may stop.
+    public var preempts: [String]
+    /// How those jobs are stopped.
+    public var preemptMode: PreemptMode
+
+    /// `preempt_mode`: save the victim's VM (it resumes later, nothing lost), run it again
+    /// from the start, or cancel it.
+    public enum PreemptMode: String, Sendable, CaseIterable {
+        case save, requeue, cancel
+    }
 
     public static let defaultOutputSizeMB = 64
 
@@ -355,7 +369,8 @@ public struct ExecutionQueue: Sendable, Equatable {
                 defaultMemoryMB: Int? = nil, vos: [String]? = nil, nodes: [String]? = nil,
                 maxJobsPerNode: Int? = nil, maxRunning: Int? = nil, maxQueued: Int? = nil,
                 maxRunningPerUser: Int? = nil, enabled: Bool = true, started: Bool = true,
-                outputSizeMB: Int = defaultOutputSizeMB, onNodeLoss: NodeLossPolicy = .requeue) {
+                outputSizeMB: Int = defaultOutputSizeMB, onNodeLoss: NodeLossPolicy = .requeue,
+                preempts: [String] = [], preemptMode: PreemptMode = .save) {
         self.name = name
         self.description = description
         self.priority = priority
@@ -375,6 +390,8 @@ public struct ExecutionQueue: Sendable, Equatable {
         self.started = started
         self.outputSizeMB = outputSizeMB
         self.onNodeLoss = onNodeLoss
+        self.preempts = preempts
+        self.preemptMode = preemptMode
     }
 
     public func serves(node: String) -> Bool { nodes.map { $0.contains(node) } ?? true }

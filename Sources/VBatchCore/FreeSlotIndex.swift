@@ -17,6 +17,11 @@ struct FreeSlotIndex: Sendable {
         positionOf = Array(repeating: -1, count: nodeCount)
     }
 
+    /// The free slots `node` is filed under, or nil when it may not take a job of this pair now.
+    func free(node: Int) -> Int? {
+        bucketOf[node] >= 0 ? Int(bucketOf[node]) : nil
+    }
+
     /// Places `node` in the bucket for `free` slots, or removes it when `free` is nil.
     mutating func set(node: Int, free: Int?) {
         let old = Int(bucketOf[node])

@@ -31,17 +31,19 @@ public struct Scheduler: Sendable {
     var freeMemory: [Int]
     /// Running jobs of each queue on each node, `[node * queues.count + queue]`.
     var nodeQueueJobs: [Int32]
-    private var nodeJobs: [[Int64]]
+    var nodeJobs: [[Int64]]
     /// Index keys (`queue * environments.count + environment`) each node may serve.
-    private let nodeKeys: [[Int]]
+    let nodeKeys: [[Int]]
     /// Nodes that may serve each key, whatever their current load.
     let keyNodes: [[Int]]
-    private var indexes: [FreeSlotIndex?]
+    var indexes: [FreeSlotIndex?]
 
     // Jobs.
     var pending: [Int64: PendingJob] = [:]
     private var lists: [JobList]
-    private var running: [Int64: RunningJob] = [:]
+    var running: [Int64: RunningJob] = [:]
+    /// Waiting jobs that preemptions are making room for, with the victims still to go.
+    var preemptionsFor: [Int64: Set<Int64>] = [:]
     var queueRunning: [Int]
     private var queueWaiting: [Int]
     var userRunning: [Int64: Int] = [:]
@@ -144,6 +146,7 @@ public struct Scheduler: Sendable {
     @discardableResult
     public mutating func removePending(_ id: Int64) -> PendingJob? {
         guard let job = pending.removeValue(forKey: id) else { return nil }
+        preemptionsFor[id] = nil
         queueWaiting[Int(job.queue)] -= 1
         lists[listKey(job)].stale += 1
         return job
@@ -168,6 +171,8 @@ public struct Scheduler: Sendable {
     @discardableResult
     public mutating func finish(_ id: Int64, now: Double) -> RunningJob? {
         guard let run = running.removeValue(forKey: id) else { return nil }
+        if let target = run.moveTarget { releaseMoveTarget(target, of: run.job) }
+        victimGone(id)
         ledger.advance(to: now)
         ledger.jobEnded(vo: Int(run.job.vo), cores: Int(run.job.cores))
         let q = Int(run.job.queue)
@@ -256,16 +261,28 @@ public struct Scheduler: Sendable {
             let cap = queues[q].maxJobsPerNode
             // An idle pooled VM of the job's environment starts it without a boot, and holds
             // slots of its own, so it never delays the reservation.
-            if let vm = idlePoolVM(for: job, key: key, cap: cap) {
+            if job.savedOn < 0, let vm = idlePoolVM(for: job, key: key, cap: cap) {
                 result.placements.append(startInPool(job, vm: vm, now: now))
                 continue
             }
-            let placed = index.first(slots: Int(job.cores), policy: configuration.site.placement) { n in
+            func fits(_ n: Int) -> Bool {
                 guard freeMemory[n] >= Int(job.memoryMB) else { return false }
                 guard let r = reservation, r.node == n else { return true }
                 if short { return true }
                 return Int(job.cores) <= r.extraSlots && Int(job.memoryMB) <= r.extraMemory
                     && !(job.queue == r.queue && cap != nil)
+            }
+            // A saved job resumes where its state file is if it can: nothing to move.
+            let home = job.savedOn >= 0 ? Int(job.savedOn) : nil
+            let placed = home.flatMap { n in
+                index.free(node: n).map { $0 >= Int(job.cores) } == true && fits(n) ? n : nil
+            } ?? index.first(slots: Int(job.cores), policy: configuration.site.placement, where: fits)
+            if placed == nil, preemptionsFor[job.id] == nil, !queues[q].preempts.isEmpty,
+               let plan = preemptionPlan(for: job, key: key, now: now) {
+                preemptionsFor[job.id] = Set(plan.map(\.victim))
+                for victim in plan { running[victim.victim]?.preemptible = false }
+                result.preemptions += plan
+                continue
             }
             if let n = placed {
                 if let r = reservation, r.node == n, !short {
@@ -371,7 +388,10 @@ public struct Scheduler: Sendable {
         pending.removeValue(forKey: job.id)
         queueWaiting[Int(job.queue)] -= 1
         lists[listKey(job)].stale += 1
-        allocate(RunningJob(job: job, node: vm.node, slots: vm.slots, startTime: now))
+        var run = RunningJob(job: job, node: vm.node, slots: vm.slots, startTime: now)
+        run.pooled = true
+        allocate(run)
+        preemptionsFor[job.id] = nil
         return Placement(jobID: job.id, node: vm.node, nodeName: configuration.nodes[vm.node].name, cpus: vm.cpus,
                          slots: vm.slots, backfilled: false, pooledVM: vm.id)
     }
@@ -396,14 +416,19 @@ public struct Scheduler: Sendable {
         queueWaiting[Int(job.queue)] -= 1
         lists[listKey(job)].stale += 1
         let slots = freeSlots[node].take(Int(job.cores))!
-        allocate(RunningJob(job: job, node: node, slots: slots, startTime: now))
+        var started = job
+        started.savedOn = -1
+        started.walltimeUsed = 0
+        allocate(RunningJob(job: started, node: node, slots: slots, startTime: now - Double(job.walltimeUsed)))
         let config = configuration.nodes[node]
+        preemptionsFor[job.id] = nil
         return Placement(jobID: job.id, node: node, nodeName: config.name, cpus: slots.map { config.cpus[$0] },
-                         slots: slots, backfilled: backfilled, pooledVM: nil)
+                         slots: slots, backfilled: backfilled, pooledVM: nil,
+                         restoreFrom: job.savedOn >= 0 ? Int(job.savedOn) : nil)
     }
 
     /// Books a running job whose slots are already taken out of `freeSlots`.
-    private mutating func allocate(_ run: RunningJob) {
+    mutating func allocate(_ run: RunningJob) {
         let q = Int(run.job.queue)
         running[run.job.id] = run
         freeMemory[run.node] -= Int(run.job.memoryMB)
@@ -416,7 +441,7 @@ public struct Scheduler: Sendable {
     }
 
     /// Re-files `node` in every index it may serve, under its current free slot count.
-    private mutating func refreshIndexes(node: Int) {
+    mutating func refreshIndexes(node: Int) {
         let envCount = max(1, environments.count)
         let free = freeSlots[node].count
         for key in nodeKeys[node] {

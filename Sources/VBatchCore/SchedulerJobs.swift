@@ -15,6 +15,10 @@ public struct PendingJob: Sendable, Equatable {
     public var memoryMB: Int32
     public var walltime: Int32
     public var held: Bool
+    /// The node holding its saved VM (-1: none): it resumes from there instead of starting anew.
+    public var savedOn: Int32 = -1
+    /// Walltime its earlier pieces used (a saved job); the rest is what it may still run.
+    public var walltimeUsed: Int32 = 0
 
     public init(id: Int64, submitTime: Double, queue: Int32, environment: Int32, user: Int32, vo: Int32,
                 cores: Int32, memoryMB: Int32, walltime: Int32, held: Bool = false) {
@@ -37,10 +41,38 @@ public struct RunningJob: Sendable, Equatable {
     public var node: Int
     /// Slot indices on the node (not host CPU ids; see ``NodeConfig/cpus``).
     public var slots: [Int]
+    /// When its walltime began counting: its first start, moved later by the time it was
+    /// paused (suspended or saved).
     public var startTime: Double
+    /// May be preempted now: its VM runs (not starting, suspended or moving). The engine sets it.
+    public var preemptible = false
+    /// Runs in a pooled VM (which cannot be saved or migrated).
+    public var pooled = false
+    /// Where it is migrating to: slots booked there until the move ends.
+    public var moveTarget: MoveTarget?
 
     /// When the walltime runs out; the scheduler plans reservations with it.
     public var expectedEnd: Double { startTime + Double(job.walltime) }
+}
+
+/// The node and slots a job's VM is migrating to (booked while the move is under way).
+public struct MoveTarget: Sendable, Equatable {
+    public var node: Int
+    public var nodeName: String
+    public var slots: [Int]
+    /// Host CPUs there, for its vCPUs.
+    public var cpus: [Int]
+}
+
+/// A scheduler decision to stop a running job so that a waiting one of a queue that preempts
+/// its queue can start: the engine carries it out in the preempting queue's `mode`.
+public struct Preemption: Sendable, Equatable {
+    public var victim: Int64
+    /// The waiting job it makes room for.
+    public var forJob: Int64
+    public var node: Int
+    public var nodeName: String
+    public var mode: ExecutionQueue.PreemptMode
 }
 
 /// A decision of one scheduling cycle: start this job on this node with these host CPUs.
@@ -55,6 +87,8 @@ public struct Placement: Sendable, Equatable {
     public var backfilled: Bool
     /// The idle pooled VM the job takes over, if any (no boot needed).
     public var pooledVM: Int64?
+    /// The node holding the job's saved VM: the job is restored from there, not started anew.
+    public var restoreFrom: Int? = nil
 }
 
 /// A pre-booted VM of a pool, holding its slots and memory on a node.
@@ -82,6 +116,8 @@ public struct Reservation: Sendable, Equatable {
 public struct CycleResult: Sendable {
     public var placements: [Placement] = []
     public var reservation: Reservation?
+    /// Running jobs to stop for waiting jobs of queues that preempt theirs.
+    public var preemptions: [Preemption] = []
     /// Pending jobs the cycle looked at.
     public var considered = 0
 

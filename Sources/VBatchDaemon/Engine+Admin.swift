@@ -11,9 +11,9 @@ extension Engine {
     /// Longest reason an operator may give.
     static let maxAdminReason = 500
 
-    /// Drains a node (`enabled: false`: its running jobs finish, no new job starts there)
-    /// or puts it back, which also clears a fence and a node the daemon took out after
-    /// start failures.
+    /// Drains a node (`enabled: false`: no new job starts there, and its running jobs finish,
+    /// or are saved, migrated or requeued, as `mode` says) or puts it back, which also clears a
+    /// fence and a node the daemon took out after start failures.
     public func setNode(_ name: String, _ request: NodeStateRequest, caller: Caller) throws -> NodeInfo {
         guard caller.isOperator else { throw EngineError.forbidden("only operators may drain or resume nodes") }
         guard let index = scheduler.node(named: name) else { throw EngineError.notFound("node \(name) does not exist") }
@@ -22,9 +22,14 @@ extension Engine {
         if request.enabled, nodeStatus[index].fenced != nil {
             try save(AdminSetting(kind: .node, name: name, flag: .fenced, value: false, reason: reason, changedBy: caller.user, time: now))
         }
+        if request.enabled, request.mode != nil {
+            throw EngineError.badRequest("a drain mode applies to draining a node, not to resuming it")
+        }
+        let mode = request.enabled ? nil : (request.mode ?? .finish)
         try save(AdminSetting(kind: .node, name: name, flag: .enabled, value: request.enabled, reason: reason,
-                              changedBy: caller.user, time: now))
-        logger.notice("node \(name) \(request.enabled ? "resumed" : "drained") by \(caller.user)")
+                              changedBy: caller.user, time: now, mode: mode?.rawValue))
+        logger.notice("node \(name) \(request.enabled ? "resumed" : "drained (\(mode!.rawValue))") by \(caller.user)")
+        if mode != .finish, !request.enabled { Task { await self.emptyNode(index) } }
         return nodes()[index]
     }
 
@@ -96,6 +101,7 @@ extension Engine {
                 nodeStatus[node].fenced = setting.value ? "fenced by \(setting.changedBy)\(why)" : nil
             default:
                 nodeStatus[node].drained = setting.value ? nil : "drained by \(setting.changedBy)\(why)"
+                nodeStatus[node].drainMode = setting.value ? nil : setting.mode.flatMap(DrainMode.init(rawValue:)) ?? .finish
                 nodeStatus[node].failedOut = nil
                 nodeStatus[node].consecutiveStartFailures = 0
             }

@@ -20,6 +20,8 @@ extension Engine {
         nodeStatus[node].link = .up
         refreshNode(node)
         requestCycle()
+        // A drain that empties its node goes on once the node answers (also after a restart).
+        if let mode = nodeStatus[node].drainMode, mode != .finish { Task { await self.emptyNode(node) } }
     }
 
     func nodeUnreachable(_ name: String, reason: String, time: Double) {

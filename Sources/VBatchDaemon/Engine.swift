@@ -23,6 +23,16 @@ public actor Engine {
     private var committing: [String: Int] = [:]
     /// Why a running job is being cancelled, until its VM is gone.
     var cancelReasons: [Int64: String] = [:]
+    /// Why a running job is being stopped to run again from the start (preemption, drain).
+    var requeueReasons: [Int64: String] = [:]
+    /// Jobs whose VM is being suspended, resumed, saved or migrated (one move at a time).
+    var moving: Set<Int64> = []
+    /// When each suspended job was suspended.
+    var suspendedSince: [Int64: Double] = [:]
+    /// Jobs whose VM is being restored: the node it was saved on, and the walltime it had used.
+    var restoring: [Int64: (source: String, walltimeUsed: Double)] = [:]
+    /// After a restart: jobs whose save was under way, and whether it was to hold them.
+    var savingHeld: [Int64: Bool] = [:]
     /// Failed start attempts of active jobs (only jobs that had one).
     var attempts: [Int64: Int] = [:]
     /// Per node: reachable or not, drained, fenced, taken out after start failures.
@@ -66,6 +76,7 @@ public actor Engine {
         let active = try store.activeJobs()
         var transitions: [Transition] = []
         var adopted: [AdoptedJob] = []
+        var saved: [SavedJob] = []
         for job in active {
             if job.attempts > 0 { attempts[job.id] = job.attempts }
             guard let q = scheduler.queue(named: job.queue), let e = scheduler.environment(named: job.environment) else {
@@ -76,11 +87,23 @@ public actor Engine {
             let pending = PendingJob(id: job.id, submitTime: job.submitTime, queue: q, environment: e,
                                      user: scheduler.user(named: job.owner), vo: scheduler.vo(named: job.vo),
                                      cores: Int32(job.cores), memoryMB: Int32(job.memoryMB), walltime: Int32(job.walltime),
-                                     held: job.state == .held)
+                                     held: job.state == .held || job.state == .saved)
+            let savedOn = job.savedNode.flatMap { scheduler.node(named: $0) }
+            if let savedNode = job.savedNode { saved.append(SavedJob(jobID: job.id, node: savedNode)) }
             switch job.state {
-            case .queued, .held:
-                scheduler.enqueue(pending)
-            case .starting, .running:
+            case .queued, .held, .saved:
+                if let savedOn, let start = job.startTime {
+                    let used = (job.pausedSince ?? now) - start - job.pausedSeconds
+                    scheduler.enqueue(Scheduler.saved(pending, on: savedOn, walltimeUsed: used, held: pending.held))
+                } else if job.savedNode != nil {
+                    // Saved on a node no longer configured: it runs again from the start.
+                    transitions.append(Transition(id: job.id, state: job.state == .saved ? .held : .queued, time: now,
+                                                  reason: "its VM was saved on \(job.savedNode!), no longer configured; it runs again from the start"))
+                    scheduler.enqueue(pending)
+                } else {
+                    scheduler.enqueue(pending)
+                }
+            case .starting, .running, .suspended:
                 // Whether its VM still runs or ended while the daemon was down, the job keeps
                 // its slots until the driver tells (re-adopted, or ended with its output).
                 guard let nodeName = job.node, let node = scheduler.node(named: nodeName),
@@ -91,8 +114,29 @@ public actor Engine {
                     transitions.append(transition)
                     continue
                 }
-                scheduler.adopt(pending, node: node, slots: slots, startTime: job.startTime ?? now)
-                if let spec = launchSpec(job.id) { adopted.append(AdoptedJob(spec: spec, startedAt: job.startTime ?? now)) }
+                let startedAt = job.walltimeStart(now: now) ?? now
+                scheduler.adopt(pending, node: node, slots: slots, startTime: startedAt)
+                if job.state == .suspended { suspendedSince[job.id] = job.pausedSince ?? now }
+                var move: VMMove?
+                switch job.move {
+                case .save(let held)?:
+                    move = .saving
+                    savingHeld[job.id] = held
+                case .migrate(let target, let cpus)?:
+                    if let t = scheduler.node(named: target), let targetSlots = slotIndices(cpus: cpus, node: t),
+                       scheduler.bookMove(job.id, node: t, slots: targetSlots) {
+                        move = .migrating(to: target, cpus: cpus)
+                    }
+                case .restore?, nil:
+                    if job.state == .starting, let source = job.savedNode {
+                        move = .restoring(from: source)
+                        restoring[job.id] = (source, max(0, now - startedAt))
+                    }
+                }
+                if let spec = launchSpec(job.id) {
+                    adopted.append(AdoptedJob(spec: spec, startedAt: startedAt, suspended: job.state == .suspended, move: move))
+                }
+                if job.state == .running, job.move == nil { scheduler.setPreemptible(job.id, true) }
             default:
                 break
             }
@@ -103,7 +147,7 @@ public actor Engine {
         }
         try store.record(transitions)
         logger.info("state rebuilt: \(scheduler.pendingCount) waiting, \(scheduler.runningCount) running")
-        await driver.begin(nodes: driverNodes, adopting: adopted)
+        await driver.begin(nodes: driverNodes, adopting: adopted, saved: saved)
         requestCycle()
     }
 
@@ -157,7 +201,7 @@ public actor Engine {
 
     // MARK: - Job control
 
-    private func authorizedJob(_ id: Int64, caller: Caller) throws -> JobInfo {
+    func authorizedJob(_ id: Int64, caller: Caller) throws -> JobInfo {
         guard let job = try store.job(id) else { throw EngineError.notFound("job \(id) does not exist") }
         guard job.owner == caller.user || caller.isOperator else {
             throw EngineError.forbidden("job \(id) belongs to another user")
@@ -178,6 +222,7 @@ public actor Engine {
         let reason = "cancelled by \(caller.user)"
         if scheduler.removePending(id) != nil {
             try store.record([Transition(id: id, state: .cancelled, time: WallClock.now(), reason: reason)])
+            if let node = job.savedNode { await driver.discard(savedJob: id, node: node) }
         } else if scheduler.runningJob(id) != nil {
             cancelReasons[id] = reason
             await driver.cancel(jobID: id)
@@ -185,20 +230,29 @@ public actor Engine {
         return try store.job(id) ?? job
     }
 
-    /// Holds a waiting job: it keeps its place but is never started until released.
-    public func hold(_ id: Int64, caller: Caller) throws -> JobInfo {
+    /// Holds a job: a waiting one keeps its place but is never started until released; a
+    /// running (or suspended) one is saved and stays `saved` until released (as Torque's
+    /// `qhold` checkpoints a running job).
+    public func hold(_ id: Int64, caller: Caller) async throws -> JobInfo {
         let job = try authorizedJob(id, caller: caller)
+        if job.state == .running || job.state == .suspended { return try await checkpoint(id, caller: caller) }
         guard job.state == .queued, scheduler.setHeld(id, true) else {
-            throw EngineError.conflict("job \(id) is \(job.state.rawValue); only queued jobs can be held")
+            throw EngineError.conflict("job \(id) is \(job.state.rawValue); only queued, running or suspended jobs can be held")
         }
-        try store.record([Transition(id: id, state: .held, time: WallClock.now(), reason: "held by \(caller.user)")])
+        if let savedNode = job.savedNode {
+            try store.record([Transition(id: id, state: .saved, time: WallClock.now(),
+                                         reason: "held by \(caller.user); its VM stays saved on \(savedNode)", savedNode: savedNode)])
+        } else {
+            try store.record([Transition(id: id, state: .held, time: WallClock.now(), reason: "held by \(caller.user)")])
+        }
         return try store.job(id) ?? job
     }
 
     public func release(_ id: Int64, caller: Caller) throws -> JobInfo {
         let job = try authorizedJob(id, caller: caller)
+        if job.state == .saved { return try releaseSaved(job, caller: caller) }
         guard job.state == .held, scheduler.setHeld(id, false) else {
-            throw EngineError.conflict("job \(id) is \(job.state.rawValue); only held jobs can be released")
+            throw EngineError.conflict("job \(id) is \(job.state.rawValue); only held or saved jobs can be released")
         }
         try store.record([Transition(id: id, state: .queued, time: WallClock.now(), reason: "released by \(caller.user)")])
         requestCycle()
@@ -319,7 +373,8 @@ public actor Engine {
                      memoryMB: node.memoryMB, freeMemoryMB: scheduler.freeMemoryMB(node: i),
                      enabled: nodeStatus[i].drained == nil && nodeStatus[i].failedOut == nil,
                      environments: node.environments,
-                     jobs: scheduler.runningJobs(node: i).sorted(), note: nodeStatus[i].note,
+                     jobs: scheduler.runningJobs(node: i).sorted(),
+                     note: [nodeStatus[i].note, drainProgress(i)].compactMap { $0 }.joined(separator: "; ").nonEmpty,
                      pools: scheduler.poolVMs(node: i).map { p in
                          let pool = configuration.pools[p.pool]
                          return PoolInfo(name: pool.name, environment: pool.environment, size: pool.size, idle: p.idle,
@@ -347,10 +402,12 @@ public actor Engine {
         let result = scheduler.schedule(now: now)
         if !result.placements.isEmpty {
             let transitions = result.placements.map { p in
-                Transition(id: p.jobID, state: .starting, time: now,
-                           reason: "placed on \(p.nodeName) (cpus \(p.cpus.map(String.init).joined(separator: ",")))"
-                               + (p.pooledVM.map { " in pooled VM \($0)" } ?? "") + (p.backfilled ? " by backfill" : ""),
-                           node: p.nodeName, cpus: p.cpus)
+                let source = p.restoreFrom.map { configuration.nodes[$0].name }
+                return Transition(id: p.jobID, state: .starting, time: now,
+                                  reason: (source.map { "restoring its VM saved on \($0): " } ?? "")
+                                      + "placed on \(p.nodeName) (cpus \(p.cpus.map(String.init).joined(separator: ",")))"
+                                      + (p.pooledVM.map { " in pooled VM \($0)" } ?? "") + (p.backfilled ? " by backfill" : ""),
+                                  node: p.nodeName, cpus: p.cpus, savedNode: source, move: source.map { _ in .restore })
             }
             do {
                 try store.record(transitions)
@@ -358,6 +415,11 @@ public actor Engine {
             } catch {
                 logger.error("could not record placements, putting jobs back: \(error)")
                 for p in result.placements { scheduler.requeue(p.jobID, now: now) }
+            }
+        }
+        if !result.preemptions.isEmpty {
+            Task {
+                for preemption in result.preemptions { await self.preempt(preemption) }
             }
         }
         refillPools()
@@ -390,6 +452,10 @@ public actor Engine {
             return
         }
         spec.pooledVM = placement.pooledVM
+        if let source = placement.restoreFrom, let run = scheduler.runningJob(placement.jobID) {
+            spec.walltimeUsed = max(0, now - run.startTime)
+            return launchRestore(spec, from: configuration.nodes[source].name)
+        }
         let driver = self.driver
         Task {
             do {
@@ -405,7 +471,7 @@ public actor Engine {
     }
 
     /// What the driver needs to run a job that holds slots: node, CPUs, image, payload.
-    private func launchSpec(_ id: Int64) -> LaunchSpec? {
+    func launchSpec(_ id: Int64) -> LaunchSpec? {
         guard let run = scheduler.runningJob(id), let payload = try? store.script(id), let name = try? store.job(id)?.name
         else { return nil }
         let node = configuration.nodes[run.node]
@@ -436,15 +502,49 @@ public actor Engine {
         case .running(let id, let nodeName, let time):
             guard let run = scheduler.runningJob(id), configuration.nodes[run.node].name == nodeName else { return }
             nodeStatus[run.node].consecutiveStartFailures = 0
-            record(Transition(id: id, state: .running, time: time,
-                              reason: "VM running on \(configuration.nodes[run.node].name)"))
+            if let restore = restoring.removeValue(forKey: id) {
+                record(Transition(id: id, state: .running, time: time,
+                                  reason: "VM restored on \(nodeName)" + (restore.source == nodeName ? "" : " from \(restore.source)")
+                                      + " with \(Quantities.formatWalltime(Int(restore.walltimeUsed))) of walltime used"))
+            } else {
+                record(Transition(id: id, state: .running, time: time, reason: "VM running on \(nodeName)"))
+            }
+            scheduler.setPreemptible(id, true)
             // Cancelled while its VM was still being created: destroy it now.
             if cancelReasons[id] != nil { await driver.cancel(jobID: id) }
         case .reattached(let id, let nodeName, let time):
             guard let run = scheduler.runningJob(id), configuration.nodes[run.node].name == nodeName,
                   let job = try? store.job(id) else { return }
-            record(Transition(id: id, state: job.state, time: time, reason: "VM re-adopted on \(nodeName) after vbatchd restarted"))
+            let state: JobState = job.state == .starting ? .running : job.state
+            var reason = "VM re-adopted on \(nodeName) after vbatchd restarted"
+            if let restore = restoring.removeValue(forKey: id) {
+                reason = "VM restored on \(nodeName) (the restore under way when vbatchd stopped completed)"
+                if restore.source != nodeName { await driver.discard(savedJob: id, node: restore.source) }
+            } else if run.moveTarget != nil {
+                scheduler.cancelMove(id)
+                reason += "; the live migration under way then did not complete"
+            } else if savingHeld.removeValue(forKey: id) != nil {
+                reason += "; the save under way then did not complete"
+            }
+            record(Transition(id: id, state: state, time: time, reason: reason))
+            scheduler.setPreemptible(id, state == .running)
             if cancelReasons[id] != nil { await driver.cancel(jobID: id) }
+        case .saved(let id, let nodeName, let time):
+            guard let run = scheduler.runningJob(id), configuration.nodes[run.node].name == nodeName else { return }
+            let held = savingHeld.removeValue(forKey: id) ?? false
+            let used = (suspendedSince.removeValue(forKey: id) ?? time) - run.startTime
+            scheduler.park(id, savedOn: run.node, walltimeUsed: used, held: held, now: time)
+            record(Transition(id: id, state: held ? .saved : .queued, time: time,
+                              reason: "VM saved on \(nodeName) (the save under way when vbatchd stopped completed)", savedNode: nodeName))
+            requestCycle()
+        case .migrated(let id, let nodeName, let time):
+            guard let run = scheduler.runningJob(id), let target = run.moveTarget, target.nodeName == nodeName else { return }
+            scheduler.completeMove(id)
+            scheduler.setPreemptible(id, true)
+            record(Transition(id: id, state: .running, time: time,
+                              reason: "migrated live to \(nodeName) (the migration under way when vbatchd stopped completed)",
+                              node: nodeName, cpus: target.cpus))
+            requestCycle()
         case .nodeUp(let name, _):
             nodeUp(name)
         case .nodeUnreachable(let name, let reason, let time):
@@ -463,7 +563,17 @@ public actor Engine {
             case .walltimeExceeded:
                 finish(id, time, ending(.failed, "killed: walltime of \(Quantities.formatWalltime(Int(run.job.walltime))) exceeded"))
             case .cancelled:
-                finish(id, time, ending(.cancelled, cancelReasons.removeValue(forKey: id) ?? "cancelled"))
+                if let requeue = requeueReasons.removeValue(forKey: id), cancelReasons[id] == nil {
+                    scheduler.requeue(id, now: time)
+                    attempts[id] = nil
+                    record(Transition(id: id, state: .queued, time: time, reason: requeue, cpuTime: usage?.cpuSeconds,
+                                      maxRSSKiB: usage?.maxRSSKiB))
+                } else {
+                    finish(id, time, ending(.cancelled, cancelReasons.removeValue(forKey: id) ?? "cancelled"))
+                }
+            case .startFailed(let reason) where restoring[id] != nil:
+                let restore = restoring.removeValue(forKey: id)!
+                restoreFailed(id, run: run, source: restore.source, walltimeUsed: restore.walltimeUsed, reason: reason, time: time)
             case .startFailed(let reason), .lost(let reason):
                 if case .startFailed = outcome { countStartFailure(node: run.node, reason: reason) }
                 var transition = retryOrFail(id, node: node, reason: reason, now: time)
@@ -485,6 +595,8 @@ public actor Engine {
     func finish(_ id: Int64, _ time: Double, _ transition: Transition) {
         scheduler.finish(id, now: time)
         attempts[id] = nil
+        suspendedSince[id] = nil
+        requeueReasons[id] = nil
         record(transition)
     }
 
@@ -523,4 +635,9 @@ public actor Engine {
             logger.error("could not record job \(transition.id) → \(transition.state.rawValue): \(error)")
         }
     }
+}
+
+extension String {
+    /// Nil for the empty string.
+    var nonEmpty: String? { isEmpty ? nil : self }
 }

@@ -73,6 +73,15 @@ public func buildRouter(engine: Engine, reloader: Reloader? = nil) -> Router<VBa
     v1.post("jobs/:id/release") { _, context in
         await respond { try encode(try await engine.release(try jobID(context), caller: context.caller!)) }
     }
+    v1.post("jobs/:id/suspend") { _, context in
+        await respond { try encode(try await engine.suspend(try jobID(context), caller: context.caller!)) }
+    }
+    v1.post("jobs/:id/resume") { _, context in
+        await respond { try encode(try await engine.resume(try jobID(context), caller: context.caller!)) }
+    }
+    v1.post("jobs/:id/checkpoint") { _, context in
+        await respond { try encode(try await engine.checkpoint(try jobID(context), caller: context.caller!)) }
+    }
     v1.get("jobs/:id/output") { _, context in
         await respond { try encode(try await engine.output(try jobID(context), caller: context.caller!)) }
     }

@@ -1,3 +1,4 @@
+import VBatchAPI
 import VBatchCore
 
 /// What the engine knows of a worker node beyond its slots: whether its hypervisor answers,
@@ -15,6 +16,10 @@ struct NodeStatus: Sendable {
     var link: Link = .connecting
     /// The site file disables it, or an operator drained it: why.
     var drained: String?
+    /// How the operator's drain empties it (nil: not drained by an operator).
+    var drainMode: DrainMode?
+    /// Its jobs are being moved off now (``Engine/emptyNode(_:)``).
+    var emptying = false
     /// An operator fenced it (its VMs declared gone): why.
     var fenced: String?
     /// The daemon took it out after consecutive VM start failures: why.

@@ -18,6 +18,8 @@ public struct LaunchSpec: Sendable, Equatable {
     /// The idle pooled VM (from ``HypervisorDriver/bootPoolVM(_:)``) the job takes over; its
     /// disks are hot-plugged into it instead of booting a new VM.
     public var pooledVM: Int64?
+    /// Walltime its VM already ran before it was saved (a restore): the limit counts on from there.
+    public var walltimeUsed: Double = 0
     /// For the simulated driver: how long the payload runs and how it exits.
     public var simulatedRuntime: Double?
     public var simulatedExitCode: Int?
@@ -100,6 +102,12 @@ public enum DriverEvent: Sendable, Equatable {
     /// The VM on `node` is gone; the job is over (or must be retried, for `startFailed`).
     /// `usage` is what its VM used, when the driver measured it.
     case ended(jobID: Int64, node: String, outcome: JobOutcome, time: Double, usage: JobUsage? = nil)
+    /// After a daemon restart: the save of the job's VM on `node`, under way when the daemon
+    /// stopped, completed; its state file and disks are there.
+    case saved(jobID: Int64, node: String, time: Double)
+    /// After a daemon restart: the live migration of the job's VM, under way when the daemon
+    /// stopped, completed; the VM runs on `node` now.
+    case migrated(jobID: Int64, node: String, time: Double)
     /// A pooled VM booted and waits for a job.
     case poolVMReady(id: Int64, time: Double)
     /// A pooled VM is gone before any job took it (boot failure, destroyed).
@@ -111,15 +119,57 @@ public enum DriverEvent: Sendable, Equatable {
     case nodeUnreachable(node: String, reason: String, time: Double)
 }
 
+/// A move of a job's VM under way: recorded before it starts, so that a daemon restarted in
+/// the middle finds exactly one copy of the VM.
+public enum VMMove: Sendable, Equatable {
+    /// Its VM is being saved to a state file on its node.
+    case saving
+    /// Its VM is being restored on the job's node from the state file saved on `from`.
+    case restoring(from: String)
+    /// Its VM is migrating live to the node `to`, where its vCPUs are pinned to `cpus`.
+    case migrating(to: String, cpus: [Int])
+}
+
 /// A job that had a VM when the daemon last ran, handed back to the driver after a restart.
 public struct AdoptedJob: Sendable, Equatable {
     public var spec: LaunchSpec
-    /// When the VM was first started: its walltime keeps counting from there.
+    /// When the VM's walltime began (paused time excluded): it keeps counting from there.
     public var startedAt: Double
+    /// Paused (suspended) when the daemon stopped.
+    public var suspended: Bool
+    /// The move that was under way, if any.
+    public var move: VMMove?
 
-    public init(spec: LaunchSpec, startedAt: Double) {
+    public init(spec: LaunchSpec, startedAt: Double, suspended: Bool = false, move: VMMove? = nil) {
         self.spec = spec
         self.startedAt = startedAt
+        self.suspended = suspended
+        self.move = move
+    }
+}
+
+/// A job whose VM is saved on `node`: its state file and disks stay there until it is restored
+/// or ends.
+public struct SavedJob: Sendable, Equatable {
+    public var jobID: Int64
+    public var node: String
+
+    public init(jobID: Int64, node: String) {
+        self.jobID = jobID
+        self.node = node
+    }
+}
+
+/// What a save or migration reports about the piece of the job's run that ended with it.
+public struct VMPiece: Sendable, Equatable {
+    /// What the VM used on the node it left (accounting sums the pieces).
+    public var usage: JobUsage?
+    /// Walltime the job has used so far, over all pieces.
+    public var walltimeUsed: Double
+
+    public init(usage: JobUsage?, walltimeUsed: Double) {
+        self.usage = usage
+        self.walltimeUsed = walltimeUsed
     }
 }
 
@@ -159,7 +209,9 @@ public protocol HypervisorDriver: Sendable {
     /// walltime counting from `startedAt`), each found gone ends with what output it left.
     /// Each node reports `.nodeUp` once that is settled, or `.nodeUnreachable`; VMs of jobs
     /// the driver does not run (any more) are destroyed and their volumes removed.
-    func begin(nodes: [NodeConfig], adopting: [AdoptedJob]) async
+    ///
+    /// `saved` are the jobs whose VMs are saved on a node: their state files and disks stay.
+    func begin(nodes: [NodeConfig], adopting: [AdoptedJob], saved: [SavedJob]) async
     /// Creates the job's VM and runs its payload; returns once the VM is defined and booting.
     func start(_ spec: LaunchSpec) async throws
     /// Destroys the job's VM (cancel); an `.ended(..., .cancelled)` event follows.
@@ -170,6 +222,22 @@ public protocol HypervisorDriver: Sendable {
     /// Forgets every job and pooled VM on `node` without any event (an operator fenced it);
     /// should the node answer again, its VMs are destroyed and their volumes removed.
     func forget(node: String) async
+    /// Pauses the job's vCPUs; its slots stay booked and its walltime stops counting.
+    func suspend(jobID: Int64) async throws
+    /// Lets a suspended job's vCPUs run again.
+    func resume(jobID: Int64) async throws
+    /// Saves the job's VM (running or suspended) to a state file on its node and stops it; its
+    /// disks and state file stay there for ``restore(_:from:)``. If it fails the VM runs on.
+    func save(jobID: Int64) async throws -> VMPiece
+    /// Starts a saved job's VM again on `spec.node` with `spec.cpus`, from the state file saved
+    /// on node `from`; if that is another node, the state file and disks move first. The saved
+    /// copy is removed once the VM runs; `.running` follows.
+    func restore(_ spec: LaunchSpec, from node: String) async throws
+    /// Moves the job's running VM live, with its disks, to `spec.node` with `spec.cpus`; gives up
+    /// (the VM runs on where it was) if that takes longer than `bound`.
+    func migrate(jobID: Int64, to spec: LaunchSpec, bound: Duration) async throws -> VMPiece
+    /// Removes a saved job's state file and disks from `node` (it ended, or runs again from the start).
+    func discard(savedJob jobID: Int64, node: String) async
     /// Boots a pooled VM; `.poolVMReady` follows once it waits for a job.
     func bootPoolVM(_ spec: PoolVMSpec) async throws
     /// What `node` has in its image cache; nil if the driver keeps no cache.

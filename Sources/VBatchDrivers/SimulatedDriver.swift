@@ -30,6 +30,11 @@ public final class SimulatedDriver: HypervisorDriver {
         var start: Double
         var end: Double
         var cores: Int
+        var outcome: JobOutcome
+        /// Walltime used before `start` (earlier pieces of a saved job).
+        var used: Double = 0
+        /// Run time left while paused (suspended or saved); its heap entry is stale then.
+        var paused: Double?
 
         func usage(until time: Double) -> JobUsage { JobUsage(cpuSeconds: Double(cores) * max(0, time - start)) }
     }
@@ -38,6 +43,8 @@ public final class SimulatedDriver: HypervisorDriver {
         var now: Double
         var heap = EventHeap()
         var running: [Int64: Simulated] = [:]
+        /// Saved jobs, by id: what they had left when saved.
+        var saved: [Int64: Simulated] = [:]
         var ticker: Task<Void, Never>?
     }
 
@@ -77,8 +84,9 @@ public final class SimulatedDriver: HypervisorDriver {
             if wallClock { s.now = max(s.now, WallClock.now()) }
             let overrun = runtime > Double(spec.walltime)
             let end = s.now + (overrun ? Double(spec.walltime) : runtime)
-            s.running[spec.jobID] = Simulated(node: spec.node.name, start: s.now, end: end, cores: spec.cpus.count)
-            s.heap.push(.init(time: end, jobID: spec.jobID, outcome: overrun ? .walltimeExceeded : .exited(code: exitCode)))
+            let outcome: JobOutcome = overrun ? .walltimeExceeded : .exited(code: exitCode)
+            s.running[spec.jobID] = Simulated(node: spec.node.name, start: s.now, end: end, cores: spec.cpus.count, outcome: outcome)
+            s.heap.push(.init(time: end, jobID: spec.jobID, outcome: outcome))
             return .running(jobID: spec.jobID, node: spec.node.name, time: s.now)
         }
         if wallClock {
@@ -99,13 +107,92 @@ public final class SimulatedDriver: HypervisorDriver {
 
     /// Simulated nodes are up at once. Simulated VMs do not outlive the process that
     /// simulated them: a job adopted after a restart is reported lost (the engine requeues it).
-    public func begin(nodes: [NodeConfig], adopting: [AdoptedJob]) async {
+    /// Saved jobs of an earlier process are lost too: they end when restored.
+    public func begin(nodes: [NodeConfig], adopting: [AdoptedJob], saved: [SavedJob]) async {
         let time = wallClock ? WallClock.now() : now
         for node in nodes { continuation.yield(.nodeUp(node: node.name, time: time)) }
         for job in adopting where state.withLock({ $0.running[job.spec.jobID] == nil }) {
             continuation.yield(.ended(jobID: job.spec.jobID, node: job.spec.node.name,
                                       outcome: .lost(reason: "VM lost while vbatchd was down"), time: time))
         }
+    }
+
+    // MARK: - Moves
+
+    public func suspend(jobID: Int64) async throws {
+        try state.withLock { s in
+            if wallClock { s.now = max(s.now, WallClock.now()) }
+            guard let job = s.running[jobID], job.paused == nil else { throw SimulatedNodeError(description: "job \(jobID) is not running") }
+            s.running[jobID]!.paused = max(0, job.end - s.now)
+        }
+    }
+
+    public func resume(jobID: Int64) async throws {
+        try state.withLock { s in
+            if wallClock { s.now = max(s.now, WallClock.now()) }
+            guard var job = s.running[jobID], let left = job.paused else { throw SimulatedNodeError(description: "job \(jobID) is not suspended") }
+            job.paused = nil
+            job.end = s.now + left
+            s.running[jobID] = job
+            s.heap.push(.init(time: job.end, jobID: jobID, outcome: job.outcome))
+        }
+        ensureTickerIfNeeded()
+    }
+
+    public func save(jobID: Int64) async throws -> VMPiece {
+        try state.withLock { s in
+            if wallClock { s.now = max(s.now, WallClock.now()) }
+            guard var job = s.running.removeValue(forKey: jobID) else { throw SimulatedNodeError(description: "job \(jobID) is not running") }
+            let left = job.paused ?? max(0, job.end - s.now)
+            let usage = job.usage(until: s.now)
+            job.used += max(0, (job.end - job.start) - left)
+            job.paused = left
+            s.saved[jobID] = job
+            return VMPiece(usage: usage, walltimeUsed: job.used)
+        }
+    }
+
+    public func restore(_ spec: LaunchSpec, from node: String) async throws {
+        let event: DriverEvent = try state.withLock { s in
+            if wallClock { s.now = max(s.now, WallClock.now()) }
+            guard var job = s.saved.removeValue(forKey: spec.jobID), job.node == node else {
+                throw SimulatedNodeError(description: "job \(spec.jobID) has no saved VM on \(node)")
+            }
+            job.node = spec.node.name
+            job.start = s.now
+            job.end = s.now + (job.paused ?? 0)
+            job.paused = nil
+            s.running[spec.jobID] = job
+            s.heap.push(.init(time: job.end, jobID: spec.jobID, outcome: job.outcome))
+            return .running(jobID: spec.jobID, node: spec.node.name, time: s.now)
+        }
+        if wallClock {
+            continuation.yield(event)
+            ensureTicker()
+        }
+    }
+
+    public func migrate(jobID: Int64, to spec: LaunchSpec, bound: Duration) async throws -> VMPiece {
+        try state.withLock { s in
+            if wallClock { s.now = max(s.now, WallClock.now()) }
+            guard var job = s.running[jobID], job.paused == nil else { throw SimulatedNodeError(description: "job \(jobID) is not running") }
+            let usage = job.usage(until: s.now)
+            job.used += s.now - job.start
+            job.start = s.now
+            job.node = spec.node.name
+            s.running[jobID] = job
+            return VMPiece(usage: usage, walltimeUsed: job.used)
+        }
+    }
+
+    public func discard(savedJob jobID: Int64, node: String) async {
+        state.withLock { s in
+            if s.saved[jobID]?.node == node { s.saved[jobID] = nil }
+        }
+    }
+
+    private func ensureTickerIfNeeded() {
+        if wallClock { ensureTicker() }
     }
 
     public func abandon(jobID: Int64) async {
@@ -149,7 +236,7 @@ public final class SimulatedDriver: HypervisorDriver {
             while let next = s.heap.peek, next.time <= time {
                 s.heap.pop()
                 // Cancelled jobs left their heap entry behind; skip it.
-                guard let job = s.running[next.jobID], job.end == next.time else { continue }
+                guard let job = s.running[next.jobID], job.end == next.time, job.paused == nil else { continue }
                 s.running.removeValue(forKey: next.jobID)
                 due.append(.ended(jobID: next.jobID, node: job.node, outcome: next.outcome, time: next.time, usage: job.usage(until: next.time)))
             }

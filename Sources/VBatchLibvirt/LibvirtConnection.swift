@@ -209,10 +209,10 @@ public final class LibvirtConnection: Sendable {
         }
     }
 
-    /// The live domain XML (`virDomainGetXMLDesc`).
-    public func xmlDescription(_ domain: DomainRef) async throws -> String {
+    /// The domain's live XML (`virDomainGetXMLDesc`); with `migratable`, in the form another host accepts for it.
+    public func xmlDescription(_ domain: DomainRef, migratable: Bool = false) async throws -> String {
         try await withDomain(domain, "virDomainGetXMLDesc") { handle in
-            guard let xml = virDomainGetXMLDesc(handle, 0) else {
+            guard let xml = virDomainGetXMLDesc(handle, migratable ? VIR_DOMAIN_XML_MIGRATABLE.rawValue : 0) else {
                 throw LibvirtError.last(operation: "virDomainGetXMLDesc")
             }
             defer { free(xml) }
@@ -282,12 +282,12 @@ public final class LibvirtConnection: Sendable {
 
     /// Runs `body` with the live connection on a worker thread, with the call timeout. If the
     /// call fails and libvirt says the connection is dead, reconnecting starts.
-    func call<T: Sendable>(_ operation: String,
+    func call<T: Sendable>(_ operation: String, timeout: Duration? = nil,
                            _ body: @escaping @Sendable (_ connection: OpaquePointer) throws -> T) async throws -> T {
         if let error = unavailable(operation) {
             throw error
         }
-        return try await perform(operation) { [self] in
+        return try await perform(operation, timeout: timeout) { [self] in
             guard let handle = acquire() else {
                 throw unavailable(operation) ?? LibvirtError.notConnected(uri: uri, operation: operation)
             }
@@ -304,17 +304,18 @@ public final class LibvirtConnection: Sendable {
         }
     }
 
-    /// Runs `body` on this connection's executor, in its lane, with the call timeout.
-    func perform<T: Sendable>(_ operation: String, discard: (@Sendable (T) -> Void)? = nil,
+    /// Runs `body` on this connection's executor, in its lane, with the call timeout (or
+    /// `timeout`, for the long calls that move a VM).
+    func perform<T: Sendable>(_ operation: String, timeout: Duration? = nil, discard: (@Sendable (T) -> Void)? = nil,
                               _ body: @escaping @Sendable () throws -> T) async throws -> T {
-        try await executor.run(operation, timeout: callTimeout, lane: lane, discard: discard, body)
+        try await executor.run(operation, timeout: timeout ?? callTimeout, lane: lane, discard: discard, body)
     }
 
     /// `call` with the domain looked up by UUID; the handle is freed afterwards.
-    func withDomain<T: Sendable>(_ domain: DomainRef, _ operation: String,
+    func withDomain<T: Sendable>(_ domain: DomainRef, _ operation: String, timeout: Duration? = nil,
                                  _ body: @escaping @Sendable (_ domain: OpaquePointer) throws -> T) async throws -> T {
         let uuid = domain.uuid
-        return try await call(operation) { connection in
+        return try await call(operation, timeout: timeout) { connection in
             guard let handle = virDomainLookupByUUIDString(connection, uuid) else {
                 throw LibvirtError.last(operation: operation)
             }
@@ -325,7 +326,7 @@ public final class LibvirtConnection: Sendable {
 
     /// The live handle with an extra reference (`virConnectRef`) the caller must drop with
     /// `virConnectClose`, so that a reconnect cannot free it under a running call.
-    private func acquire() -> ConnectionHandle? {
+    func acquire() -> ConnectionHandle? {
         state.withLock { state in
             guard !state.closed, let handle = state.handle else { return nil }
             virConnectRef(handle.pointer)

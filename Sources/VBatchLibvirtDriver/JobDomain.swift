@@ -128,4 +128,42 @@ enum JobDomain {
             boot: boot, disks: disks, consoleLogPath: VMVolumes.path(volumes.console),
             metadata: (namespaceURI: metadataNamespace, prefix: metadataPrefix, element: metadata))
     }
+
+    /// A job domain's XML (saved with its state, or the migratable live XML) made fit for
+    /// another node: its vCPUs pinned to `cpus` there, its metadata naming `node`. Everything
+    /// else stays byte for byte, as a restore or migration requires the same devices.
+    static func retarget(xml: String, cpus: [Int], node: String) throws -> String {
+        let cpuset = cpus.map(String.init).joined(separator: ",")
+        let pins = cpus.enumerated().map { "<vcpupin vcpu='\($0)' cpuset='\($1)'/>" }.joined()
+        var out = try replacing(element: "vcpu", in: xml, with: "<vcpu placement='static' cpuset='\(cpuset)'>\(cpus.count)</vcpu>")
+        out = try replacing(element: "cputune", in: out, with: "<cputune>\(pins)</cputune>")
+        guard let start = out.range(of: "<\(metadataPrefix):job "), let end = out[start.upperBound...].range(of: ">") else {
+            throw DriverError("the saved domain XML has no vbatch job metadata")
+        }
+        let element = String(out[start.lowerBound..<end.upperBound])
+        guard let old = nodeName(fromMetadata: String(element.dropFirst(metadataPrefix.count + 2))) else {
+            throw DriverError("the saved domain XML's job metadata names no node")
+        }
+        let retargeted = element.replacingOccurrences(of: "node=\"\(old)\"", with: "node=\"\(node)\"")
+            .replacingOccurrences(of: "node='\(old)'", with: "node='\(node)'")
+        out.replaceSubrange(start.lowerBound..<end.upperBound, with: retargeted)
+        return out
+    }
+
+    /// `xml` with its first `<name …>…</name>` element replaced by `replacement`.
+    private static func replacing(element name: String, in xml: String, with replacement: String) throws -> String {
+        guard let open = xml.range(of: "<\(name)>") ?? xml.range(of: "<\(name) "),
+              let close = xml[open.upperBound...].range(of: "</\(name)>") else {
+            throw DriverError("the domain XML has no <\(name)> element")
+        }
+        var out = xml
+        out.replaceSubrange(open.lowerBound..<close.upperBound, with: replacement)
+        return out
+    }
+
+    /// The `<uuid>` of a domain XML.
+    static func uuid(fromDomainXML xml: String) -> String? {
+        guard let open = xml.range(of: "<uuid>"), let close = xml[open.upperBound...].range(of: "</uuid>") else { return nil }
+        return String(xml[open.upperBound..<close.lowerBound])
+    }
 }

@@ -69,22 +69,81 @@ public final class LibvirtDriver: HypervisorDriver {
 
     deinit { continuation.finish() }
 
-    public func begin(nodes: [NodeConfig], adopting: [AdoptedJob]) async {
+    public func begin(nodes: [NodeConfig], adopting: [AdoptedJob], saved: [SavedJob]) async {
         let continuation = continuation
         let agents = state.withLock { s in
             for node in nodes where s.agents[node.name] == nil {
                 s.agents[node.name] = NodeAgent(node: node, settings: settings, logger: logger) { [weak self] event in
-                    if case .ended(let id, _, _, _, _) = event { self?.state.withLock { _ = $0.jobNodes.removeValue(forKey: id) } }
+                    self?.state.withLock { s in
+                        switch event {
+                        case .ended(let id, _, _, _, _), .saved(let id, _, _): s.jobNodes[id] = nil
+                        case .migrated(let id, let node, _): s.jobNodes[id] = node
+                        default: break
+                        }
+                    }
                     continuation.yield(event)
                 }
             }
             for job in adopting { s.jobNodes[job.spec.jobID] = job.spec.node.name }
             return s.agents
         }
+        let peers: @Sendable (String) -> NodeAgent? = { [weak self] name in self?.state.withLock { $0.agents[name] } }
         let byNode = Dictionary(grouping: adopting, by: \.spec.node.name)
-        for (name, agent) in agents {
-            await agent.begin(adopting: byNode[name] ?? [])
+        let savedByNode = Dictionary(grouping: saved, by: \.node)
+        for job in adopting {
+            if case .migrating(let target, _)? = job.move { await agents[target]?.expect(jobID: job.spec.jobID) }
         }
+        for (name, agent) in agents {
+            await agent.begin(adopting: byNode[name] ?? [], saved: (savedByNode[name] ?? []).map(\.jobID), peer: peers)
+        }
+    }
+
+    // MARK: - Moves
+
+    public func suspend(jobID: Int64) async throws {
+        try await agent(runningJob: jobID).suspend(jobID: jobID)
+    }
+
+    public func resume(jobID: Int64) async throws {
+        try await agent(runningJob: jobID).resume(jobID: jobID)
+    }
+
+    public func save(jobID: Int64) async throws -> VMPiece {
+        let piece = try await agent(runningJob: jobID).save(jobID: jobID)
+        state.withLock { _ = $0.jobNodes.removeValue(forKey: jobID) }
+        return piece
+    }
+
+    public func restore(_ spec: LaunchSpec, from node: String) async throws {
+        let target = try agent(spec.node.name)
+        let source = try agent(node)
+        state.withLock { $0.jobNodes[spec.jobID] = spec.node.name }
+        do {
+            if node != spec.node.name { try await target.receive(jobID: spec.jobID, from: source, spool: spec.spoolDirectory) }
+            try await target.restore(spec)
+        } catch {
+            state.withLock { _ = $0.jobNodes.removeValue(forKey: spec.jobID) }
+            throw error
+        }
+        if node != spec.node.name { await source.discardSaved(jobID: spec.jobID) }
+    }
+
+    public func migrate(jobID: Int64, to spec: LaunchSpec, bound: Duration) async throws -> VMPiece {
+        let source = try agent(runningJob: jobID)
+        let target = try agent(spec.node.name)
+        guard source !== target else { throw DriverError("job \(jobID) already runs on \(spec.node.name)") }
+        let piece = try await source.migrate(jobID: jobID, to: target, spec: spec, bound: bound)
+        state.withLock { $0.jobNodes[jobID] = spec.node.name }
+        return piece
+    }
+
+    public func discard(savedJob jobID: Int64, node: String) async {
+        await (try? agent(node))?.discardSaved(jobID: jobID)
+    }
+
+    private func agent(runningJob jobID: Int64) throws -> NodeAgent {
+        guard let agent = agent(ofJob: jobID) else { throw DriverError("job \(jobID) has no VM this driver runs") }
+        return agent
     }
 
     public func start(_ spec: LaunchSpec) async throws {

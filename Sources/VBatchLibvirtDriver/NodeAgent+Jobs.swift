@@ -176,6 +176,15 @@ extension NodeAgent {
     /// If the node drops while the output is fetched, the job stays and the next resync retries.
     func finish(jobID: Int64) async {
         guard var job = jobs[jobID], job.phase == .running || job.phase == .adopted else { return }
+        // A save under way when the daemon stopped may have finished since: the VM is saved, not ended.
+        if job.move == .saving, await hasCompleteSave(jobID: jobID), jobs[jobID]?.phase == job.phase {
+            jobs[jobID]?.walltimeTask?.cancel()
+            jobs[jobID] = nil
+            saved.insert(jobID)
+            logger.info("job \(jobID): the save under way when vbatchd stopped completed on \(node.name)")
+            emit(.saved(jobID: jobID, node: node.name, time: WallClock.now()))
+            return
+        }
         job.phase = .collecting
         job.walltimeTask?.cancel()
         jobs[jobID] = job

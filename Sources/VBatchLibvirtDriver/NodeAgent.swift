@@ -33,6 +33,8 @@ actor NodeAgent {
             case adopted
             /// Its VM is gone and its output is being collected.
             case collecting
+            /// Its VM is being saved or migrated away: a stop is not its end.
+            case moving
         }
 
         var spec: LaunchSpec
@@ -45,6 +47,10 @@ actor NodeAgent {
         var images: Set<String> = []
         var stopReason: StopReason?
         var walltimeTask: Task<Void, Never>?
+        /// When its vCPUs were paused, while suspended: its walltime does not count meanwhile.
+        var suspendedAt: Double?
+        /// The move that was under way when the daemon last stopped (adopted jobs only).
+        var move: VMMove?
         /// The domain's CPU time when the job took it (a pooled VM's boot is not the job's).
         var cpuBaseline: UInt64 = 0
         var cpuSample: UInt64?
@@ -83,6 +89,15 @@ actor NodeAgent {
     var control: LibvirtConnection?
     private var bulkOpening: Task<LibvirtConnection, any Error>?
     var jobs: [Int64: TrackedJob] = [:]
+    /// Jobs whose VM is saved here: their state files and disks stay until restored or discarded.
+    var saved: Set<Int64> = []
+    /// Jobs whose volumes are being made here for a restore or an incoming migration.
+    var receiving: Set<Int64> = []
+    /// After a restart: jobs that were migrating here; their domain here is left for the
+    /// source's agent to keep or destroy (``settleInterruptedMoves(found:)``).
+    var incoming: Set<Int64> = []
+    /// The agent of another node (a migration's other end), set by the driver.
+    var peer: @Sendable (String) -> NodeAgent? = { _ in nil }
     var pools: [Int64: PooledDomain] = [:]
     var cache: ImageCache
     var uploads: [String: Task<Void, any Error>] = [:]
@@ -112,10 +127,15 @@ actor NodeAgent {
     // MARK: - Life
 
     /// Takes charge of the jobs that had VMs here and starts connecting in the background.
-    func begin(adopting: [AdoptedJob]) {
+    func begin(adopting: [AdoptedJob], saved: [Int64], peer: @escaping @Sendable (String) -> NodeAgent?) {
+        self.peer = peer
         for job in adopting {
-            track(TrackedJob(spec: job.spec, phase: .adopted, startedAt: job.startedAt))
+            var tracked = TrackedJob(spec: job.spec, phase: .adopted, startedAt: job.startedAt)
+            if job.suspended { tracked.suspendedAt = WallClock.now() }
+            tracked.move = job.move
+            track(tracked)
         }
+        self.saved.formUnion(saved)
         tasks.append(Task { await self.connect() })
         let resyncInterval = settings.resyncInterval
         tasks.append(Task { [weak self] in
@@ -132,6 +152,9 @@ actor NodeAgent {
             }
         })
     }
+
+    /// After a restart: a job was migrating here; its domain here waits for the source's verdict.
+    func expect(jobID: Int64) { incoming.insert(jobID) }
 
     /// Stops timers and lets go of the connections; VMs keep running for the next daemon.
     func shutdown() async {
@@ -270,7 +293,7 @@ actor NodeAgent {
 
     func track(_ job: TrackedJob) {
         var job = job
-        if job.phase != .preparing { job.walltimeTask = walltimeTimer(job) }
+        if job.phase != .preparing, job.suspendedAt == nil { job.walltimeTask = walltimeTimer(job) }
         jobs[job.spec.jobID] = job
     }
 
@@ -289,9 +312,14 @@ actor NodeAgent {
         let active = try await control.activeDomains()
         let now = WallClock.now()
         var seen = Set<Int64>()
+        var moving: [Int64: DomainRef] = [:]
         for domain in active {
             if let id = JobDomain.jobID(fromName: domain.name) {
-                if let job = jobs[id], job.pool == nil {
+                if let job = jobs[id], job.phase == .adopted, job.move != nil {
+                    moving[id] = domain
+                } else if incoming.contains(id) {
+                    continue
+                } else if let job = jobs[id], job.pool == nil {
                     if job.phase != .preparing { seen.insert(id) }
                     found(id, domain: domain, pool: nil)
                 } else if try await isOurs(domain, control, jobID: id) {
@@ -313,11 +341,12 @@ actor NodeAgent {
                 }
             }
         }
+        seen.formUnion(await settleInterruptedMoves(found: moving))
         for (id, job) in jobs where (job.phase == .running || job.phase == .adopted) && !seen.contains(id) {
             logger.info("resync: the VM of job \(id) on \(node.name) is gone")
             await finish(jobID: id)
         }
-        for (id, job) in jobs where job.phase == .running && seen.contains(id)
+        for (id, job) in jobs where job.phase == .running && seen.contains(id) && job.suspendedAt == nil
             && now > job.startedAt + Double(job.spec.walltime) + settings.walltimeGrace.seconds + 5 {
             logger.info("resync: job \(id) on \(node.name) is past its walltime and grace; destroying")
             if jobs[id]?.stopReason == nil { jobs[id]?.stopReason = .walltime }
@@ -331,7 +360,7 @@ actor NodeAgent {
     }
 
     /// A tracked job's VM is there: remember its domain; an adopted job is watched again.
-    private func found(_ id: Int64, domain: DomainRef, pool: Int64?) {
+    func found(_ id: Int64, domain: DomainRef, pool: Int64?) {
         guard var job = jobs[id] else { return }
         job.domain = domain
         job.pool = pool ?? job.pool
@@ -365,6 +394,7 @@ actor NodeAgent {
     private func sweepVolumes(_ control: LibvirtConnection) async throws {
         let volumes = try await control.volumes(inPool: NodeLayout.jobPool)
         var owners = Set<VMVolumes.Owner>(jobs.keys.map { .job($0) })
+        owners.formUnion(saved.union(receiving).union(incoming).map { .job($0) })
         owners.formUnion(pools.keys.map { .pool($0) })
         owners.formUnion(jobs.values.compactMap { $0.pool.map { .pool($0) } })
         for volume in volumes {

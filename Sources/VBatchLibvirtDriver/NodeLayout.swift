@@ -45,15 +45,17 @@ struct VMVolumes: Sendable, Hashable {
     var overlay: String { prefix + ".qcow2" }
     var cidata: String { prefix + ".cidata" }
     var console: String { prefix + ".console" }
+    /// The VM's memory and device state while it is saved.
+    var saveFile: String { prefix + ".save" }
     /// Every volume such a VM may have.
-    var all: [String] { [jobDisk, outputDisk, overlay, cidata, console] }
+    var all: [String] { [jobDisk, outputDisk, overlay, cidata, console, saveFile] }
 
     static func path(_ volume: String) -> String { "\(NodeLayout.jobPath)/\(volume)" }
 
     /// The owner of a volume of the job pool, from its name; nil for names vbatch never makes.
     static func owner(ofVolume name: String) -> Owner? {
         guard let dot = name.lastIndex(of: "."),
-              ["img", "out", "qcow2", "cidata", "console"].contains(name[name.index(after: dot)...]) else { return nil }
+              ["img", "out", "qcow2", "cidata", "console", "save"].contains(name[name.index(after: dot)...]) else { return nil }
         let stem = name[..<dot]
         if stem.hasPrefix("job-"), let id = Int64(stem.dropFirst(4)) { return .job(id) }
         if stem.hasPrefix("pool-"), let id = Int64(stem.dropFirst(5)) { return .pool(id) }

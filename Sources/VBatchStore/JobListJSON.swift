@@ -61,6 +61,8 @@ enum JobListJSON {
             int(",\"exitCode\":", 16)
             string(",\"reason\":", 17)
             double(",\"cpuTime\":", 18)
+            string(",\"savedNode\":", 19)
+            if sqlite3_column_double(stmt, 20) > 0 { double(",\"pausedSeconds\":", 20) }
             w.raw("}")
         }
         w.raw("]\n")

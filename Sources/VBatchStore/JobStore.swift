@@ -169,7 +169,7 @@ public final class JobStore: Sendable {
         try pool.read { db in
             var settings: [AdminSetting] = []
             let rows = try Row.fetchCursor(db, sql: """
-                SELECT kind, name, flag, value, reason, changed_by, time FROM admin_setting ORDER BY time
+                SELECT kind, name, flag, value, reason, changed_by, time, mode FROM admin_setting ORDER BY time
                 """)
             while let row = try rows.next() {
                 let kind: String = row[0], flag: String = row[2]
@@ -177,7 +177,7 @@ public final class JobStore: Sendable {
                     throw StoreError.corruptRow("admin_setting \(kind) \(flag)")
                 }
                 settings.append(AdminSetting(kind: k, name: row[1], flag: f, value: row[3], reason: row[4],
-                                             changedBy: row[5], time: row[6]))
+                                             changedBy: row[5], time: row[6], mode: row[7]))
             }
             return settings
         }
@@ -187,10 +187,10 @@ public final class JobStore: Sendable {
     public func save(_ setting: AdminSetting) throws {
         try pool.write { db in
             try db.execute(sql: """
-                INSERT OR REPLACE INTO admin_setting (kind, name, flag, value, reason, changed_by, time)
-                VALUES (?, ?, ?, ?, ?, ?, ?)
+                INSERT OR REPLACE INTO admin_setting (kind, name, flag, value, reason, changed_by, time, mode)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                 """, arguments: [setting.kind.rawValue, setting.name, setting.flag.rawValue, setting.value,
-                                 Columns.withoutNUL(setting.reason), setting.changedBy, setting.time])
+                                 Columns.withoutNUL(setting.reason), setting.changedBy, setting.time, setting.mode])
         }
     }
 

@@ -9,7 +9,7 @@ enum JobQueries {
     /// Columns of ``JobInfo``, in the order ``jobInfo(_:)`` decodes them.
     static let jobInfoColumns = """
         id, name, owner, vo, submit_queue, queue, environment, cores, memory_mb, walltime, state,
-        submit_time, start_time, end_time, node, cpus, exit_code, reason, cpu_time
+        submit_time, start_time, end_time, node, cpus, exit_code, reason, cpu_time, saved_node, paused_seconds
         """
 
     static func jobInfo(_ row: Row) throws -> JobInfo {
@@ -33,7 +33,9 @@ enum JobQueries {
             cpus: try Columns.cpus(try row.decode(String?.self, atIndex: 15), job: id),
             exitCode: try row.decode(Int?.self, atIndex: 16),
             reason: try row.decode(String?.self, atIndex: 17),
-            cpuTime: try row.decode(Double?.self, atIndex: 18))
+            cpuTime: try row.decode(Double?.self, atIndex: 18),
+            savedNode: try row.decode(String?.self, atIndex: 19),
+            pausedSeconds: try row.decode(Double.self, atIndex: 20).nonZero)
     }
 
     static func job(_ db: Database, id: Int64) throws -> JobInfo? {
@@ -88,7 +90,7 @@ enum JobQueries {
     static func activeJobs(_ db: Database) throws -> [ActiveJob] {
         let statement = try db.makeStatement(sql: """
             SELECT id, owner, vo, queue, environment, cores, memory_mb, walltime, state, submit_time,
-                   start_time, node, cpus, attempts
+                   start_time, node, cpus, attempts, saved_node, paused_seconds, paused_since, move
             FROM job WHERE end_time IS NULL ORDER BY id
             """)
         var intern = StringInterner()
@@ -119,7 +121,11 @@ enum JobQueries {
                 startTime: try row.decode(Double?.self, atIndex: 10),
                 node: try row.decode(String?.self, atIndex: 11).map { intern($0) },
                 cpus: try Columns.cpus(try row.decode(String?.self, atIndex: 12), job: id),
-                attempts: try row.decode(Int.self, atIndex: 13)))
+                attempts: try row.decode(Int.self, atIndex: 13),
+                savedNode: try row.decode(String?.self, atIndex: 14).map { intern($0) },
+                pausedSeconds: try row.decode(Double.self, atIndex: 15),
+                pausedSince: try row.decode(Double?.self, atIndex: 16),
+                move: try row.decode(String?.self, atIndex: 17).flatMap(JobMove.init(stored:))))
         }
         return result
     }
@@ -155,4 +161,9 @@ enum JobQueries {
                 arguments: try Columns.decodeJSON([String].self, try row.decode(String.self, atIndex: 1)),
                 variables: try Columns.decodeJSON([String: String].self, try row.decode(String.self, atIndex: 2)))
     }
+}
+
+extension Double {
+    /// Nil for zero (a column that is 0 unless something happened).
+    var nonZero: Double? { self == 0 ? nil : self }
 }

@@ -54,9 +54,11 @@ public struct NewSubmission: Sendable, Equatable {
 
 /// One state change of one job, recorded with ``JobStore/record(_:)``.
 ///
-/// `start_time` is set when the job enters ``JobState/starting`` or ``JobState/running``
-/// and has none yet; `end_time` is set when it enters a terminal state. Going back to
-/// ``JobState/queued`` or ``JobState/held`` (a requeue) clears node, CPUs and start time.
+/// `start_time` is set when the job enters an active state and has none yet; `end_time` is
+/// set when it enters a terminal state. Going back to ``JobState/queued`` or
+/// ``JobState/held`` without a `savedNode` (a requeue: run again from the start) clears node,
+/// CPUs, start time and paused time. Time in ``JobState/suspended`` or ``JobState/saved``
+/// (until the job runs again) is summed as paused time.
 public struct Transition: Sendable, Equatable {
     public var id: Int64
     public var state: JobState
@@ -71,14 +73,21 @@ public struct Transition: Sendable, Equatable {
     public var exitCode: Int?
     /// Added to the job's start attempts (e.g. 1 when a VM is created for it).
     public var attemptsDelta: Int
-    /// CPU seconds and largest resident memory the driver measured of the job's VM (nil
-    /// leaves them unchanged); recorded with the terminal transition, they go into its
-    /// accounting record.
+    /// CPU seconds of a piece of the job's run (added to the job's) and largest resident
+    /// memory (the job keeps the largest) the driver measured of its VM; nil leaves them
+    /// unchanged. Summed over the pieces of its last run (a requeue starts a new run), they
+    /// go into its accounting record.
     public var cpuTime: Double?
     public var maxRSSKiB: Int?
+    /// The node holding the job's saved VM (set while it is saved or waits to be restored);
+    /// nil clears it when the job runs again, ends or is requeued, and keeps it otherwise.
+    public var savedNode: String?
+    /// The move of its VM about to begin (recorded before it acts); nil when none is under way.
+    public var move: JobMove?
 
     public init(id: Int64, state: JobState, time: Double, reason: String, node: String? = nil, cpus: [Int]? = nil,
-                exitCode: Int? = nil, attemptsDelta: Int = 0, cpuTime: Double? = nil, maxRSSKiB: Int? = nil) {
+                exitCode: Int? = nil, attemptsDelta: Int = 0, cpuTime: Double? = nil, maxRSSKiB: Int? = nil,
+                savedNode: String? = nil, move: JobMove? = nil) {
         self.id = id
         self.state = state
         self.reason = reason
@@ -89,6 +98,39 @@ public struct Transition: Sendable, Equatable {
         self.attemptsDelta = attemptsDelta
         self.cpuTime = cpuTime
         self.maxRSSKiB = maxRSSKiB
+        self.savedNode = savedNode
+        self.move = move
+    }
+}
+
+/// A move of a job's VM under way, as the store records it (`job.move`).
+public enum JobMove: Sendable, Equatable {
+    /// Saving its VM; `held`: it stays saved until released (a checkpoint), otherwise it is
+    /// restored when slots free (preemption, drain).
+    case save(held: Bool)
+    case restore
+    case migrate(node: String, cpus: [Int])
+
+    /// `save`, `save:held`, `restore`, `migrate:NODE:CPUS`.
+    public var stored: String {
+        switch self {
+        case .save(let held): held ? "save:held" : "save"
+        case .restore: "restore"
+        case .migrate(let node, let cpus): "migrate:\(node):\(Columns.encodeCPUs(cpus))"
+        }
+    }
+
+    public init?(stored: String) {
+        switch stored {
+        case "save": self = .save(held: false)
+        case "save:held": self = .save(held: true)
+        case "restore": self = .restore
+        default:
+            let parts = stored.split(separator: ":", omittingEmptySubsequences: false)
+            guard parts.count == 3, parts[0] == "migrate", !parts[1].isEmpty, let cpus = Columns.decodeCPUs(String(parts[2]))
+            else { return nil }
+            self = .migrate(node: String(parts[1]), cpus: cpus)
+        }
     }
 }
 
@@ -108,10 +150,18 @@ public struct ActiveJob: Sendable, Equatable {
     public var node: String?
     public var cpus: [Int]?
     public var attempts: Int
+    /// The node holding its saved VM, if it has one.
+    public var savedNode: String?
+    /// Time it spent paused (suspended or saved) in finished pauses, and when the current one began.
+    public var pausedSeconds: Double
+    public var pausedSince: Double?
+    /// The move of its VM that was under way.
+    public var move: JobMove?
 
     public init(id: Int64, owner: String, vo: String?, queue: String, environment: String, cores: Int,
                 memoryMB: Int, walltime: Int, state: JobState, submitTime: Double, startTime: Double?,
-                node: String?, cpus: [Int]?, attempts: Int) {
+                node: String?, cpus: [Int]?, attempts: Int, savedNode: String? = nil, pausedSeconds: Double = 0,
+                pausedSince: Double? = nil, move: JobMove? = nil) {
         self.id = id
         self.owner = owner
         self.vo = vo
@@ -126,6 +176,16 @@ public struct ActiveJob: Sendable, Equatable {
         self.node = node
         self.cpus = cpus
         self.attempts = attempts
+        self.savedNode = savedNode
+        self.pausedSeconds = pausedSeconds
+        self.pausedSince = pausedSince
+        self.move = move
+    }
+
+    /// When its walltime began counting, paused time left out: the walltime runs out
+    /// `walltime` seconds of running after this (for a paused job, as of `now`).
+    public func walltimeStart(now: Double) -> Double? {
+        startTime.map { $0 + pausedSeconds + (pausedSince.map { max(0, now - $0) } ?? 0) }
     }
 }
 
@@ -145,8 +205,11 @@ public struct AdminSetting: Sendable, Equatable {
     public var reason: String
     public var changedBy: String
     public var time: Double
+    /// A drain's mode (`finish`, `save`, `migrate`, `requeue`): how it empties the node.
+    public var mode: String?
 
-    public init(kind: Kind, name: String, flag: Flag, value: Bool, reason: String, changedBy: String, time: Double) {
+    public init(kind: Kind, name: String, flag: Flag, value: Bool, reason: String, changedBy: String, time: Double,
+                mode: String? = nil) {
         self.kind = kind
         self.name = name
         self.flag = flag
@@ -154,6 +217,7 @@ public struct AdminSetting: Sendable, Equatable {
         self.reason = reason
         self.changedBy = changedBy
         self.time = time
+        self.mode = mode
     }
 }
 

@@ -8,7 +8,8 @@ struct VBatch: ParsableCommand {
         discussion: "Talks to vbatchd over its Unix socket: --socket PATH, else $VBATCH_SOCKET, else /run/vbatch/vbatchd.sock.",
         version: "0.1.0",
         subcommands: [
-            Submit.self, Status.self, Show.self, ShowOutput.self, Cancel.self, Hold.self, Release.self, History.self,
+            Submit.self, Status.self, Show.self, ShowOutput.self, Cancel.self, Hold.self, Release.self,
+            Suspend.self, Resume.self, Checkpoint.self, History.self,
             Queues.self, Nodes.self, WhoAmI.self, Accounting.self, NodeControl.self, QueueControl.self, Reload.self,
             Image.self, Simulate.self,
         ]

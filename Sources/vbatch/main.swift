@@ -8,7 +8,7 @@ import VBatchClient
 // per job, and parsing it through the root command makes ArgumentParser reflect over every
 // subcommand first (about a millisecond per process).
 //
-// `qsub`, `qstat`, `qdel`, `qhold`, `qrls`, `pbsnodes` and `qmgr` are links to this binary (or
+// `qsub`, `qstat`, `qdel`, `qhold`, `qrls`, `qsig`, `pbsnodes` and `qmgr` are links to this binary (or
 // `vbatch qsub …`): they are dispatched on the program's name before anything else
 // (Sources/vbatch/PBS).
 if let pbs = PBS.dispatch(CommandLine.arguments) {

@@ -211,10 +211,19 @@ struct BLAHTests {
         let resume = try blah.run("vbatch_resume.sh", [String(held.blahID.dropFirst(7))])
         #expect(resume.status == 0, "\(resume.stderr)")
         #expect(try blah.status(held.blahID) == "0[BatchJobId=\"\(held.id)\"; JobStatus=1;]")
-        // vbatch cannot hold a running job: blahpd passes JobStatus 2 and gets a failure.
+        // A running job: suspended (qsig) it is still running to BLAH (it keeps its slots);
+        // held, its VM is saved and BLAH sees it held; resumed, it is restored and runs again.
+        let pbs = try PBSCommands(d)
+        #expect(try pbs.run("qsig", ["-s", "suspend", "\(running.id)"]).status == 0)
+        #expect(try blah.status(running.blahID).hasPrefix("0[BatchJobId=\"\(running.id)\"; JobStatus=2;"))
+        #expect(try pbs.run("qsig", ["-s", "resume", "\(running.id)"]).status == 0)
         let holdRunning = try blah.run("vbatch_hold.sh", [String(running.blahID.dropFirst(7)), "2"])
-        #expect(holdRunning.status != 0 && !holdRunning.stderr.isEmpty)
-        #expect(try Self.state(d, running.id) == .running)
+        #expect(holdRunning.status == 0, "\(holdRunning.stderr)")
+        #expect(try Self.state(d, running.id) == .saved)
+        #expect(try blah.status(running.blahID) == "0[BatchJobId=\"\(running.id)\"; JobStatus=5;]")
+        #expect(try blah.run("vbatch_resume.sh", [String(running.blahID.dropFirst(7))]).status == 0)
+        #expect(try d.wait { try Self.state(d, running.id) == .running })
+        #expect(try blah.status(running.blahID).hasPrefix("0[BatchJobId=\"\(running.id)\"; JobStatus=2;"))
 
         // The daemon gone: an error line, still exit 0.
         d.stop()

@@ -108,7 +108,12 @@ struct DaemonTests {
         #expect(try d.wait { try state(d, running) == .running })
         #expect(try d.vbatch(["hold", String(waiting)]).status == 0)
         #expect(try state(d, waiting) == .held)
-        #expect(try d.vbatch(["hold", String(running)]).status != 0)
+        // Holding a running job saves its VM; released, it is restored and runs on.
+        #expect(try d.vbatch(["hold", String(running)]).status == 0)
+        #expect(try state(d, running) == .saved)
+        #expect(try d.vbatch(["release", String(running)]).status == 0)
+        #expect(try d.wait { try state(d, running) == .running })
+        #expect(try state(d, waiting) == .held)
         #expect(try d.vbatch(["release", String(waiting)]).status == 0)
         #expect(try state(d, waiting) == .queued)
         #expect(try d.vbatch(["cancel", String(waiting)]).status == 0)

@@ -371,8 +371,23 @@ struct PBSTests {
         #expect(hold.status == 0 && hold.stdout.isEmpty && hold.stderr.isEmpty)
         #expect(PBSCommands.attributes(try pbs.run("qstat", ["-f", "\(queued)"]).stdout)["job_state"] == "H")
         #expect(try pbs.run("qhold", ["\(queued)"]).status == 0) // already held
+        // qhold of a running job saves its VM, as Torque checkpoints it: H until qrls restores it.
         let holdRunning = try pbs.run("qhold", ["\(running)"])
-        #expect(holdRunning.status == 170 && holdRunning.stderr.contains("Request invalid for state of job"))
+        #expect(holdRunning.status == 0 && holdRunning.stderr.isEmpty)
+        #expect(PBSCommands.attributes(try pbs.run("qstat", ["-f", "\(running)"]).stdout)["job_state"] == "H")
+        #expect(try d.client.job(running).job.state == .saved)
+        #expect(try pbs.run("qrls", ["\(running)"]).status == 0)
+        #expect(try d.wait { try d.client.job(running).job.state == .running })
+        // qsig -s suspend|resume pauses and continues it (S while suspended); other signals cannot reach a VM.
+        #expect(try pbs.run("qsig", ["-s", "suspend", "\(running).\(Self.server)"]).status == 0)
+        #expect(PBSCommands.attributes(try pbs.run("qstat", ["-f", "\(running)"]).stdout)["job_state"] == "S")
+        #expect(try pbs.run("qsig", ["-s", "suspend", "\(running)"]).status == 0) // already suspended
+        #expect(try pbs.run("qsig", ["-s", "resume", "\(running)"]).status == 0)
+        #expect(PBSCommands.attributes(try pbs.run("qstat", ["-f", "\(running)"]).stdout)["job_state"] == "R")
+        let term = try pbs.run("qsig", ["\(running)"])
+        #expect(term.status == 2 && term.stderr.contains("only the signals suspend and resume"))
+        let resumeQueued = try pbs.run("qsig", ["-s", "resume", "\(queued)"])
+        #expect(resumeQueued.status == 170 && resumeQueued.stderr.contains("invalid state for job - HELD"))
 
         #expect(try pbs.run("qrls", ["\(queued)"]).status == 0)
         #expect(try d.client.job(queued).job.state == .queued)
@@ -667,7 +682,7 @@ struct PBSCommands {
         let files = FileManager.default
         try files.createDirectory(atPath: bin, withIntermediateDirectories: true)
         try files.setAttributes([.posixPermissions: 0o755], ofItemAtPath: bin)
-        for command in ["qsub", "qstat", "qdel", "qhold", "qrls", "pbsnodes", "qmgr"] where !files.fileExists(atPath: bin + "/" + command) {
+        for command in ["qsub", "qstat", "qdel", "qhold", "qrls", "qsig", "pbsnodes", "qmgr"] where !files.fileExists(atPath: bin + "/" + command) {
             try files.createSymbolicLink(atPath: bin + "/" + command, withDestinationPath: DaemonHarness.binaries + "/vbatch")
         }
     }

@@ -3,8 +3,9 @@
 #
 #   vbatch_resume.sh <date>/<id>
 #
-# Releases a held job (`qrls`) back into its queue. Exits 0 on success; otherwise
-# non-zero with the reason on stderr.
+# Releases a held job (`qrls`) back into its queue; a job held while running (its VM saved)
+# is restored where it fits, its work kept. Exits 0 on success; otherwise non-zero with the
+# reason on stderr.
 
 . "$(dirname "$0")/vbatch_common.sh"
 

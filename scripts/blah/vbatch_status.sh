@@ -5,8 +5,9 @@
 #
 # Prints one line per job and always exits 0:
 #   0[BatchJobId="<id>"; JobStatus=<n>; WorkerNode="<node>"; ExitCode=<c>;]
-# with JobStatus 1 idle (queued), 2 running, 3 removed (cancelled, or killed at its
-# walltime, with ExitReason), 4 completed (with ExitCode), 5 held; or
+# with JobStatus 1 idle (queued, or saved and waiting to be restored), 2 running (also while
+# suspended: qstat's S, which keeps the job's slots), 3 removed (cancelled, or killed at its
+# walltime, with ExitReason), 4 completed (with ExitCode), 5 held (also saved by qhold); or
 #   1ERROR: <reason>
 # for a job it cannot report. The state comes from `qstat -f -1`, read as BLAH's
 # pbs_status reads Torque's.
@@ -108,7 +109,7 @@ for requested in "$@"; do
     reason=""
     case $state in
         Q | W | T) status=1 ;;
-        R | E) status=2 ;;
+        R | E | S) status=2 ;;
         H) status=5 ;;
         C)
             case $code in

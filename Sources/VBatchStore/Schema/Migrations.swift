@@ -24,6 +24,9 @@ enum Migrations {
         migrator.registerMigration("v5") { db in
             try db.execute(sql: v5)
         }
+        migrator.registerMigration("v6") { db in
+            try db.execute(sql: v6)
+        }
         return migrator
     }
 
@@ -202,5 +205,106 @@ enum Migrations {
         INSERT INTO admin_setting_v5 SELECT kind, name, flag, value, reason, changed_by, time FROM admin_setting;
         DROP TABLE admin_setting;
         ALTER TABLE admin_setting_v5 RENAME TO admin_setting;
+        """
+
+    /// v6: jobs that stop without ending (suspend, save, preemption, drains that move VMs).
+    ///
+    /// - States `suspended` and `saved` (SQLite cannot change a CHECK: `job` and `job_event`
+    ///   are copied into new tables, their indexes and triggers made again).
+    /// - `saved_node`: the node holding the job's saved VM (state file and disks), while it is
+    ///   saved or queued, or starting, to be restored.
+    /// - `paused_seconds`: time the job spent suspended or saved, over its pieces;
+    ///   `paused_since`: when the current pause began. Walltime and the accounting record's
+    ///   wall time leave both out.
+    /// - `move`: a move of its VM under way (`save`, `restore`, `migrate:NODE:CPUS`), recorded
+    ///   before it starts so that a restarted daemon finds exactly one copy.
+    /// - `cpu_time` adds up the pieces (the writer adds each piece's CPU time).
+    /// - `admin_setting.mode`: how a drain empties its node (`finish`, `save`, `migrate`, `requeue`).
+    static let v6 = """
+        CREATE TABLE job_v6 (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            name TEXT NOT NULL,
+            owner TEXT NOT NULL,
+            uid INTEGER NOT NULL,
+            vo TEXT,
+            submit_queue TEXT NOT NULL,
+            queue TEXT NOT NULL,
+            environment TEXT NOT NULL,
+            cores INTEGER NOT NULL CHECK (cores >= 1),
+            memory_mb INTEGER NOT NULL CHECK (memory_mb >= 0),
+            walltime INTEGER NOT NULL CHECK (walltime >= 0),
+            state TEXT NOT NULL
+                CHECK (state IN ('queued', 'held', 'starting', 'running', 'suspended', 'saved',
+                                 'completed', 'failed', 'cancelled')),
+            submit_time REAL NOT NULL,
+            start_time REAL,
+            end_time REAL,
+            node TEXT,
+            cpus TEXT,
+            exit_code INTEGER,
+            reason TEXT,
+            attempts INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),
+            payload_id INTEGER NOT NULL REFERENCES job_payload(id),
+            cpu_time REAL CHECK (cpu_time IS NULL OR cpu_time >= 0),
+            max_rss_kib INTEGER CHECK (max_rss_kib IS NULL OR max_rss_kib >= 0),
+            saved_node TEXT,
+            paused_seconds REAL NOT NULL DEFAULT 0 CHECK (paused_seconds >= 0),
+            paused_since REAL,
+            move TEXT,
+            CHECK ((end_time IS NOT NULL) = (state IN ('completed', 'failed', 'cancelled')))
+        );
+        INSERT INTO job_v6 (id, name, owner, uid, vo, submit_queue, queue, environment, cores, memory_mb, walltime,
+                            state, submit_time, start_time, end_time, node, cpus, exit_code, reason, attempts,
+                            payload_id, cpu_time, max_rss_kib)
+        SELECT id, name, owner, uid, vo, submit_queue, queue, environment, cores, memory_mb, walltime,
+               state, submit_time, start_time, end_time, node, cpus, exit_code, reason, attempts,
+               payload_id, cpu_time, max_rss_kib
+        FROM job;
+        -- Ids are never reused: the new table's sequence goes on from the old one's.
+        INSERT INTO sqlite_sequence (name, seq)
+            SELECT 'job_v6', seq FROM sqlite_sequence
+            WHERE name = 'job' AND NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'job_v6');
+        UPDATE sqlite_sequence SET seq = max(seq, coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'job'), 0))
+            WHERE name = 'job_v6';
+        CREATE TABLE job_event_v6 (
+            id INTEGER PRIMARY KEY,
+            job_id INTEGER NOT NULL REFERENCES job(id) ON DELETE CASCADE,
+            time REAL NOT NULL,
+            state TEXT NOT NULL
+                CHECK (state IN ('queued', 'held', 'starting', 'running', 'suspended', 'saved',
+                                 'completed', 'failed', 'cancelled')),
+            reason TEXT NOT NULL
+        );
+        INSERT INTO job_event_v6 SELECT id, job_id, time, state, reason FROM job_event;
+        DROP TABLE job_event;
+        DROP TABLE job;
+        ALTER TABLE job_v6 RENAME TO job;
+        ALTER TABLE job_event_v6 RENAME TO job_event;
+        CREATE INDEX job_end ON job(end_time);
+        CREATE INDEX job_owner_end ON job(owner, end_time);
+        CREATE INDEX job_payload_ref ON job(payload_id);
+        CREATE INDEX job_event_job ON job_event(job_id);
+        CREATE TRIGGER job_terminal_is_final
+        BEFORE UPDATE OF state ON job
+        WHEN OLD.state IN ('completed', 'failed', 'cancelled') AND NEW.state IS NOT OLD.state
+        BEGIN
+            SELECT RAISE(ABORT, 'a terminal job state never changes');
+        END;
+        CREATE TRIGGER job_accounting
+        AFTER UPDATE OF end_time ON job
+        WHEN OLD.end_time IS NULL AND NEW.end_time IS NOT NULL
+        BEGIN
+            INSERT INTO accounting (job_id, name, owner, uid, vo, submit_queue, queue, environment, node, cores,
+                                    memory_mb, walltime_limit, submit_time, start_time, end_time, wall_seconds,
+                                    cpu_seconds, max_rss_kib, state, exit_code, reason, grid_subject)
+            VALUES (NEW.id, NEW.name, NEW.owner, NEW.uid, NEW.vo, NEW.submit_queue, NEW.queue, NEW.environment,
+                    CASE WHEN NEW.start_time IS NULL THEN NULL ELSE NEW.node END, NEW.cores, NEW.memory_mb,
+                    NEW.walltime, NEW.submit_time, NEW.start_time, NEW.end_time,
+                    CASE WHEN NEW.start_time IS NULL THEN 0
+                         ELSE max(NEW.end_time - NEW.start_time - NEW.paused_seconds, 0) END,
+                    coalesce(NEW.cpu_time, 0), NEW.max_rss_kib, NEW.state, NEW.exit_code, coalesce(NEW.reason, ''),
+                    (SELECT json_extract(variables, '$.VBATCH_GRID_SUBJECT') FROM job_payload WHERE id = NEW.payload_id));
+        END;
+        ALTER TABLE admin_setting ADD COLUMN mode TEXT;
         """
 }

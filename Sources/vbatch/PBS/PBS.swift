@@ -8,7 +8,7 @@ import Darwin
 import VBatchAPI
 import VBatchClient
 
-/// The PBS/Torque-compatible commands: `qsub`, `qstat`, `qdel`, `qhold`, `qrls`, and for
+/// The PBS/Torque-compatible commands: `qsub`, `qstat`, `qdel`, `qhold`, `qrls`, `qsig`, and for
 /// the information systems of grid CEs `pbsnodes` and `qmgr`.
 ///
 /// They are links to the `vbatch` binary, which dispatches on the name it was run as
@@ -16,7 +16,7 @@ import VBatchClient
 /// They speak the same API as `vbatch` and print what Torque prints, because grid CEs
 /// (BLAH's PBS scripts, ARC's PBS backend) parse that output. See docs/grid-ce.md.
 enum PBS {
-    static let commands: Set<String> = ["qsub", "qstat", "qdel", "qhold", "qrls", "pbsnodes", "qmgr"]
+    static let commands: Set<String> = ["qsub", "qstat", "qdel", "qhold", "qrls", "qsig", "pbsnodes", "qmgr"]
 
     /// The PBS command `argv` asks for, with its arguments: by the program's name (a
     /// `qsub` link to `vbatch`), or as `vbatch qsub …`. Nil for every other invocation.
@@ -37,6 +37,7 @@ enum PBS {
         case "qstat": status = Qstat.run(arguments, context)
         case "qdel": status = QJobAction.run(.delete, arguments, context)
         case "qhold": status = QJobAction.run(.hold, arguments, context)
+        case "qsig": status = QJobAction.signal(arguments, context)
         case "pbsnodes": status = Pbsnodes.run(arguments, context)
         case "qmgr": status = Qmgr.run(arguments, context)
         default: status = QJobAction.run(.release, arguments, context)

@@ -263,8 +263,8 @@ struct PBSServer {
             for job in try context.client.jobs(all: true) {
                 switch job.state {
                 case .queued: server.queued += 1
-                case .held: server.held += 1
-                case .starting, .running: server.running += 1
+                case .held, .saved: server.held += 1
+                case .starting, .running, .suspended: server.running += 1
                 case .completed, .failed, .cancelled: break // counted from the history below
                 }
             }

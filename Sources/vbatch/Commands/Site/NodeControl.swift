@@ -12,9 +12,13 @@ struct NodeControl: ParsableCommand {
 
     struct Drain: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Start no new job on the nodes; their running jobs finish.")
+            abstract: "Start no new job on the nodes; their running jobs finish, or leave as --mode says.",
+            discussion: """
+                --mode finish (the default) lets running jobs run to their end. save saves each job's VM                 and restores it on another node (or here, once resumed); migrate moves each VM live to                 another node, falling back to save and restore elsewhere; requeue stops each job and runs                 it again from the start elsewhere. Jobs in pooled VMs always finish. vbatch nodes shows                 the progress; the drain goes on after a vbatchd restart.
+                """)
         @OptionGroup var options: Options
-        func run() throws { try options.apply(enabled: false) }
+        @Option(help: "finish, save, migrate or requeue.") var mode: DrainMode = .finish
+        func run() throws { try options.apply(enabled: false, mode: mode) }
     }
 
     struct Fence: ParsableCommand {
@@ -50,7 +54,7 @@ struct NodeControl: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Put the nodes back in service (also after a fence, or failed starts took them out).")
         @OptionGroup var options: Options
-        func run() throws { try options.apply(enabled: true) }
+        func run() throws { try options.apply(enabled: true, mode: nil) }
     }
 
     struct Options: ParsableArguments {
@@ -59,14 +63,15 @@ struct NodeControl: ParsableCommand {
         @Option(help: "Why (shown by vbatch nodes).") var reason: String?
 
         /// Sets every node; reports each failure and fails if any did.
-        func apply(enabled: Bool) throws {
+        func apply(enabled: Bool, mode: DrainMode?) throws {
             let client = connection.client()
             var failed = false
             for name in nodes {
                 do {
-                    let node = try client.setNode(name, NodeStateRequest(enabled: enabled, reason: reason))
+                    let node = try client.setNode(name, NodeStateRequest(enabled: enabled, reason: reason, mode: mode))
                     let running = node.jobs.count == 1 ? "1 job running" : "\(node.jobs.count) jobs running"
-                    Output.print("\(node.name): " + (node.enabled ? "in service" : node.jobs.isEmpty ? "drained" : "draining (\(running))") + "\n")
+                    let how = mode.map { $0 == .finish ? "" : ", \($0.rawValue)" } ?? ""
+                    Output.print("\(node.name): " + (node.enabled ? "in service" : node.jobs.isEmpty ? "drained" : "draining (\(running)\(how))") + "\n")
                 } catch {
                     Output.error("\(name): \(error)")
                     failed = true
@@ -76,3 +81,5 @@ struct NodeControl: ParsableCommand {
         }
     }
 }
+
+extension DrainMode: ExpressibleByArgument {}
