@@ -19,6 +19,7 @@ extension Engine {
         guard job.state == .running, let run = scheduler.runningJob(id), !moving.contains(id) else {
             throw EngineError.conflict("job \(id) is \(job.state.rawValue)\(moving.contains(id) ? " and moving" : ""); only running jobs can be suspended")
         }
+        try checkFound(id)
         moving.insert(id)
         defer { moving.remove(id) }
         do { try await driver.suspend(jobID: id) } catch {
@@ -52,6 +53,13 @@ extension Engine {
         return try store.job(id) ?? job
     }
 
+    /// Refuses to move a job whose VM the driver has not found again since a restart.
+    private func checkFound(_ id: Int64) throws {
+        guard !awaitingReattach.contains(id) else {
+            throw EngineError.conflict("job \(id)'s VM has not been found again since vbatchd restarted; try again shortly")
+        }
+    }
+
     // MARK: - Save, restore
 
     /// `vbatch checkpoint` and `qhold` of a running job: saves its VM on its node and frees its
@@ -73,6 +81,7 @@ extension Engine {
         }
         guard !run.pooled else { throw EngineError.conflict("job \(id) runs in a pooled VM, which cannot be saved") }
         guard !moving.contains(id) else { throw EngineError.conflict("job \(id) is already being moved") }
+        try checkFound(id)
         let node = configuration.nodes[run.node].name
         moving.insert(id)
         defer { moving.remove(id) }
@@ -152,7 +161,7 @@ extension Engine {
     /// Migrates a running job's VM live to a node the scheduler picks; false (the job runs on
     /// where it was) if no node may take it or the migration failed or took too long.
     func migrateJob(_ id: Int64, reason: String) async -> Bool {
-        guard let run = scheduler.runningJob(id), !run.pooled, !moving.contains(id),
+        guard let run = scheduler.runningJob(id), !run.pooled, !moving.contains(id), !awaitingReattach.contains(id),
               (try? store.job(id)?.state) == .running else { return false }
         guard let target = scheduler.planMove(id) else { return false }
         let source = configuration.nodes[run.node].name
@@ -231,7 +240,8 @@ extension Engine {
         let name = configuration.nodes[node].name
         let why = "node \(name) drained (\(mode.rawValue))"
         for id in scheduler.runningJobs(node: node).sorted() {
-            guard nodeStatus[node].drainMode == mode, let run = scheduler.runningJob(id), run.node == node, !run.pooled else { continue }
+            guard nodeStatus[node].drainMode == mode, let run = scheduler.runningJob(id), run.node == node, !run.pooled,
+                  !awaitingReattach.contains(id), run.moveTarget == nil else { continue }
             switch mode {
             case .finish:
                 return

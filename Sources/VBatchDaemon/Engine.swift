@@ -33,6 +33,8 @@ public actor Engine {
     var restoring: [Int64: (source: String, walltimeUsed: Double)] = [:]
     /// After a restart: jobs whose save was under way, and whether it was to hold them.
     var savingHeld: [Int64: Bool] = [:]
+    /// After a restart: jobs whose VM the driver has not found again yet; no move touches them.
+    var awaitingReattach: Set<Int64> = []
     /// Failed start attempts of active jobs (only jobs that had one).
     var attempts: [Int64: Int] = [:]
     /// Per node: reachable or not, drained, fenced, taken out after start failures.
@@ -135,6 +137,7 @@ public actor Engine {
                 }
                 if let spec = launchSpec(job.id) {
                     adopted.append(AdoptedJob(spec: spec, startedAt: startedAt, suspended: job.state == .suspended, move: move))
+                    awaitingReattach.insert(job.id)
                 }
                 if job.state == .running, job.move == nil { scheduler.setPreemptible(job.id, true) }
             default:
@@ -528,9 +531,16 @@ public actor Engine {
             }
             record(Transition(id: id, state: state, time: time, reason: reason))
             scheduler.setPreemptible(id, state == .running)
+            awaitingReattach.remove(id)
             if cancelReasons[id] != nil { await driver.cancel(jobID: id) }
+            // A drain that empties this node waited for the job's VM to be found again.
+            if let mode = nodeStatus[run.node].drainMode, mode != .finish {
+                let node = run.node
+                Task { await self.emptyNode(node) }
+            }
         case .saved(let id, let nodeName, let time):
             guard let run = scheduler.runningJob(id), configuration.nodes[run.node].name == nodeName else { return }
+            awaitingReattach.remove(id)
             let held = savingHeld.removeValue(forKey: id) ?? false
             let used = (suspendedSince.removeValue(forKey: id) ?? time) - run.startTime
             scheduler.park(id, savedOn: run.node, walltimeUsed: used, held: held, now: time)
@@ -539,6 +549,7 @@ public actor Engine {
             requestCycle()
         case .migrated(let id, let nodeName, let time):
             guard let run = scheduler.runningJob(id), let target = run.moveTarget, target.nodeName == nodeName else { return }
+            awaitingReattach.remove(id)
             scheduler.completeMove(id)
             scheduler.setPreemptible(id, true)
             record(Transition(id: id, state: .running, time: time,
@@ -552,6 +563,7 @@ public actor Engine {
         case .ended(let id, let nodeName, let outcome, let time, let usage):
             // An event of an earlier run of the job (its node was fenced) is not this run's end.
             guard let run = scheduler.runningJob(id), configuration.nodes[run.node].name == nodeName else { return }
+            awaitingReattach.remove(id)
             let node = nodeName
             func ending(_ state: JobState, _ reason: String, exitCode: Int? = nil) -> Transition {
                 Transition(id: id, state: state, time: time, reason: reason, exitCode: exitCode,
@@ -595,6 +607,7 @@ public actor Engine {
     func finish(_ id: Int64, _ time: Double, _ transition: Transition) {
         scheduler.finish(id, now: time)
         attempts[id] = nil
+        awaitingReattach.remove(id)
         suspendedSince[id] = nil
         requeueReasons[id] = nil
         record(transition)

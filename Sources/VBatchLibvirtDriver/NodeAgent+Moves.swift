@@ -348,8 +348,9 @@ extension NodeAgent {
                         found(id, domain: domain, pool: nil)
                     }
                 case nil:
-                    // The other end cannot tell yet: decide at a later resync.
+                    // The other end cannot tell yet: decide at the next resync, soon.
                     kept.insert(id)
+                    resyncSoon()
                 }
             }
         }

@@ -304,6 +304,14 @@ actor NodeAgent {
         do { try await resync() } catch { logger.warning("resync of \(node.name) failed: \(error)") }
     }
 
+    /// A resync soon, not at the next period: something waits on it (a move to settle).
+    func resyncSoon(after delay: Duration = .seconds(2)) {
+        tasks.append(Task { [weak self] in
+            try? await Task.sleep(for: delay)
+            await self?.periodicResync()
+        })
+    }
+
     /// Compares what libvirt runs with what this agent tracks: adopted VMs found are watched
     /// again, tracked VMs that are gone end, VMs and volumes of jobs not tracked are removed,
     /// and a VM past its walltime and grace (its timer fired while the node was away) is destroyed.
