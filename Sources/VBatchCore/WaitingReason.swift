@@ -7,7 +7,11 @@ extension Scheduler {
         let q = Int(job.queue)
         let queue = queues[q]
         let environment = environments[Int(job.environment)]
-        if job.held { return "held: it starts only once released" }
+        if job.held {
+            return job.savedOn >= 0
+                ? "saved on \(configuration.nodes[Int(job.savedOn)].name): it is restored only once released"
+                : "held: it starts only once released"
+        }
         if !queueStarted[q] { return "queue \(queue.name) is stopped" }
         if let max = queue.maxRunning, queueRunning[q] >= max {
             return "queue \(queue.name) runs as many jobs as it allows (max_running = \(max))"
@@ -26,6 +30,10 @@ extension Scheduler {
         let size = "\(cores) core\(cores == 1 ? "" : "s") and \(Quantities.formatMemory(memory))"
         if !enabled.contains(where: { configuration.nodes[$0].slots >= cores && configuration.nodes[$0].memoryMB >= memory }) {
             return "no node in service serving queue \(queue.name) has \(size) in all"
+        }
+        if let victims = preemptionsFor[id], !victims.isEmpty {
+            return "making room: \(victims.count) job\(victims.count == 1 ? "" : "s") of lower-priority queues "
+                + "being preempted (\(victims.sorted().map(String.init).joined(separator: ", ")))"
         }
         if let r = lastReservation, r.jobID == id {
             let wait = max(0, Int((r.startTime - now).rounded(.up)))

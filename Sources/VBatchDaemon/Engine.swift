@@ -214,8 +214,11 @@ public actor Engine {
 
     public func job(_ id: Int64, caller: Caller) throws -> JobDetail {
         let job = try authorizedJob(id, caller: caller)
-        return JobDetail(job: job, history: try store.history(id), waiting: scheduler.waitingReason(id, now: WallClock.now()),
-                         node: nodeNote(ofJob: id))
+        var waiting = scheduler.waitingReason(id, now: WallClock.now())
+        if job.state == .queued, let saved = job.savedNode, let reason = waiting {
+            waiting = "its VM is saved on \(saved) and resumes where it fits; \(reason)"
+        }
+        return JobDetail(job: job, history: try store.history(id), waiting: waiting, node: nodeNote(ofJob: id))
     }
 
     /// Cancels a job: a waiting job at once, a running one by destroying its VM.

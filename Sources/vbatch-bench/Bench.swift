@@ -32,12 +32,15 @@ struct Bench: AsyncParsableCommand {
     var syntheticTrace = false
 
     @Option(name: .long, help: ArgumentHelp(
-        "The repository: its scripts start the test worker nodes for P9–P12 and clean this machine's libvirtd after P4, P5.",
+        "The repository: its scripts start the test worker nodes for P9–P14 and clean this machine's libvirtd after P4, P5.",
         valueName: "DIR"))
     var repository = "."
 
     @Option(name: .long, help: "Size of the disk image P9 uploads, in MiB.")
     var p9Megabytes = 256
+
+    @Option(name: .long, help: "Moves per side for P13 and P14 (median of these).")
+    var moveRuns = 3
 
     func wants(_ key: String) -> Bool { only.isEmpty || only.contains(key) }
 
@@ -120,7 +123,7 @@ struct Bench: AsyncParsableCommand {
                                       target: 300, lowerIsBetter: true, note: "median of \(vmRuns)"))
             }
         }
-        if ["P9", "P10", "P11", "P12", "nodecosts"].contains(where: wants) {
+        if ["P9", "P10", "P11", "P12", "P13", "P14", "nodecosts"].contains(where: wants) {
             try await nodeFigures(&figures)
         }
         report(figures)
@@ -128,10 +131,10 @@ struct Bench: AsyncParsableCommand {
 
     var repositoryPath: String { URL(fileURLWithPath: repository).standardizedFileURL.path }
 
-    /// P9–P12 on three test worker nodes (and 197 addresses that never answer), started here and removed after.
+    /// P9–P14 on three test worker nodes (and 197 addresses that never answer), started here and removed after.
     func nodeFigures(_ figures: inout [Figure]) async throws {
         let guestPath = URL(fileURLWithPath: guest).standardizedFileURL.path
-        log("P9–P12: starting the test worker nodes (scripts/test-hosts.sh)")
+        log("P9–P14: starting the test worker nodes (scripts/test-hosts.sh)")
         let hosts = try NodeBenchmarks.Hosts(repository: repositoryPath)
         defer { withExtendedLifetime(hosts) {} }  // its deinit removes the test hosts
         do {
@@ -158,6 +161,20 @@ struct Bench: AsyncParsableCommand {
                                       extra: [("hung_ms", round3(h.hung)), ("healthy_ms", round3(h.healthy))]))
                 figures.append(Figure(key: "P12", value: Double(h.threads), unit: "threads", target: 64, lowerIsBetter: true,
                                       note: "200 configured nodes, 197 never answering, during P11"))
+            }
+            if wants("P13") {
+                log("P13: save on one node + restore on another, vbatch over virsh save + volume copy + virsh restore")
+                let (v, r) = try MoveBenchmarks.saveRestore(hosts, guest: guestPath, runs: moveRuns)
+                figures.append(Figure(key: "P13", value: round3(v / r), unit: "× raw", target: 1.2, lowerIsBetter: true,
+                                      note: "vbatch \(round3(v)) s, raw virsh \(round3(r)) s (medians of \(moveRuns))",
+                                      extra: [("vbatch_s", round3(v)), ("raw_s", round3(r))]))
+            }
+            if wants("P14") {
+                log("P14: live migration with the disks, vbatch drain --mode migrate over virsh migrate --live --copy-storage-inc")
+                let (v, r) = try MoveBenchmarks.liveMigration(hosts, guest: guestPath, runs: moveRuns)
+                figures.append(Figure(key: "P14", value: round3(v / r), unit: "× raw", target: 1.2, lowerIsBetter: true,
+                                      note: "vbatch \(round3(v)) s, raw virsh \(round3(r)) s (medians of \(moveRuns))",
+                                      extra: [("vbatch_s", round3(v)), ("raw_s", round3(r))]))
             }
             if wants("nodecosts") {
                 log("Per-node costs of the daemon: 1 and 3 live nodes, 197 that never answer, an idle node's traffic")
