@@ -376,11 +376,14 @@ struct PBSTests {
         #expect(holdRunning.status == 0 && holdRunning.stderr.isEmpty)
         #expect(PBSCommands.attributes(try pbs.run("qstat", ["-f", "\(running)"]).stdout)["job_state"] == "H")
         #expect(try d.client.job(running).job.state == .saved)
+        // ARC's scan takes a job `qstat -a` still lists as not finished: saved (H) and suspended (S) are listed.
+        #expect(try pbs.run("qstat", ["-a"]).stdout.split(separator: "\n").first { $0.hasPrefix("\(running).") }?.contains(" H ") == true)
         #expect(try pbs.run("qrls", ["\(running)"]).status == 0)
         #expect(try d.wait { try d.client.job(running).job.state == .running })
         // qsig -s suspend|resume pauses and continues it (S while suspended); other signals cannot reach a VM.
         #expect(try pbs.run("qsig", ["-s", "suspend", "\(running).\(Self.server)"]).status == 0)
         #expect(PBSCommands.attributes(try pbs.run("qstat", ["-f", "\(running)"]).stdout)["job_state"] == "S")
+        #expect(try pbs.run("qstat", ["-a"]).stdout.split(separator: "\n").first { $0.hasPrefix("\(running).") }?.contains(" S ") == true)
         #expect(try pbs.run("qsig", ["-s", "suspend", "\(running)"]).status == 0) // already suspended
         #expect(try pbs.run("qsig", ["-s", "resume", "\(running)"]).status == 0)
         #expect(PBSCommands.attributes(try pbs.run("qstat", ["-f", "\(running)"]).stdout)["job_state"] == "R")

@@ -187,6 +187,59 @@ final class RemoteMoveTests {
         #expect(try hosts.hosts.allSatisfy { try hosts.volumes($0.name, pool: "vbatch-jobs").isEmpty })
     }
 
+    @Test("a VM on a qcow2 overlay migrates live with its overlay: what the payload wrote to its disk comes along")
+    func overlayMigratesWithTheVM() throws {
+        let d = try DaemonHarness(site: hosts.site(count: 2), queues: ["disk.toml": """
+            [queue.disk]
+            type = "execution"
+            environments = ["diskguest"]
+            walltime_max = "1h"
+            """])
+        // A qcow2 base whose first bytes are a marker the job reads from /dev/vda.
+        let raw = d.configDirectory + "/images/disk.raw"
+        var bytes = Array("VBATCH-BASE-IMAGE-MARKER\n".utf8)
+        bytes += [UInt8](repeating: 0, count: (4 << 20) - bytes.count)
+        try Data(bytes).write(to: URL(fileURLWithPath: raw))
+        let convert = try DaemonHarness.run("/usr/bin/qemu-img", ["convert", "-f", "raw", "-O", "qcow2", raw,
+                                                                  d.configDirectory + "/images/disk.qcow2"], environment: [:], stdin: nil)
+        #expect(convert.status == 0, "\(convert.stderr)")
+        try """
+            [image.diskguest]
+            boot = "kernel"
+            kernel = "testguest/out/vmlinuz"
+            initrd = "testguest/out/initrd.img"
+            cmdline = "console=ttyS0 quiet panic=-1 cryptomgr.notests"
+            memory = "256mb"
+            disk = "disk.qcow2"
+            format = "qcow2"
+            """.write(toFile: d.configDirectory + "/images/diskguest.toml", atomically: true, encoding: .utf8)
+        try d.start()
+        try d.waitNodes(["wn1", "wn2"], link: "up")
+        #expect(try d.vbatch(["node", "drain", "wn2"]).status == 0)
+        // Written into the overlay on wn1 before the migration, read back on wn2 after it.
+        let id = try d.submitJobs("""
+            #!/bin/sh
+            echo written-on-the-first-host | dd of=/dev/vda bs=512 seek=2048 conv=notrunc 2>/dev/null
+            sync
+            n=0
+            while [ "$n" -lt 20 ]; do n=$((n + 1)); sleep 1; done
+            head -c 24 /dev/vda; echo
+            dd if=/dev/vda bs=512 skip=2048 count=1 2>/dev/null | head -n 1
+            """, ["-q", "disk"])[0]
+        try letItCount(d, id, seconds: 6)
+        #expect(try d.client.job(id).job.node == "wn1")
+        #expect(try d.vbatch(["node", "resume", "wn2"]).status == 0)
+        #expect(try d.vbatch(["node", "drain", "wn1", "--mode", "migrate"]).status == 0)
+        #expect(try d.wait(timeout: 120) { try d.client.job(id).job.node == "wn2" })
+        #expect(try d.client.job(id).history.contains { $0.reason.hasPrefix("migrated live from wn1 to wn2") })
+        let info = try hosts.exec("wn2", "qemu-img info -U /var/lib/vbatch/jobs/job-\(id).qcow2").stdout
+        #expect(info.contains("backing file: /var/lib/vbatch/images/"), "the overlay on wn2 keeps its backing file: \(info)")
+        try d.waitEnded([id])
+        #expect(try d.client.job(id).job.exitCode == 0)
+        #expect(try d.client.output(id).stdout == "VBATCH-BASE-IMAGE-MARKER\nwritten-on-the-first-host\n")
+        #expect(try hosts.volumes("wn1", pool: "vbatch-jobs").isEmpty && hosts.volumes("wn2", pool: "vbatch-jobs").isEmpty)
+    }
+
     // MARK: - (e) preemption
 
     @Test("a high-priority job preempts a low one on a full host; the saved job resumes afterwards and counts on")
