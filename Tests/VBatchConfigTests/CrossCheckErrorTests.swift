@@ -329,3 +329,45 @@ private func oneWay(_ extra: String) -> [String: String?] {
         ])
     }
 }
+
+/// `preempts` names execution queues of lower priority; `preempt_mode` needs it.
+@Suite struct PreemptionConfigTests {
+    static let queues = """
+        [queue.high]
+        type = "execution"
+        priority = 10
+        environments = ["guest"]
+        walltime_max = "1h"
+        preempts = ["low", "equal", "grid", "nosuch", "high"]
+
+        [queue.low]
+        type = "execution"
+        environments = ["guest"]
+        walltime_max = "1h"
+        preempt_mode = "requeue"
+
+        [queue.equal]
+        type = "execution"
+        priority = 10
+        environments = ["guest"]
+        walltime_max = "1h"
+        """
+
+    @Test func preemptsOnlyLowerPriorityExecutionQueues() throws {
+        try ConfigFixture(["queues/p.toml": Self.queues]).errorsMatch([
+            ("queues/p.toml", 6, "queue.high.preempts", "equal has priority 10, not lower than this queue's 10"),
+            ("queues/p.toml", 6, "queue.high.preempts", "grid is a routing queue"),
+            ("queues/p.toml", 6, "queue.high.preempts", "unknown queue nosuch"),
+            ("queues/p.toml", 6, "queue.high.preempts", "a queue cannot preempt itself"),
+            ("queues/p.toml", 12, "queue.low.preempt_mode", "has no effect without preempts"),
+        ])
+    }
+
+    @Test func aValidPreemptingQueueLoads() throws {
+        let queues = Self.queues.replacingOccurrences(of: "[\"low\", \"equal\", \"grid\", \"nosuch\", \"high\"]", with: "[\"low\"]\npreempt_mode = \"cancel\"")
+            .replacingOccurrences(of: "preempt_mode = \"requeue\"\n", with: "")
+        let configuration = try ConfigFixture(["queues/p.toml": queues]).load()
+        let high = try #require(configuration.executionQueues.first { $0.name == "high" })
+        #expect(high.preempts == ["low"] && high.preemptMode == .cancel)
+    }
+}
