@@ -31,6 +31,17 @@ extension Scheduler {
         return saved
     }
 
+    /// Whether a node's hypervisor answers: saved jobs whose state file is on a node that does
+    /// not are not restored (not even elsewhere) until it does.
+    public mutating func setNodeReachable(_ node: Int, _ reachable: Bool) {
+        nodeReachable[node] = reachable
+    }
+
+    /// Waiting jobs whose saved VM is on `node`.
+    public func savedJobs(on node: Int) -> [Int64] {
+        pending.values.filter { $0.savedOn == Int32(node) }.map(\.id).sorted()
+    }
+
     /// A waiting saved job whose saved VM is gone (its node lost it, or an operator requeued
     /// it): it starts anew when placed.
     public mutating func forgetSaved(_ id: Int64) {

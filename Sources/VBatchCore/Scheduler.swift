@@ -27,6 +27,8 @@ public struct Scheduler: Sendable {
 
     // Nodes.
     var nodeEnabled: [Bool]
+    /// Answers its hypervisor (a drained node may still be a saved VM's source).
+    var nodeReachable: [Bool]
     var freeSlots: [CPUSet]
     var freeMemory: [Int]
     /// Running jobs of each queue on each node, `[node * queues.count + queue]`.
@@ -73,6 +75,7 @@ public struct Scheduler: Sendable {
 
         let nodes = configuration.nodes
         nodeEnabled = nodes.map(\.enabled)
+        nodeReachable = Array(repeating: true, count: nodes.count)
         freeSlots = nodes.map { CPUSet(count: $0.slots, full: true) }
         freeMemory = nodes.map(\.memoryMB)
         nodeQueueJobs = Array(repeating: 0, count: nodes.count * queues.count)
@@ -246,6 +249,8 @@ public struct Scheduler: Sendable {
                 cursors.push(next, priority: priority, factor: factor)
             }
             if job.held { continue }
+            // A saved job's state file is on its node: nothing to restore while that node is away.
+            if job.savedOn >= 0, !nodeReachable[Int(job.savedOn)] { continue }
             if let max = queues[q].maxRunning, queueRunning[q] >= max {
                 cursors.removeAll { $0.list / voNames.count == q }
                 continue

@@ -13,6 +13,9 @@ extension Scheduler {
                 : "held: it starts only once released"
         }
         if !queueStarted[q] { return "queue \(queue.name) is stopped" }
+        if job.savedOn >= 0, !nodeReachable[Int(job.savedOn)] {
+            return "its saved VM is on \(configuration.nodes[Int(job.savedOn)].name), which cannot be reached now"
+        }
         if let max = queue.maxRunning, queueRunning[q] >= max {
             return "queue \(queue.name) runs as many jobs as it allows (max_running = \(max))"
         }

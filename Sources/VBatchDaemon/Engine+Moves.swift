@@ -204,7 +204,7 @@ extension Engine {
     /// Carries out a scheduler's preemption: the victim is saved (restored when slots free),
     /// requeued (run again from the start) or cancelled, as the preempting queue says.
     func preempt(_ p: Preemption) async {
-        guard let run = scheduler.runningJob(p.victim) else { return }
+        guard scheduler.runningJob(p.victim) != nil else { return }
         let winner = scheduler.pendingJob(p.forJob).map { scheduler.queues[Int($0.queue)] }
         let why = "preempted on \(p.nodeName) by job \(p.forJob)" + (winner.map { " of queue \($0.name) (priority \($0.priority))" } ?? "")
         logger.notice("job \(p.victim): \(why) (\(p.mode.rawValue))")
@@ -224,7 +224,6 @@ extension Engine {
             } else {
                 cancelReasons[p.victim] = "cancelled: \(why)"
             }
-            _ = run
             await driver.cancel(jobID: p.victim)
         }
     }
@@ -239,9 +238,18 @@ extension Engine {
         defer { nodeStatus[node].emptying = false }
         let name = configuration.nodes[node].name
         let why = "node \(name) drained (\(mode.rawValue))"
-        for id in scheduler.runningJobs(node: node).sorted() {
-            guard nodeStatus[node].drainMode == mode, let run = scheduler.runningJob(id), run.node == node, !run.pooled,
-                  !awaitingReattach.contains(id), run.moveTarget == nil else { continue }
+        // Jobs are taken one at a time, looking again after each: a job whose VM is found
+        // again meanwhile (after a restart) is taken too; one that could not be moved is not
+        // tried again in this round.
+        var tried = Set<Int64>()
+        func next() -> Int64? {
+            scheduler.runningJobs(node: node).sorted().first { id in
+                guard !tried.contains(id), let run = scheduler.runningJob(id) else { return false }
+                return !run.pooled && run.moveTarget == nil && !awaitingReattach.contains(id) && !moving.contains(id)
+            }
+        }
+        while nodeStatus[node].drainMode == mode, let id = next() {
+            tried.insert(id)
             switch mode {
             case .finish:
                 return

@@ -12,6 +12,7 @@ extension Engine {
     /// Puts the node's status into the scheduler: it takes jobs only when nothing says otherwise.
     func refreshNode(_ node: Int) {
         scheduler.setNodeEnabled(node, nodeStatus[node].schedulable)
+        scheduler.setNodeReachable(node, nodeStatus[node].link == .up && nodeStatus[node].fenced == nil)
     }
 
     func nodeUp(_ name: String) {
@@ -45,7 +46,9 @@ extension Engine {
         for (node, status) in nodeStatus.enumerated() {
             guard case .unreachable(let reason, _) = status.link else { continue }
             for id in scheduler.runningJobs(node: node) {
-                guard let run = scheduler.runningJob(id), now >= leaseEnd(of: run) else { continue }
+                // A suspended VM's lease does not run (the guest's clock stops with it): it may
+                // be there still, so the job waits for the node or a fence.
+                guard let run = scheduler.runningJob(id), suspendedSince[id] == nil, now >= leaseEnd(of: run) else { continue }
                 await loseJob(id, reason: "node \(configuration.nodes[node].name) unreachable (\(reason)) past the VM's lease: "
                     + "the VM is off", now: now)
             }
@@ -59,6 +62,20 @@ extension Engine {
             await loseJob(id, reason: reason, now: now)
         }
         for pooled in scheduler.poolVMIDs(node: node) { _ = scheduler.releasePoolVM(pooled) }
+        // Saved VMs on the node are gone with it: those jobs run again from the start, or fail.
+        for id in scheduler.savedJobs(on: node) {
+            guard let job = scheduler.pendingJob(id) else { continue }
+            let queue = scheduler.queues[Int(job.queue)]
+            let why = "\(reason); its saved VM was there"
+            if queue.onNodeLoss == .requeue {
+                scheduler.forgetSaved(id)
+                record(Transition(id: id, state: job.held ? .held : .queued, time: now,
+                                  reason: "\(why); it runs again from the start (on_node_loss = requeue)"))
+            } else {
+                scheduler.removePending(id)
+                record(Transition(id: id, state: .failed, time: now, reason: "\(why) (on_node_loss = fail)"))
+            }
+        }
         await driver.forget(node: configuration.nodes[node].name)
         requestCycle()
     }

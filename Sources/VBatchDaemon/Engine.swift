@@ -118,7 +118,8 @@ public actor Engine {
                 }
                 let startedAt = job.walltimeStart(now: now) ?? now
                 scheduler.adopt(pending, node: node, slots: slots, startTime: startedAt)
-                if job.state == .suspended { suspendedSince[job.id] = job.pausedSince ?? now }
+                // Its walltime start already counts the pause until now (as the agent's suspendedAt does).
+                if job.state == .suspended { suspendedSince[job.id] = now }
                 var move: VMMove?
                 switch job.move {
                 case .save(let held)?:
@@ -525,12 +526,14 @@ public actor Engine {
             var reason = "VM re-adopted on \(nodeName) after vbatchd restarted"
             if let restore = restoring.removeValue(forKey: id) {
                 reason = "VM restored on \(nodeName) (the restore under way when vbatchd stopped completed)"
-                if restore.source != nodeName { await driver.discard(savedJob: id, node: restore.source) }
+                // The saved copy goes (on the same node: only its state file).
+                await driver.discard(savedJob: id, node: restore.source)
             } else if run.moveTarget != nil {
                 scheduler.cancelMove(id)
                 reason += "; the live migration under way then did not complete"
-            } else if savingHeld.removeValue(forKey: id) != nil {
-                reason += "; the save under way then did not complete"
+            } else if savingHeld[id] != nil {
+                // Kept: libvirt may still be writing the save, and then the VM stops as saved.
+                reason += "; the save under way then had not completed"
             }
             record(Transition(id: id, state: state, time: time, reason: reason))
             scheduler.setPreemptible(id, state == .running)
@@ -611,6 +614,7 @@ public actor Engine {
         scheduler.finish(id, now: time)
         attempts[id] = nil
         awaitingReattach.remove(id)
+        savingHeld[id] = nil
         suspendedSince[id] = nil
         requeueReasons[id] = nil
         record(transition)

@@ -19,15 +19,7 @@ extension NodeAgent {
             try await stage(files, image: spec.environment.name)
             try await uploadJobDisk(spec, spool: spec.spoolDirectory)
             try await createVMVolumes(volumes, image: spec.environment, files: files, outputDiskMB: spec.outputDiskMB)
-            if spec.environment.agent == .cloudInit {
-                guard let agent = FileManager.default.contents(atPath: settings.agentPath) else {
-                    throw DriverError("cannot read the guest agent for the cloud-init seed at \(settings.agentPath)")
-                }
-                let local = spec.spoolDirectory + "/cidata.img"
-                try CloudInitDisk.write(to: local, jobID: id, agent: [UInt8](agent))
-                defer { unlink(local) }
-                try await uploadVolume(local, as: volumes.cidata)
-            }
+            try await uploadSeed(spec, as: volumes.cidata)
             let xml = try DomainXML.render(JobDomain.spec(for: spec, boot: JobDomain.BootFiles(files)))
             let domain = try await control.createTransient(xml: xml)
             let startedAt = WallClock.now()
@@ -61,6 +53,19 @@ extension NodeAgent {
         }
         defer { unlink(local) }
         try await uploadVolume(local, as: VMVolumes(owner: .job(spec.jobID)).jobDisk, capacityBytes: UInt64(image.count))
+    }
+
+    /// For images without the guest agent: the cloud-init seed that delivers it, made in the
+    /// job's spool and uploaded.
+    func uploadSeed(_ spec: LaunchSpec, as name: String) async throws {
+        guard spec.environment.agent == .cloudInit else { return }
+        guard let agent = FileManager.default.contents(atPath: settings.agentPath) else {
+            throw DriverError("cannot read the guest agent for the cloud-init seed at \(settings.agentPath)")
+        }
+        let local = spec.spoolDirectory + "/cidata.img"
+        try CloudInitDisk.write(to: local, jobID: spec.jobID, agent: [UInt8](agent))
+        defer { unlink(local) }
+        try await uploadVolume(local, as: name)
     }
 
     /// A new volume in the job pool with the contents of a local file (and, if `capacityBytes`

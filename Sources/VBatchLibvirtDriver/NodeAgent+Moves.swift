@@ -199,15 +199,7 @@ extension NodeAgent {
             await deleteVolumes(volumes)
             try await uploadJobDisk(spec, spool: spec.spoolDirectory)
             try await createVMVolumes(volumes, image: spec.environment, files: files, outputDiskMB: spec.outputDiskMB)
-            if spec.environment.agent == .cloudInit {
-                guard let agent = FileManager.default.contents(atPath: settings.agentPath) else {
-                    throw DriverError("cannot read the guest agent for the cloud-init seed at \(settings.agentPath)")
-                }
-                let local = spec.spoolDirectory + "/cidata.img"
-                try CloudInitDisk.write(to: local, jobID: id, agent: [UInt8](agent))
-                defer { unlink(local) }
-                try await uploadVolume(local, as: volumes.cidata)
-            }
+            try await uploadSeed(spec, as: volumes.cidata)
             return control
         } catch {
             receiving.remove(id)
@@ -319,7 +311,9 @@ extension NodeAgent {
                                 time: WallClock.now()))
                 }
             case .migrating(let target, let cpus):
-                let control = try? upConnection()
+                // This runs inside the resync that brings the node up: the connection is there,
+                // the node not yet `up`.
+                let control = try? connected()
                 let here: DomainState? = if let domain, let control { try? await control.state(domain) } else { nil }
                 let other = peer(target)
                 if let domain, here == .running {

@@ -17,17 +17,11 @@ enum MoveBenchmarks {
     /// drained, until the job runs again), over `virsh save`, volume copies through this
     /// machine (`vol-download`, `vol-upload`) and `virsh restore`. Medians, seconds.
     static func saveRestore(_ hosts: NodeBenchmarks.Hosts, guest: String, runs: Int) throws -> (vbatch: Double, raw: Double) {
-        let daemon = try DaemonProcess(site: hosts.site(), image: VMBenchmarks.testguestImage(guest), environment: "testguest",
-                                       started: true, queueNodes: ["wn1", "wn2"])
+        let daemon = try daemonOnTwoHosts(hosts, guest: guest)
         defer { daemon.stop() }
-        try NodeBenchmarks.waitUp(daemon, ["wn1", "wn2"])
-        _ = try daemon.client.pushImage("testguest", ImagePushRequest(nodes: ["wn1", "wn2"]))
         var vbatch: [Double] = []
         for _ in 0..<runs {
-            _ = try daemon.client.setNode("wn1", NodeStateRequest(enabled: true))
-            _ = try daemon.client.setNode("wn2", NodeStateRequest(enabled: false))
-            let id = try runningJob(daemon, on: "wn1")
-            _ = try daemon.client.setNode("wn2", NodeStateRequest(enabled: true))
+            let id = try jobOnWn1(daemon)
             _ = try daemon.client.setNode("wn1", NodeStateRequest(enabled: false))
             let start = monotonic()
             _ = try daemon.client.checkpoint(id)
@@ -62,17 +56,11 @@ enum MoveBenchmarks {
     /// until the job's history says it migrated), over `virsh migrate --live --copy-storage-inc`
     /// with the destination's volumes made beforehand. Medians, seconds.
     static func liveMigration(_ hosts: NodeBenchmarks.Hosts, guest: String, runs: Int) throws -> (vbatch: Double, raw: Double) {
-        let daemon = try DaemonProcess(site: hosts.site(), image: VMBenchmarks.testguestImage(guest), environment: "testguest",
-                                       started: true, queueNodes: ["wn1", "wn2"])
+        let daemon = try daemonOnTwoHosts(hosts, guest: guest)
         defer { daemon.stop() }
-        try NodeBenchmarks.waitUp(daemon, ["wn1", "wn2"])
-        _ = try daemon.client.pushImage("testguest", ImagePushRequest(nodes: ["wn1", "wn2"]))
         var vbatch: [Double] = []
         for _ in 0..<runs {
-            _ = try daemon.client.setNode("wn1", NodeStateRequest(enabled: true))
-            _ = try daemon.client.setNode("wn2", NodeStateRequest(enabled: false))
-            let id = try runningJob(daemon, on: "wn1")
-            _ = try daemon.client.setNode("wn2", NodeStateRequest(enabled: true))
+            let id = try jobOnWn1(daemon)
             let start = WallClock.now()
             _ = try daemon.client.setNode("wn1", NodeStateRequest(enabled: false, mode: .migrate))
             var moved: Double?
@@ -99,12 +87,26 @@ enum MoveBenchmarks {
 
     // MARK: - Helpers
 
-    /// Submits a sleeper and waits until its payload runs on `node` (its start marker).
-    static func runningJob(_ daemon: DaemonProcess, on node: String) throws -> Int64 {
+    /// A daemon on the test hosts whose bench queue runs on wn1 and wn2, with the test guest
+    /// cached on both.
+    static func daemonOnTwoHosts(_ hosts: NodeBenchmarks.Hosts, guest: String) throws -> DaemonProcess {
+        let daemon = try DaemonProcess(site: hosts.site(), image: VMBenchmarks.testguestImage(guest), environment: "testguest",
+                                       started: true, queueNodes: ["wn1", "wn2"])
+        try NodeBenchmarks.waitUp(daemon, ["wn1", "wn2"])
+        _ = try daemon.client.pushImage("testguest", ImagePushRequest(nodes: ["wn1", "wn2"]))
+        return daemon
+    }
+
+    /// Submits a sleeper with only wn1 in service and waits until its VM runs there; then both
+    /// nodes are in service.
+    static func jobOnWn1(_ daemon: DaemonProcess) throws -> Int64 {
+        _ = try daemon.client.setNode("wn1", NodeStateRequest(enabled: true))
+        _ = try daemon.client.setNode("wn2", NodeStateRequest(enabled: false))
         let id = try daemon.client.submit(SubmitRequest(queue: "bench", walltime: 3600, script: sleeper)).ids[0]
         try waitFor(90) { try daemon.client.job(id).job.state == .running }
-        guard try daemon.client.job(id).job.node == node else { throw BenchError("job \(id) did not start on \(node)") }
+        guard try daemon.client.job(id).job.node == "wn1" else { throw BenchError("job \(id) did not start on wn1") }
         usleep(3_000_000)  // the guest boots on
+        _ = try daemon.client.setNode("wn2", NodeStateRequest(enabled: true))
         return id
     }
 

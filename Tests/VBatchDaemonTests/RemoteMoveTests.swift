@@ -70,8 +70,9 @@ final class RemoteMoveTests {
         Thread.sleep(forTimeInterval: seconds)
     }
 
-    /// The job completed once, counted 1…`ticks` without a gap, and its guest never restarted
-    /// nor saw its clock jump: the uptime rises by about a second per line. Returns the largest step.
+    /// The job completed once and started anew once, counted 1…`ticks` without a gap, and its
+    /// guest never restarted nor saw its clock jump: the uptime rises by about a second per
+    /// line. Returns the largest step.
     @discardableResult
     func expectUnbrokenCount(_ d: DaemonHarness, _ id: Int64, ticks: Int) throws -> Double {
         let detail = try d.client.job(id)
@@ -79,6 +80,9 @@ final class RemoteMoveTests {
         #expect(job.state == .completed && job.exitCode == 0,
                 "job \(id): \(detail.history.map { "\($0.state.rawValue): \($0.reason)" }.joined(separator: "\n"))\n\(d.daemonLog.suffix(3000))")
         #expect(try d.states(id).filter { $0 == "completed" }.count == 1)
+        // It started anew once: every later piece was a resume, a restore or a migration.
+        let fresh = detail.history.filter { $0.reason.hasPrefix("VM running on") }
+        #expect(fresh.count == 1, "started anew \(fresh.count) times: \(detail.history.map(\.reason))")
         #expect(try d.client.output(id).stdout == "counted to \(ticks)\n")
         let text = String(decoding: try d.client.file(id, path: "output/count.txt"), as: UTF8.self)
         let lines = text.split(separator: "\n").map { $0.split(separator: " ") }
@@ -189,30 +193,8 @@ final class RemoteMoveTests {
 
     @Test("a VM on a qcow2 overlay migrates live with its overlay: what the payload wrote to its disk comes along")
     func overlayMigratesWithTheVM() throws {
-        let d = try DaemonHarness(site: hosts.site(count: 2), queues: ["disk.toml": """
-            [queue.disk]
-            type = "execution"
-            environments = ["diskguest"]
-            walltime_max = "1h"
-            """])
-        // A qcow2 base whose first bytes are a marker the job reads from /dev/vda.
-        let raw = d.configDirectory + "/images/disk.raw"
-        var bytes = Array("VBATCH-BASE-IMAGE-MARKER\n".utf8)
-        bytes += [UInt8](repeating: 0, count: (4 << 20) - bytes.count)
-        try Data(bytes).write(to: URL(fileURLWithPath: raw))
-        let convert = try DaemonHarness.run("/usr/bin/qemu-img", ["convert", "-f", "raw", "-O", "qcow2", raw,
-                                                                  d.configDirectory + "/images/disk.qcow2"], environment: [:], stdin: nil)
-        #expect(convert.status == 0, "\(convert.stderr)")
-        try """
-            [image.diskguest]
-            boot = "kernel"
-            kernel = "testguest/out/vmlinuz"
-            initrd = "testguest/out/initrd.img"
-            cmdline = "console=ttyS0 quiet panic=-1 cryptomgr.notests"
-            memory = "256mb"
-            disk = "disk.qcow2"
-            format = "qcow2"
-            """.write(toFile: d.configDirectory + "/images/diskguest.toml", atomically: true, encoding: .utf8)
+        // 4 MiB: the payload writes 1 MiB in.
+        let d = try DaemonHarness.withDiskGuest(site: hosts.site(count: 2), megabytes: 4)
         try d.start()
         try d.waitNodes(["wn1", "wn2"], link: "up")
         #expect(try d.vbatch(["node", "drain", "wn2"]).status == 0)

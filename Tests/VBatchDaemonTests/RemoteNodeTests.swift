@@ -99,30 +99,7 @@ final class RemoteNodeTests {
 
     @Test("a disk image runs from a qcow2 overlay created on the host over the cached base")
     func diskImageWithOverlay() throws {
-        let d = try DaemonHarness(site: hosts.site(count: 1), queues: ["disk.toml": """
-            [queue.disk]
-            type = "execution"
-            environments = ["diskguest"]
-            walltime_max = "1h"
-            """])
-        // A qcow2 base whose first bytes are a marker the job reads from /dev/vda.
-        let raw = d.configDirectory + "/images/disk.raw"
-        var bytes = Array("VBATCH-BASE-IMAGE-MARKER\n".utf8)
-        bytes += [UInt8](repeating: 0, count: (1 << 20) - bytes.count)
-        try Data(bytes).write(to: URL(fileURLWithPath: raw))
-        let convert = try DaemonHarness.run("/usr/bin/qemu-img", ["convert", "-f", "raw", "-O", "qcow2", raw,
-                                                                  d.configDirectory + "/images/disk.qcow2"], environment: [:], stdin: nil)
-        #expect(convert.status == 0, "\(convert.stderr)")
-        try """
-            [image.diskguest]
-            boot = "kernel"
-            kernel = "testguest/out/vmlinuz"
-            initrd = "testguest/out/initrd.img"
-            cmdline = "console=ttyS0 quiet panic=-1 cryptomgr.notests"
-            memory = "256mb"
-            disk = "disk.qcow2"
-            format = "qcow2"
-            """.write(toFile: d.configDirectory + "/images/diskguest.toml", atomically: true, encoding: .utf8)
+        let d = try DaemonHarness.withDiskGuest(site: hosts.site(count: 1))
         try d.start()
         try d.waitNodes(["wn1"], link: "up")
         let id = try d.submitJobs("""

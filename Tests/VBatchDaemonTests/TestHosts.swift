@@ -117,3 +117,36 @@ struct TestHosts {
         if r.status != 0 { throw HarnessError("ip link set v\(host): \(r.stderr)") }
     }
 }
+
+extension DaemonHarness {
+    /// A daemon (not started yet) on `site` with a queue `disk` of the catalogue entry
+    /// `diskguest`: the test guest's kernel and initrd with a qcow2 disk image of `megabytes`
+    /// MiB whose first bytes are the marker `VBATCH-BASE-IMAGE-MARKER`, which a job reads
+    /// from /dev/vda (the VM runs from an overlay on it).
+    static func withDiskGuest(site: String, megabytes: Int = 1) throws -> DaemonHarness {
+        let d = try DaemonHarness(site: site, queues: ["disk.toml": """
+            [queue.disk]
+            type = "execution"
+            environments = ["diskguest"]
+            walltime_max = "1h"
+            """])
+        let raw = d.configDirectory + "/images/disk.raw"
+        var bytes = Array("VBATCH-BASE-IMAGE-MARKER\n".utf8)
+        bytes += [UInt8](repeating: 0, count: (megabytes << 20) - bytes.count)
+        try Data(bytes).write(to: URL(fileURLWithPath: raw))
+        let convert = try run("/usr/bin/qemu-img", ["convert", "-f", "raw", "-O", "qcow2", raw, d.configDirectory + "/images/disk.qcow2"],
+                              environment: [:], stdin: nil)
+        guard convert.status == 0 else { throw HarnessError("qemu-img convert: \(convert.stderr)") }
+        try """
+            [image.diskguest]
+            boot = "kernel"
+            kernel = "testguest/out/vmlinuz"
+            initrd = "testguest/out/initrd.img"
+            cmdline = "console=ttyS0 quiet panic=-1 cryptomgr.notests"
+            memory = "256mb"
+            disk = "disk.qcow2"
+            format = "qcow2"
+            """.write(toFile: d.configDirectory + "/images/diskguest.toml", atomically: true, encoding: .utf8)
+        return d
+    }
+}

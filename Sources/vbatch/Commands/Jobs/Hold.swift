@@ -4,18 +4,11 @@ import VBatchClient
 /// `vbatch hold JOB...`
 struct Hold: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "hold", abstract: "Hold queued jobs: they will not start until released.")
+        commandName: "hold", abstract: "Hold jobs: queued ones will not start until released; running ones are saved (checkpoint).")
 
-    @OptionGroup var connection: ConnectionOptions
-
-    @Argument(help: ArgumentHelp("Job ids.", valueName: "JOB"), transform: JobID.parse)
-    var jobs: [Int64]
-
-    func validate() throws {
-        guard !jobs.isEmpty else { throw ValidationError("name at least one job id") }
-    }
+    @OptionGroup var targets: JobTargets
 
     func run() throws {
-        try JobAction.run(jobs, client: connection.client()) { (client, id) throws(ClientError) in try client.hold(id) }
+        try targets.run { (client, id) throws(ClientError) in try client.hold(id) }
     }
 }

@@ -1,8 +1,27 @@
+import ArgumentParser
 import VBatchAPI
 import VBatchClient
 
-/// The shared body of `cancel`, `hold` and `release`: act on each job in turn, print
-/// `ID STATE` for each success and one error line for each failure, fail if any failed.
+/// The arguments of the commands that act on jobs by id (`cancel`, `hold`, `release`,
+/// `suspend`, `resume`, `checkpoint`): the connection and one or more job ids.
+struct JobTargets: ParsableArguments {
+    @OptionGroup var connection: ConnectionOptions
+
+    @Argument(help: ArgumentHelp("Job ids.", valueName: "JOB"), transform: JobID.parse)
+    var jobs: [Int64]
+
+    func validate() throws {
+        guard !jobs.isEmpty else { throw ValidationError("name at least one job id") }
+    }
+
+    /// Runs `action` on each job (``JobAction/run(_:client:_:)``).
+    func run(_ action: (VBatchClient, Int64) throws(ClientError) -> JobInfo) throws {
+        try JobAction.run(jobs, client: connection.client(), action)
+    }
+}
+
+/// The shared body of the job commands: act on each job in turn, print `ID STATE` for each
+/// success and one error line for each failure, fail if any failed.
 enum JobAction {
     static func run(_ ids: [Int64], client: VBatchClient, _ action: (VBatchClient, Int64) throws(ClientError) -> JobInfo) throws {
         var failed = 0

@@ -4,19 +4,12 @@ import VBatchClient
 /// `vbatch suspend JOB…`: pause running jobs' VMs; they keep their slots.
 struct Suspend: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "suspend",
-        abstract: "Pause running jobs: their VMs stop, keeping their CPUs and memory; walltime stops counting.")
+        commandName: "suspend", abstract: "Pause running jobs: their VMs stop, keeping their CPUs and memory; walltime stops counting.")
 
-    @OptionGroup var connection: ConnectionOptions
-    @Argument(help: ArgumentHelp("Job ids.", valueName: "JOB"), transform: JobID.parse)
-    var jobs: [Int64]
-
-    func validate() throws {
-        guard !jobs.isEmpty else { throw ValidationError("name at least one job id") }
-    }
+    @OptionGroup var targets: JobTargets
 
     func run() throws {
-        try JobAction.run(jobs, client: connection.client()) { (client, id) throws(ClientError) in try client.suspend(id) }
+        try targets.run { (client, id) throws(ClientError) in try client.suspend(id) }
     }
 }
 
@@ -25,39 +18,26 @@ struct Resume: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "resume", abstract: "Let suspended jobs run on where they stopped.")
 
-    @OptionGroup var connection: ConnectionOptions
-    @Argument(help: ArgumentHelp("Job ids.", valueName: "JOB"), transform: JobID.parse)
-    var jobs: [Int64]
-
-    func validate() throws {
-        guard !jobs.isEmpty else { throw ValidationError("name at least one job id") }
-    }
+    @OptionGroup var targets: JobTargets
 
     func run() throws {
-        try JobAction.run(jobs, client: connection.client()) { (client, id) throws(ClientError) in try client.resume(id) }
+        try targets.run { (client, id) throws(ClientError) in try client.resume(id) }
     }
 }
 
 /// `vbatch checkpoint JOB…`: save running jobs' VMs and free their slots until released.
 struct Checkpoint: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "checkpoint",
-        abstract: "Save running jobs' VMs to their nodes and free their slots; vbatch release restores them.",
+        commandName: "checkpoint", abstract: "Save running jobs' VMs to their nodes and free their slots; vbatch release restores them.",
         discussion: """
             A saved job keeps everything its VM had in memory and on its disks. Released, it waits in its \
             queue and is restored where it fits: on the node it was saved on, or on another one (its state \
             file and disks are moved there). Time spent saved does not count against its walltime.
             """)
 
-    @OptionGroup var connection: ConnectionOptions
-    @Argument(help: ArgumentHelp("Job ids.", valueName: "JOB"), transform: JobID.parse)
-    var jobs: [Int64]
-
-    func validate() throws {
-        guard !jobs.isEmpty else { throw ValidationError("name at least one job id") }
-    }
+    @OptionGroup var targets: JobTargets
 
     func run() throws {
-        try JobAction.run(jobs, client: connection.client()) { (client, id) throws(ClientError) in try client.checkpoint(id) }
+        try targets.run { (client, id) throws(ClientError) in try client.checkpoint(id) }
     }
 }
