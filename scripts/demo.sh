@@ -4,7 +4,8 @@
 # network namespaces, reached over qemu+tls with certificates the demo makes, sharing no
 # file with the daemon: scripts/test-hosts.sh), starts vbatchd with the shipped queues and
 # images, routes a handful of jobs through the `grid` routing queue into QEMU VMs on the
-# three nodes, and shows where they went, the nodes' image caches, outputs and histories.
+# three nodes, and shows where they went, the nodes' image caches, outputs and histories;
+# then drains a node for maintenance by migrating its running job live to another one.
 # Idempotent: each run starts from a fresh state directory under var/demo; the daemon, the
 # worker nodes and the VMs are stopped at the end, also when a step fails.
 set -euo pipefail
@@ -125,6 +126,39 @@ for id in $(echo "$pair" | head -1) $forever; do run "$bin/vbatch" show "$id"; d
 step "Accounting: one record per finished job, with the CPU time libvirt measured of its VM"
 run "$bin/vbatch" accounting --all --records
 run "$bin/vbatch" accounting --all --by queue
+
+step "Maintenance: a node is emptied by live migration while its job runs on, counting"
+cat > "$demo/count.sh" <<'SH'
+#!/bin/sh
+n=0
+while [ "$n" -lt 20 ]; do
+    n=$((n + 1)); read up idle < /proc/uptime
+    echo "count $n at guest uptime $up"
+    sleep 1
+done
+SH
+# The live migration goes between the two hosts: this machine takes no new job meanwhile.
+run "$bin/vbatch" node drain localhost --reason "demo: the next job runs on the hosts"
+count=$(run "$bin/vbatch" submit "$demo/count.sh" -q grid -N counter -l walltime=1h)
+echo "$count"
+node=""
+for _ in $(seq 300); do
+    node=$("$bin/vbatch" show "$count" | sed -n 's/^ *node: *\([^ ]*\).*/\1/p' | head -1)
+    [[ $("$bin/vbatch" status --all) == *running* && -n $node ]] && break; sleep 0.2
+done
+sleep 6
+run "$bin/vbatch" node drain "$node" --mode migrate --reason "kernel update"
+for _ in $(seq 300); do
+    [[ $("$bin/vbatch" show "$count") == *"migrated live"* ]] && break; sleep 0.2
+done
+run "$bin/vbatch" nodes
+for _ in $(seq 300); do
+    [[ $("$bin/vbatch" status --all --json) == "[]"* ]] && break; sleep 0.5
+done
+run "$bin/vbatch" show "$count"
+echo "(the count goes on across the move: the guest's uptime never jumps back)"
+run "$bin/vbatch" output "$count"
+run "$bin/vbatch" node resume localhost "$node"
 
 step "Done. State, spool (outputs, console logs) and the daemon log are in $demo"
 echo "(stopping vbatchd and the worker nodes; VMs and volumes are removed)"

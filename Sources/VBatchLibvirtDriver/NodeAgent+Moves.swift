@@ -265,10 +265,11 @@ extension NodeAgent {
         let piece = VMPiece(usage: jobs[jobID]?.usage, walltimeUsed: walltimeUsed(job))
         let startedAt = jobs[jobID]?.startedAt ?? job.startedAt
         jobs[jobID]?.walltimeTask?.cancel()
-        jobs[jobID] = nil
         await target.adoptMigrant(spec, domain: moved, startedAt: startedAt)
+        // Still tracked here (moving) until its volumes are gone, so no resync sweeps them first.
         await fetchConsole(VMVolumes(owner: .job(jobID)).console, to: job.spec.spoolDirectory + "/console-\(node.name).log")
         await deleteVolumes(VMVolumes(owner: .job(jobID)))
+        jobs[jobID] = nil
         logger.info("job \(jobID) migrated live from \(node.name) to \(target.node.name)")
         return piece
     }

@@ -325,7 +325,8 @@ actor NodeAgent {
             if let id = JobDomain.jobID(fromName: domain.name) {
                 if let job = jobs[id], job.phase == .adopted, job.move != nil {
                     moving[id] = domain
-                } else if incoming.contains(id) {
+                } else if incoming.contains(id) || receiving.contains(id) {
+                    // Arriving by migration (or, after a restart, waiting for its source's verdict).
                     continue
                 } else if let job = jobs[id], job.pool == nil {
                     if job.phase != .preparing { seen.insert(id) }

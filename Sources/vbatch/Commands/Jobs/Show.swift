@@ -44,10 +44,14 @@ struct Show: ParsableCommand {
             ("start time", Format.time(j.startTime)),
             ("end time", Format.time(j.endTime)),
         ]
+        let paused = j.pausedSeconds ?? 0
         if let start = j.startTime {
             let end = j.endTime ?? start
-            if j.endTime != nil, end >= start { fields.append(("run time", Format.walltime(Int(end - start)))) }
+            if j.endTime != nil, end >= start { fields.append(("run time", Format.walltime(Int(max(0, end - start - paused))))) }
         }
+        // Suspended or saved: time that did not count against the walltime.
+        if paused > 0 { fields.append(("paused", Format.walltime(Int(paused)))) }
+        if let saved = j.savedNode { fields.append(("saved on", Format.text(saved))) }
         if let cpu = j.cpuTime { fields.append(("cpu time", Quantities.formatHMS(Int(cpu.rounded())))) }
         fields.append(("node", Format.text(j.node)))
         fields.append(("cpus", j.cpus.map { $0.map(String.init).joined(separator: ",") } ?? "-"))
