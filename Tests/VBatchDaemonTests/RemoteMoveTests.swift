@@ -129,6 +129,29 @@ final class RemoteMoveTests {
         #expect(record.wallSeconds < (job.endTime ?? 0) - (job.startTime ?? 0) - 30, "accounting leaves the pause out")
     }
 
+    @Test("the walltime is still enforced after a suspend and a save: the job is killed once it has run its walltime")
+    func walltimeEnforcedAcrossPauses() throws {
+        let d = try harness(count: 2)
+        let id = try d.submitJobs("#!/bin/sh\nsleep 600\n", ["-q", "low", "-l", "walltime=40"]).first!
+        try letItCount(d, id, seconds: 8)
+        #expect(try d.vbatch(["suspend", String(id)]).status == 0)
+        Thread.sleep(forTimeInterval: 15)
+        #expect(try d.vbatch(["resume", String(id)]).status == 0)
+        Thread.sleep(forTimeInterval: 5)
+        #expect(try d.vbatch(["checkpoint", String(id)]).status == 0)
+        Thread.sleep(forTimeInterval: 15)
+        #expect(try d.vbatch(["release", String(id)]).status == 0)
+        try d.waitEnded([id], timeout: 240)
+        let detail = try d.client.job(id)
+        let job = detail.job
+        #expect(job.state == .failed && (job.reason ?? "").contains("walltime of 40s exceeded"),
+                "\(detail.history.map { "\($0.state.rawValue): \($0.reason)" })")
+        // It ran its 40 s (and the grace), not 40 s of wall-clock time: the 30 s paused did not count.
+        let ran = (job.endTime ?? 0) - (job.startTime ?? 0) - (job.pausedSeconds ?? 0)
+        #expect(ran >= 38 && ran < 40 + 10 + 15, "ran \(ran) s besides \(job.pausedSeconds ?? 0) s paused")
+        #expect((job.pausedSeconds ?? 0) >= 28)
+    }
+
     // MARK: - (b) save here, restore there
 
     @Test("saved on one host and restored on another, the count goes on; walltime and accounting leave the saved time out")
