@@ -182,7 +182,10 @@ public struct QueueInfo: Codable, Sendable, Equatable {
     public var maxRunning: Int?
     public var maxQueued: Int?
     public var maxRunningPerUser: Int?
+    /// Waiting jobs, held ones included.
     public var queued: Int
+    /// Of the waiting jobs, those held (by a hold, or saved until released).
+    public var held: Int?
     public var running: Int
     /// Who changed `enabled` or `started` at run time, and why (`vbatch queue stop …`).
     public var note: String?
@@ -191,7 +194,7 @@ public struct QueueInfo: Codable, Sendable, Equatable {
                 destinations: [String]? = nil, environments: [String]? = nil, walltimeMax: Int? = nil,
                 walltimeDefault: Int? = nil, maxCores: Int? = nil, maxMemoryMB: Int? = nil, vos: [String]? = nil,
                 nodes: [String]? = nil, maxJobsPerNode: Int? = nil, maxRunning: Int? = nil, maxQueued: Int? = nil,
-                maxRunningPerUser: Int? = nil, queued: Int, running: Int, note: String? = nil) {
+                maxRunningPerUser: Int? = nil, queued: Int, held: Int? = nil, running: Int, note: String? = nil) {
         self.name = name
         self.kind = kind
         self.description = description
@@ -211,6 +214,7 @@ public struct QueueInfo: Codable, Sendable, Equatable {
         self.maxQueued = maxQueued
         self.maxRunningPerUser = maxRunningPerUser
         self.queued = queued
+        self.held = held
         self.running = running
         self.note = note
     }

@@ -48,6 +48,8 @@ public struct Scheduler: Sendable {
     var preemptionsFor: [Int64: Set<Int64>] = [:]
     var queueRunning: [Int]
     private var queueWaiting: [Int]
+    /// Waiting jobs held (or saved and held) per queue, among `queueWaiting`.
+    private var queueHeld: [Int]
     var userRunning: [Int64: Int] = [:]
     var queueStarted: [Bool]
     private var ledger: FairShareLedger
@@ -102,6 +104,7 @@ public struct Scheduler: Sendable {
         lists = Array(repeating: JobList(), count: queues.count * voNames.count)
         queueRunning = Array(repeating: 0, count: queues.count)
         queueWaiting = Array(repeating: 0, count: queues.count)
+        queueHeld = Array(repeating: 0, count: queues.count)
         queueStarted = queues.map(\.started)
         let shares = [configuration.site.localShare] + configuration.vos.map(\.share)
         ledger = FairShareLedger(shares: shares, halfLife: Double(configuration.site.fairShareHalfLife), now: now)
@@ -142,6 +145,7 @@ public struct Scheduler: Sendable {
     public mutating func enqueue(_ job: PendingJob) {
         pending[job.id] = job
         queueWaiting[Int(job.queue)] += 1
+        if job.held { queueHeld[Int(job.queue)] += 1 }
         lists[listKey(job)].insert(job)
     }
 
@@ -151,6 +155,7 @@ public struct Scheduler: Sendable {
         guard let job = pending.removeValue(forKey: id) else { return nil }
         preemptionsFor[id] = nil
         queueWaiting[Int(job.queue)] -= 1
+        if job.held { queueHeld[Int(job.queue)] -= 1 }
         lists[listKey(job)].stale += 1
         return job
     }
@@ -158,7 +163,8 @@ public struct Scheduler: Sendable {
     /// Holds or releases a waiting job; returns false if it is not waiting.
     @discardableResult
     public mutating func setHeld(_ id: Int64, _ held: Bool) -> Bool {
-        guard pending[id] != nil else { return false }
+        guard let job = pending[id] else { return false }
+        if job.held != held { queueHeld[Int(job.queue)] += held ? 1 : -1 }
         pending[id]!.held = held
         return true
     }
@@ -216,6 +222,8 @@ public struct Scheduler: Sendable {
     public func pendingJob(_ id: Int64) -> PendingJob? { pending[id] }
     public func runningJob(_ id: Int64) -> RunningJob? { running[id] }
     public func waitingCount(queue: Int32) -> Int { queueWaiting[Int(queue)] }
+    /// Waiting jobs of the queue that are held (by a hold, or saved until released).
+    public func heldCount(queue: Int32) -> Int { queueHeld[Int(queue)] }
     public func runningCount(queue: Int32) -> Int { queueRunning[Int(queue)] }
     public func isNodeEnabled(_ node: Int) -> Bool { nodeEnabled[node] }
     public func freeSlotCount(node: Int) -> Int { freeSlots[node].count }

@@ -368,7 +368,8 @@ public actor Engine {
                                  walltimeMax: e.walltimeMax, walltimeDefault: e.walltimeDefault, maxCores: e.maxCores,
                                  maxMemoryMB: e.maxMemoryMB, vos: e.vos, nodes: e.nodes, maxJobsPerNode: e.maxJobsPerNode,
                                  maxRunning: e.maxRunning, maxQueued: e.maxQueued, maxRunningPerUser: e.maxRunningPerUser,
-                                 queued: scheduler.waitingCount(queue: q), running: scheduler.runningCount(queue: q),
+                                 queued: scheduler.waitingCount(queue: q), held: scheduler.heldCount(queue: q),
+                                 running: scheduler.runningCount(queue: q),
                                  note: queueNotes[e.name])
             }
         }

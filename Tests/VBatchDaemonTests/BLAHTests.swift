@@ -12,7 +12,9 @@ struct BLAHTests {
     /// Runs the scripts as blahpd would, with vbatch found through VBATCH_BIN.
     struct Blah {
         let d: DaemonHarness
-        let spool: String
+        var spool: String
+        /// More of the environment blahpd would run the scripts in.
+        var extraEnvironment: [String: String] = [:]
 
         init(_ d: DaemonHarness) {
             self.d = d
@@ -23,7 +25,7 @@ struct BLAHTests {
             [
                 "VBATCH_BIN": DaemonHarness.binaries + "/vbatch", "VBATCH_SOCKET": d.socket, "VBATCH_BLAH_SPOOL": spool,
                 "VBATCH_BLAH_NO_CONFIG": "1", "PBS_DEFAULT": "vbatch.test", "TMPDIR": d.root,
-            ]
+            ].merging(extraEnvironment) { $1 }
         }
 
         func run(_ script: String, _ arguments: [String], in directory: String? = nil) throws -> CommandResult {
@@ -132,6 +134,45 @@ struct BLAHTests {
         // -d prints the script instead of submitting it.
         let dry = try blah.run("vbatch_submit.sh", ["-d", "-c", "/bin/true", "-s", "no", "-q", "one-way"])
         #expect(dry.status == 255 && dry.stdout.isEmpty && dry.stderr.contains("'/bin/true'"))
+    }
+
+    @Test func qsubGetsItsSettingsAndTheSessionButOnlyTheJobVariablesReachTheJob() throws {
+        let d = try DaemonHarness()
+        try d.start()
+        var blah = Blah(d)
+        blah.extraEnvironment = ["VBATCH_PBS_DEFAULT_QUEUE": "two-way", "HOME": "/home/griduser", "LOGNAME": "griduser",
+                                 "PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8"]
+        let job = try blah.submit(["-c", "/bin/true", "-s", "no", "-V", "\"GREETING=hello\""])
+        let info = try d.client.job(job.id).job
+        #expect(info.submitQueue == "two-way" && info.queue == "two-way", "the documented default queue: \(info.submitQueue)")
+        let variables = try #require(try JobStore(path: d.stateDirectory + "/vbatch.sqlite").script(job.id)).variables
+        #expect(variables["GREETING"] == "hello")
+        #expect(variables["PBS_O_HOME"] == "/home/griduser" && variables["PBS_O_LOGNAME"] == "griduser")
+        #expect(variables["PBS_O_PATH"] == "/usr/local/bin:/usr/bin:/bin" && variables["PBS_O_LANG"] == "C.UTF-8")
+        for name in ["HOME", "PATH", "LANG", "LOGNAME", "VBATCH_PBS_DEFAULT_QUEUE", "VBATCH_SOCKET", "PBS_DEFAULT"] {
+            #expect(variables[name] == nil, "\(name) is the CE's, not the job's")
+        }
+    }
+
+    @Test func aSiteWideSpoolDirectoryServesEveryAccount() throws {
+        let d = try DaemonHarness(nodes: 1, slots: 4)
+        try d.start()
+        var blah = Blah(d)
+        // Owned by another account, mode 1777, as a site-wide vbatch_spooldir is.
+        let shared = d.root + "/site-spool"
+        try FileManager.default.createDirectory(atPath: shared, withIntermediateDirectories: true)
+        #expect(chown(shared, 65534, 65534) == 0 && chmod(shared, 0o1777) == 0)
+        blah.spool = shared
+        let iwd = d.root + "/iwd"
+        try FileManager.default.createDirectory(atPath: iwd, withIntermediateDirectories: true)
+        let job = try blah.submit(["-c", "/bin/true", "-s", "no", "-q", "one-way", "-w", iwd, "-o", "job.out", "-e", "job.err",
+                                   "-V", "\"VBATCH_SIM_RUNTIME=1\""])
+        let mine = shared + "/" + (getpwuid(getuid()).map { String(cString: $0.pointee.pw_name) } ?? "root")
+        #expect(FileManager.default.fileExists(atPath: mine + "/\(job.id)"), "the record is in the account's own subdirectory")
+        #expect(try d.wait { try Self.state(d, job.id) == .completed })
+        #expect(try blah.status(job.blahID).hasPrefix("0[BatchJobId=\"\(job.id)\"; JobStatus=4;"))
+        #expect(FileManager.default.fileExists(atPath: iwd + "/job.out"), "the streams came back")
+        #expect(!FileManager.default.fileExists(atPath: mine + "/\(job.id)"))
     }
 
     @Test func submitFailuresExitNonZeroWithTheReason() throws {

@@ -299,7 +299,15 @@ struct PBSTests {
         #expect(fq.stdout.hasPrefix("Queue: one-way\n"))
         #expect(attributes["enabled"] == "True" && attributes["started"] == "True")
         #expect(attributes["resources_max.walltime"] == "10:00:00" && attributes["queue_type"] == "Execution")
-        #expect(attributes["state_count"]?.contains("Running:1") == true && attributes["state_count"]?.contains("Queued:") == true)
+        // Held jobs count as held, not as waiting (ARC publishes waiting jobs from Queued).
+        #expect(attributes["state_count"] == "Transit:0 Queued:1 Held:1 Waiting:0 Running:1 Exiting:0 Complete:0")
+        // The largest job in processors, which ARC publishes as the queue's MaxSlotsPerJob.
+        #expect(attributes["resources_max.procct"] == "2" && attributes["resources_max.ncpus"] == "2")
+        let listQueue = try pbs.run("qmgr", ["-c", "list queue one-way state_count,resources_max.procct"]).stdout
+        #expect(listQueue.contains("Held:1") && listQueue.contains("resources_max.procct = 2"), "\(listQueue)")
+        let queueRow = try pbs.run("qstat", ["-Q"]).stdout.split(separator: "\n").first { $0.hasPrefix("one-way") }
+        #expect(queueRow?.split(separator: " ").map(String.init) == ["one-way", "100", "3", "yes", "yes", "1", "1", "1", "0", "0", "0", "E", "0"],
+                "\(queueRow ?? "")")
         let unknown = try pbs.run("qstat", ["-Q", "nosuch"])
         #expect(unknown.status != 0 && unknown.stderr.contains("Unknown queue"))
         #expect(try pbs.run("qstat", ["-q"]).stdout.contains("one-way"))
@@ -628,10 +636,10 @@ struct PBSTests {
         let serverFull = try pbs.run("qstat", ["-B", "-f", "-1"]).stdout
         #expect(serverFull.hasPrefix("Server: \(Self.server)\n") && serverFull.contains("\n    pbs_version = 6.1.3\n"))
         #expect(serverFull.contains("\n    state_count = Transit:0 Queued:1 Held:1 Waiting:0 Running:1 Exiting:0 Complete:1\n"))
-        // A user may not list others' jobs: the queues' counts, held jobs among the queued.
+        // A user may not list others' jobs: the queues' counts, held jobs apart.
         let nobody = try pbs.run(as: "nobody", "qmgr", ["-c", "list server total_jobs,state_count"])
         #expect(nobody.stdout == "Server \(Self.server)\n\ttotal_jobs = 3\n"
-            + "\tstate_count = Transit:0 Queued:2 Held:0 Waiting:0 Running:1 Exiting:0 Complete:0\n\n", "\(nobody.stdout)")
+            + "\tstate_count = Transit:0 Queued:1 Held:1 Waiting:0 Running:1 Exiting:0 Complete:0\n\n", "\(nobody.stdout)")
 
         // Queues and nodes.
         let queue = try pbs.run("qmgr", ["-c", "list queue one-way"])

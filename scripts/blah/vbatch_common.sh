@@ -8,7 +8,9 @@
 #   vbatch_binpath      directory holding vbatch, from blah.config (like pbs_binpath)
 #   VBATCH_SOCKET       vbatchd's socket; else vbatch_socket from blah.config; else vbatch's default
 #   VBATCH_BLAH_SPOOL   where submit records what to copy back when a job ends; else
-#                       vbatch_spooldir from blah.config; else ~/.vbatch/blah; else /tmp/vbatch-blah-UID
+#                       vbatch_spooldir from blah.config; else ~/.vbatch/blah; else /tmp/vbatch-blah-UID.
+#                       A directory the caller does not own is site-wide (make it mode 1777):
+#                       each account uses its subdirectory named after it
 
 vbatch_blah_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
@@ -107,7 +109,11 @@ vbatch_split_words() {
 # The directory of stage-out records (created 0700, owned by the caller), printed.
 vbatch_blah_spool() {
     local dir=${VBATCH_BLAH_SPOOL:-$vbatch_spooldir}
-    if [ -z "$dir" ]; then
+    if [ -n "$dir" ] && [ -d "$dir" ] && [ ! -O "$dir" ]; then
+        # A site-wide directory shared by the CE's accounts (mode 1777, like /tmp): each
+        # account keeps its records in its own subdirectory.
+        dir=$dir/$(id -un)
+    elif [ -z "$dir" ]; then
         if [ -n "$HOME" ] && [ -d "$HOME" ] && [ -w "$HOME" ]; then
             dir=$HOME/.vbatch/blah
         else

@@ -303,11 +303,18 @@ fi
 
 # --- Submit ---------------------------------------------------------------------------------
 errors=$(mktemp "$tmpdir/vbatch_blah_err_XXXXXX") || fail "cannot create a temporary file in $tmpdir"
-# The job's environment is exactly qsub's (-V): values pass as they are, whatever they hold.
-qsub_env=("${job_env[@]}")
-[ -z "$VBATCH_SOCKET" ] || qsub_env+=("VBATCH_SOCKET=$VBATCH_SOCKET")
-[ -z "$PBS_DEFAULT" ] || qsub_env+=("PBS_DEFAULT=$PBS_DEFAULT")
-jobid=$(env -i "${qsub_env[@]}" "$vbatch_bin" qsub -V "$wrapper" 2>"$errors")
+# qsub runs in a clean environment: the submitter's session (for the job's PBS_O_HOME,
+# PBS_O_PATH, PBS_O_LOGNAME, PBS_O_LANG, as qsub gives every job), qsub's own settings, and
+# the job's variables, which alone go to the job (-v NAME takes each value as it is from
+# the environment, whatever it holds).
+qsub_env=()
+for name in HOME PATH LOGNAME USER LANG SHELL MAIL VBATCH_SOCKET PBS_DEFAULT VBATCH_PBS_DEFAULT_QUEUE VBATCH_PBS_SERVER; do
+    [ -z "${!name}" ] || qsub_env+=("$name=${!name}")
+done
+qsub_env+=("${job_env[@]}")
+names=""
+for item in "${job_env[@]}"; do names+="${names:+,}${item%%=*}"; done
+jobid=$(env -i "${qsub_env[@]}" "$vbatch_bin" qsub ${names:+-v "$names"} "$wrapper" 2>"$errors")
 retcode=$?
 message=$(cat "$errors")
 rm -f "$errors"

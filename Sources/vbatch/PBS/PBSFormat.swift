@@ -250,7 +250,7 @@ struct PBSServer {
 
     /// The server's counts. An operator's call counts every job by state, finished ones within
     /// keep_completed as `Complete`; for anyone else (who may not list other users' jobs)
-    /// the queues' counts are used, in which held jobs count as queued.
+    /// the queues' counts are used.
     static func status(_ command: String, _ context: PBSContext) throws(PBSError) -> PBSServer {
         let queues: [QueueInfo]
         do {
@@ -274,7 +274,8 @@ struct PBSServer {
                 server.complete += finished.filter { ($0.endTime ?? $0.submitTime) >= context.now - keep }.count
             }
         } catch where error.kind == .server && error.status == 403 {
-            server.queued = queues.reduce(0) { $0 + $1.queued }
+            server.held = queues.reduce(0) { $0 + ($1.held ?? 0) }
+            server.queued = queues.reduce(0) { $0 + $1.queued } - server.held
             server.running = queues.reduce(0) { $0 + $1.running }
         } catch {
             throw failure(command, error, context)

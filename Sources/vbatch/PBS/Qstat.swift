@@ -323,11 +323,16 @@ enum Qstat {
         var a: [(String, String)] = [("queue_type", routing ? "Route" : "Execution")]
         if let v = q.maxQueued { a.append(("max_queuable", String(v))) }
         if let v = q.priority { a.append(("Priority", String(v))) }
+        let held = q.held ?? 0
         a.append(("total_jobs", String(q.queued + q.running)))
-        a.append(("state_count", "Transit:0 Queued:\(q.queued) Held:0 Waiting:0 Running:\(q.running) Exiting:0 Complete:0"))
+        a.append(("state_count", "Transit:0 Queued:\(q.queued - held) Held:\(held) Waiting:0 Running:\(q.running) Exiting:0 Complete:0"))
         if let v = q.maxRunning { a.append(("max_running", String(v))) }
         if let v = q.maxMemoryMB { a.append(("resources_max.mem", Quantities.formatMemory(v))) }
-        if let v = q.maxCores { a.append(("resources_max.ncpus", String(v))) }
+        if let v = q.maxCores {
+            a.append(("resources_max.ncpus", String(v)))
+            // Torque's largest job in processors, which ARC publishes as the queue's MaxSlotsPerJob.
+            a.append(("resources_max.procct", String(v)))
+        }
         if let v = q.walltimeMax { a.append(("resources_max.walltime", PBSFormat.hms(v))) }
         if let v = q.walltimeDefault { a.append(("resources_default.walltime", PBSFormat.hms(v))) }
         if let v = q.maxRunningPerUser { a.append(("max_user_run", String(v))) }
@@ -352,8 +357,8 @@ enum Qstat {
         for q in queues {
             out += row([
                 PBSFormat.clean(q.name), String(q.maxRunning ?? 0), String(q.queued + q.running),
-                q.enabled ? "yes" : "no", q.started ? "yes" : "no", String(q.queued), String(q.running),
-                "0", "0", "0", "0", q.kind == "routing" ? "R" : "E", "0",
+                q.enabled ? "yes" : "no", q.started ? "yes" : "no", String(q.queued - (q.held ?? 0)), String(q.running),
+                String(q.held ?? 0), "0", "0", "0", q.kind == "routing" ? "R" : "E", "0",
             ])
         }
         return out
