@@ -96,6 +96,8 @@ extension Engine {
             if alive {
                 scheduler.setPreemptible(id, state == .running)
                 record(Transition(id: id, state: state, time: WallClock.now(), reason: "saving its VM failed (\(error)); it runs on"))
+                // Cancelled while the save was under way: the VM goes now.
+                if cancelReasons[id] != nil { await driver.cancel(jobID: id) }
             }
             throw EngineError.conflict("job \(id) could not be saved: \(error)")
         }
@@ -187,6 +189,7 @@ extension Engine {
                                   reason: "live migration to \(target.nodeName) failed (\(error)); it runs on \(source)"))
             }
             logger.warning("job \(id): live migration \(source) → \(target.nodeName) failed: \(error)")
+            if cancelReasons[id] != nil { await driver.cancel(jobID: id) }  // cancelled meanwhile
             return false
         }
         scheduler.completeMove(id)
@@ -195,6 +198,7 @@ extension Engine {
                           reason: "migrated live from \(source) to \(target.nodeName): \(reason)",
                           node: target.nodeName, cpus: target.cpus, cpuTime: piece.usage?.cpuSeconds, maxRSSKiB: piece.usage?.maxRSSKiB))
         logger.info("job \(id) migrated live \(source) → \(target.nodeName)")
+        if cancelReasons[id] != nil { await driver.cancel(jobID: id) }  // cancelled while it moved
         requestCycle()
         return true
     }
