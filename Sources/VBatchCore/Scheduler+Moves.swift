@@ -62,14 +62,7 @@ extension Scheduler {
             n != run.node && freeMemory[n] >= Int(run.job.memoryMB)
         }
         guard let n = placed, let slots = freeSlots[n].take(Int(run.job.cores)) else { return nil }
-        freeMemory[n] -= Int(run.job.memoryMB)
-        nodeQueueJobs[n * queues.count + Int(run.job.queue)] += 1
-        refreshIndexes(node: n)
-        let node = configuration.nodes[n]
-        let target = MoveTarget(node: n, nodeName: node.name, slots: slots, cpus: slots.map { node.cpus[$0] })
-        running[id]!.moveTarget = target
-        running[id]!.preemptible = false
-        return target
+        return bookTarget(id, node: n, takenSlots: slots)
     }
 
     /// Books `slots` on `node` for a running job's migration (a restart finds one under way).
@@ -78,12 +71,23 @@ extension Scheduler {
     public mutating func bookMove(_ id: Int64, node: Int, slots: [Int]) -> Bool {
         guard let run = running[id], run.moveTarget == nil, slots.allSatisfy({ freeSlots[node].contains($0) }) else { return false }
         for s in slots { freeSlots[node].remove(s) }
-        freeMemory[node] -= Int(run.job.memoryMB)
-        nodeQueueJobs[node * queues.count + Int(run.job.queue)] += 1
+        bookTarget(run.job.id, node: node, takenSlots: slots)
+        return true
+    }
+
+    /// Books memory and the per-node queue count on a migration's target whose `slots` are
+    /// already out of its free set, and records the target.
+    @discardableResult
+    private mutating func bookTarget(_ id: Int64, node: Int, takenSlots slots: [Int]) -> MoveTarget {
+        let job = running[id]!.job
+        freeMemory[node] -= Int(job.memoryMB)
+        nodeQueueJobs[node * queues.count + Int(job.queue)] += 1
         refreshIndexes(node: node)
         let config = configuration.nodes[node]
-        running[id]!.moveTarget = MoveTarget(node: node, nodeName: config.name, slots: slots, cpus: slots.map { config.cpus[$0] })
-        return true
+        let target = MoveTarget(node: node, nodeName: config.name, slots: slots, cpus: slots.map { config.cpus[$0] })
+        running[id]!.moveTarget = target
+        running[id]!.preemptible = false
+        return target
     }
 
     /// The migration finished: the job holds the target's slots only.
