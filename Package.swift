@@ -10,6 +10,7 @@ let package = Package(
         .executable(name: "vbatch-bench", targets: ["vbatch-bench"]),
         .executable(name: "vbatch-image", targets: ["vbatch-image"]),
         .executable(name: "vbatch-simulate", targets: ["vbatch-simulate"]),
+        .executable(name: "vbatch-relay", targets: ["vbatch-relay"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -19,6 +20,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.5.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.27.0"),
     ],
     targets: [
         // Pure scheduler core: queue model, routing, ordering, placement, backfill. No I/O.
@@ -45,13 +47,17 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
+        // Unix accounts and socket peer credentials: who is calling, for vbatchd and the relay.
+        .target(name: "VBatchAccounts", dependencies: [.product(name: "NIOCore", package: "swift-nio")]),
         // The daemon as a library: engine, HTTP API, services.
         .target(name: "VBatchDaemon", dependencies: [
-            "VBatchCore", "VBatchAPI", "VBatchConfig", "VBatchStore", "VBatchDrivers", "VBatchLibvirtDriver",
+            "VBatchCore", "VBatchAPI", "VBatchAccounts", "VBatchConfig", "VBatchStore", "VBatchDrivers", "VBatchLibvirtDriver",
             .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HummingbirdTLS", package: "hummingbird"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
         ]),
         // The image factory: recipes, site policy, building qcow2 images (debootstrap, chroot, mkfs.ext4 -d).
         .target(name: "VBatchFactory", dependencies: [
@@ -85,6 +91,18 @@ let package = Package(
         .executableTarget(name: "vbatch-simulate", dependencies: [
             "VBatchConfig", "VBatchCore", "VBatchDrivers",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        // `vbatch relay` execs it on CE hosts: the local socket, forwarded over mutual TLS to vbatchd.
+        .executableTarget(name: "vbatch-relay", dependencies: [
+            "VBatchAccounts", "VBatchAPI",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         .executableTarget(name: "vbatch-bench", dependencies: [
             "VBatchCore", "VBatchAPI", "VBatchClient", "VBatchDrivers", "VBatchLibvirt", "VBatchLibvirtDriver",

@@ -415,23 +415,115 @@ public struct JobOutput: Codable, Sendable, Equatable {
     }
 }
 
-/// Who the daemon thinks the caller is (from the socket's peer credentials).
+/// Who the daemon thinks the caller is: from the socket's peer credentials, a relay's
+/// assertion or a bearer token; never from a field the client sends.
 public struct WhoAmI: Codable, Sendable, Equatable {
     public var user: String
     public var uid: Int
     public var vo: String?
     public var isOperator: Bool
+    /// How the identity was established: `socket`, `relay CN`, or `token ID (SCOPE)`.
+    public var via: String?
 
-    public init(user: String, uid: Int, vo: String?, isOperator: Bool) {
+    public init(user: String, uid: Int, vo: String?, isOperator: Bool, via: String? = nil) {
         self.user = user
         self.uid = uid
         self.vo = vo
         self.isOperator = isOperator
+        self.via = via
     }
 }
 
+/// Every non-2xx response: a one-line message and a stable machine-readable ``code``.
 public struct ErrorResponse: Codable, Sendable, Equatable {
     public var error: String
+    /// One of ``Code``'s raw values; absent only from daemons older than the TLS API.
+    public var code: String?
 
-    public init(error: String) { self.error = error }
+    public init(error: String, code: Code) {
+        self.error = error
+        self.code = code.rawValue
+    }
+
+    /// The error codes, one per HTTP status the API uses.
+    public enum Code: String, Sendable, CaseIterable {
+        case badRequest = "bad_request"
+        case unauthenticated
+        case forbidden
+        case notFound = "not_found"
+        case methodNotAllowed = "method_not_allowed"
+        case conflict
+        case payloadTooLarge = "payload_too_large"
+        case unavailable
+        case `internal`
+
+        /// The code of an HTTP status (`internal` for any other 5xx, `bad_request` for any other 4xx).
+        public init(status: Int) {
+            switch status {
+            case 401: self = .unauthenticated
+            case 403: self = .forbidden
+            case 404: self = .notFound
+            case 405: self = .methodNotAllowed
+            case 409: self = .conflict
+            case 413: self = .payloadTooLarge
+            case 503: self = .unavailable
+            case 500...: self = .internal
+            default: self = .badRequest
+            }
+        }
+    }
+}
+
+/// `POST /v1/tokens`: a bearer token for the TLS listener.
+public struct TokenRequest: Codable, Sendable, Equatable {
+    public var scope: TokenScope
+    /// Seconds until it expires; at most the site's `max_token_lifetime` (or
+    /// `max_operator_token_lifetime` for operator tokens).
+    public var lifetime: Int
+    /// Whom it acts for: operators may name any user, others only themselves (the default).
+    public var user: String?
+    /// A label for listings (at most 64 characters).
+    public var name: String?
+
+    public init(scope: TokenScope, lifetime: Int, user: String? = nil, name: String? = nil) {
+        self.scope = scope
+        self.lifetime = lifetime
+        self.user = user
+        self.name = name
+    }
+}
+
+/// A token as listed: everything but its secret.
+public struct TokenInfo: Codable, Sendable, Equatable {
+    public var id: Int64
+    public var user: String
+    public var scope: TokenScope
+    public var name: String?
+    public var createdBy: String
+    public var created: Double
+    public var expires: Double
+    public var revoked: Double?
+
+    public init(id: Int64, user: String, scope: TokenScope, name: String?, createdBy: String, created: Double,
+                expires: Double, revoked: Double?) {
+        self.id = id
+        self.user = user
+        self.scope = scope
+        self.name = name
+        self.createdBy = createdBy
+        self.created = created
+        self.expires = expires
+        self.revoked = revoked
+    }
+}
+
+/// The answer to `POST /v1/tokens`: the token itself, shown this once.
+public struct TokenCreated: Codable, Sendable, Equatable {
+    public var token: String
+    public var info: TokenInfo
+
+    public init(token: String, info: TokenInfo) {
+        self.token = token
+        self.info = info
+    }
 }

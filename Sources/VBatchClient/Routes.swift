@@ -36,6 +36,10 @@ public enum Route {
     public static let nodes = "/v1/nodes"
     public static let whoami = "/v1/whoami"
     public static let reload = "/v1/reload"
+    /// Bearer tokens for the TLS listener.
+    public static let tokens = "/v1/tokens"
+    public static func tokens(all: Bool) -> String { all ? "/v1/tokens?all=1" : "/v1/tokens" }
+    public static func token(_ id: Int64) -> String { "/v1/tokens/\(id)" }
 
     public static func history(all: Bool, limit: Int?, since: Double? = nil) -> String {
         var query: [String] = []

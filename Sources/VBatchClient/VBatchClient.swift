@@ -136,6 +136,21 @@ public struct VBatchClient: Sendable {
         try decode(ReloadResponse.self, checked("POST", Route.reload, body: nil), "POST", Route.reload)
     }
 
+    /// A new bearer token for the TLS listener (`POST /v1/tokens`); its secret is shown only here.
+    public func createToken(_ request: TokenRequest) throws(ClientError) -> TokenCreated {
+        try decode(TokenCreated.self, checked("POST", Route.tokens, body: encode(request)), "POST", Route.tokens)
+    }
+
+    /// The caller's tokens, or everyone's with `all` (operators), newest first (`GET /v1/tokens`).
+    public func tokens(all: Bool) throws(ClientError) -> [TokenInfo] {
+        try get([TokenInfo].self, Route.tokens(all: all))
+    }
+
+    /// Revokes a token (`DELETE /v1/tokens/ID`).
+    public func revokeToken(_ id: Int64) throws(ClientError) -> TokenInfo {
+        try decode(TokenInfo.self, checked("DELETE", Route.token(id), body: nil), "DELETE", Route.token(id))
+    }
+
     /// Finished jobs, newest first (`GET /v1/history`).
     public func history(all: Bool, limit: Int?, since: Double? = nil) throws(ClientError) -> [JobInfo] {
         try get([JobInfo].self, Route.history(all: all, limit: limit, since: since))

@@ -40,6 +40,7 @@ enum SiteFile {
     static let poolKeys = ["environment", "nodes", "size", "cores", "memory"]
     static let factoryKeys = ["allowed_bases", "allowed_packages", "require_approval", "approved", "output"]
     static let accountingKeys = ["site", "submit_host", "benchmark_type", "benchmark", "infrastructure"]
+    static let apiKeys = ["listen", "certificate", "key", "ca", "relays", "max_token_lifetime", "max_operator_token_lifetime"]
     /// libvirt URI schemes a node may use (`sim` is vbatch's simulated driver).
     static let uriSchemes = ["qemu", "qemu+ssh", "qemu+tcp", "qemu+tls", "qemu+unix", "test", "sim"]
 
@@ -55,6 +56,9 @@ enum SiteFile {
         }
         if let r = layout.table("accounting") {
             site.settings.accounting = accounting(r)
+        }
+        if let r = layout.table("api") {
+            site.settings.api = api(r, siteFile: file.path)
         }
         site.nodes = layout.namedTables("node").map { node($0.name, $0.reader) }
         site.vos = layout.namedTables("vo").map { vo($0.name, $0.reader) }
@@ -92,13 +96,13 @@ enum SiteFile {
 
     /// `tls_ca`, `tls_certificate`, `tls_key`: all three or none; readable files (relative
     /// paths from the site file's directory).
-    private static func tls(_ r: TableReader, siteFile: String) -> TLSFiles? {
-        let keys = ["tls_ca", "tls_certificate", "tls_key"]
+    private static func tls(_ r: TableReader, siteFile: String, keys: [String] = ["tls_ca", "tls_certificate", "tls_key"],
+                            purpose: String = "the site CA, this daemon's certificate and key") -> TLSFiles? {
         let given = keys.filter { r.has($0) }
         guard !given.isEmpty else { return nil }
         if given.count < keys.count {
             for key in keys where !r.has(key) {
-                r.error(key, "give tls_ca, tls_certificate and tls_key together (the site CA, this daemon's certificate and key)")
+                r.error(key, "give \(keys[0]), \(keys[1]) and \(keys[2]) together (\(purpose))")
             }
             return nil
         }
@@ -113,12 +117,41 @@ enum SiteFile {
         return TLSFiles(ca: paths[0], certificate: paths[1], key: paths[2])
     }
 
+    /// `[api]`: the TLS listener (`listen` with `certificate`, `key` and `ca`), the relays
+    /// allowed to assert users, and the longest token lifetimes.
+    private static func api(_ r: TableReader, siteFile: String) -> APISettings {
+        r.checkKeys(allowed: apiKeys)
+        let defaults = APISettings()
+        var settings = APISettings(
+            tls: tls(r, siteFile: siteFile, keys: ["ca", "certificate", "key"],
+                     purpose: "the CA client certificates must chain to, the listener's certificate and key"),
+            relays: r.strings("relays") ?? [],
+            maxTokenLifetime: r.duration("max_token_lifetime") ?? defaults.maxTokenLifetime,
+            maxOperatorTokenLifetime: r.duration("max_operator_token_lifetime") ?? defaults.maxOperatorTokenLifetime)
+        if let text = r.string("listen") {
+            if let address = ListenAddress(text) {
+                settings.listen = address
+                if settings.tls == nil, !["ca", "certificate", "key"].contains(where: r.has) {
+                    r.error("listen", "the listener speaks only TLS: give certificate, key and ca too")
+                }
+            } else {
+                r.error("listen", "\"\(text)\" is not HOST:PORT with a port from 1 to 65535 (e.g. \"0.0.0.0:8443\")")
+            }
+        } else if settings.tls != nil {
+            r.error("listen", "certificate, key and ca are given but no listen address (e.g. listen = \"0.0.0.0:8443\")")
+        }
+        for relay in settings.relays where relay.isEmpty || relay.contains(where: { $0.isWhitespace || $0 == "," }) {
+            r.error("relays", "\"\(relay)\" is not a certificate common name (no spaces or commas)")
+        }
+        return settings
+    }
+
     /// Like ``FileLayout/checkTopLevel(allowed:what:)``, naming `[factory]` as a plain table.
     private static func checkTopLevel(_ file: SourceFile, diagnostics: Diagnostics) {
-        for key in file.root.keys where !["site", "node", "vo", "pool", "factory", "accounting"].contains(key) {
+        for key in file.root.keys where !["site", "node", "vo", "pool", "factory", "accounting", "api"].contains(key) {
             let kind = file.root[key]?.type == .table ? "table [\(KeyPath.format([key]))]" : "top-level key"
             diagnostics.add(file: file.path, line: file.locator.line(of: [key]), key: KeyPath.format([key]),
-                            "unknown \(kind): the site file holds only [site], [node.NAME], [vo.NAME], [pool.NAME], [factory], [accounting] tables")
+                            "unknown \(kind): the site file holds only [site], [node.NAME], [vo.NAME], [pool.NAME], [factory], [accounting], [api] tables")
         }
     }
 

@@ -102,12 +102,15 @@ public struct SiteSettings: Sendable, Equatable {
     /// Longest a live migration may take (`migration_timeout`) before it is aborted and the
     /// job saved and restored elsewhere instead.
     public var migrationTimeout: Int
+    /// The TLS API listener, its relays and the token policy (`[api]`).
+    public var api: APISettings
 
     public init(name: String = "site", placement: PlacementPolicy = .pack, fairShareHalfLife: Int = 7 * 86_400,
                 operators: [String] = [], operatorGroups: [String] = [], localShare: Double = 1,
                 maxStartAttempts: Int = 3, maxNodeFailures: Int = 3, walltimeGrace: Int = 30,
                 factory: FactoryPolicy = FactoryPolicy(), accounting: AccountingSettings = AccountingSettings(),
-                tls: TLSFiles? = nil, leaseMargin: Int = 300, migrationTimeout: Int = 300) {
+                tls: TLSFiles? = nil, leaseMargin: Int = 300, migrationTimeout: Int = 300,
+                api: APISettings = APISettings()) {
         self.name = name
         self.placement = placement
         self.fairShareHalfLife = fairShareHalfLife
@@ -122,7 +125,78 @@ public struct SiteSettings: Sendable, Equatable {
         self.tls = tls
         self.leaseMargin = leaseMargin
         self.migrationTimeout = migrationTimeout
+        self.api = api
     }
+}
+
+/// How vbatchd is reached from other machines (`[api]` in the site file): a TLS listener
+/// (off unless `listen` is given), the CE relays it trusts to assert local users, and how
+/// long the bearer tokens it issues may live. See docs/security.md.
+public struct APISettings: Sendable, Equatable {
+    /// Where the TLS listener binds (`listen = "HOST:PORT"`); nil: no listener, the Unix socket only.
+    public var listen: ListenAddress?
+    /// The listener's certificate and key, and the CA a client certificate must chain to.
+    public var tls: TLSFiles?
+    /// Subject common names of relay certificates (`relays`): only these may assert a user.
+    public var relays: [String]
+    /// Longest lifetime of a `read` or `user` token (`max_token_lifetime`, default 30 days).
+    public var maxTokenLifetime: Int
+    /// Longest lifetime of an `operator` token (`max_operator_token_lifetime`, default 1 day).
+    public var maxOperatorTokenLifetime: Int
+
+    public init(listen: ListenAddress? = nil, tls: TLSFiles? = nil, relays: [String] = [],
+                maxTokenLifetime: Int = 30 * 86_400, maxOperatorTokenLifetime: Int = 86_400) {
+        self.listen = listen
+        self.tls = tls
+        self.relays = relays
+        self.maxTokenLifetime = maxTokenLifetime
+        self.maxOperatorTokenLifetime = maxOperatorTokenLifetime
+    }
+
+    /// The longest lifetime a token of `scope` may be given.
+    public func maxLifetime(scope: TokenScope) -> Int {
+        scope == .operator ? maxOperatorTokenLifetime : maxTokenLifetime
+    }
+}
+
+/// A host and TCP port to listen on; `host` is an IPv4 or IPv6 address or a name.
+public struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
+    public var host: String
+    public var port: Int
+
+    public init(host: String, port: Int) {
+        self.host = host
+        self.port = port
+    }
+
+    /// Parses `HOST:PORT` or `[IPv6]:PORT`; nil with no port or a port outside 1…65535.
+    public init?(_ text: String) {
+        var host: Substring, port: Substring
+        if text.hasPrefix("[") {
+            guard let close = text.firstIndex(of: "]"), text[text.index(after: close)...].hasPrefix(":") else { return nil }
+            host = text[text.index(after: text.startIndex)..<close]
+            port = text[text.index(close, offsetBy: 2)...]
+        } else {
+            guard let colon = text.lastIndex(of: ":") else { return nil }
+            host = text[..<colon]
+            port = text[text.index(after: colon)...]
+            if host.contains(":") { return nil }
+        }
+        guard !host.isEmpty, let number = Int(port), (1...65_535).contains(number) else { return nil }
+        self.init(host: String(host), port: number)
+    }
+
+    public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+}
+
+/// What a bearer token lets its holder do on the TLS listener.
+public enum TokenScope: String, Sendable, CaseIterable, Codable {
+    /// `GET` routes only, seeing what its user sees.
+    case read
+    /// Everything its user may do through the socket.
+    case user
+    /// Everything, operator routes included; only operators get one.
+    case `operator`
 }
 
 /// The files of the daemon's TLS identity towards `qemu+tls://` nodes (`tls_ca`,

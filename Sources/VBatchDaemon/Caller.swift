@@ -1,11 +1,12 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import Synchronization
+import VBatchAccounts
 import VBatchCore
 
-/// Who is calling the daemon, as established from the Unix socket's peer credentials
-/// (`SO_PEERCRED`) and the site file: never from anything the client sends.
+/// Who is calling the daemon, as established from the channel and the site file: the Unix
+/// socket's peer credentials (`SO_PEERCRED`), a listed relay's assertion, or a bearer token;
+/// never from anything the client sends in a request's body.
 public struct Caller: Sendable, Equatable {
     public var user: String
     public var uid: Int
@@ -13,13 +14,34 @@ public struct Caller: Sendable, Equatable {
     /// The caller's VO from the site file, `nil` for a local user.
     public var vo: String?
     public var isOperator: Bool
+    /// How the identity was established, which limits what the caller may do.
+    public var authority: Authority
 
-    public init(user: String, uid: Int, groups: [String], vo: String?, isOperator: Bool) {
+    /// The channel an identity came from.
+    public enum Authority: Sendable, Equatable, CustomStringConvertible {
+        /// The Unix socket on the server: the kernel vouches for the uid.
+        case socket
+        /// A relay on a CE host, by its certificate's common name, vouches for a local user there.
+        case relay(String)
+        /// A bearer token on the TLS listener.
+        case token(id: Int64, scope: TokenScope)
+
+        public var description: String {
+            switch self {
+            case .socket: "socket"
+            case .relay(let name): "relay \(name)"
+            case .token(let id, let scope): "token \(id) (\(scope.rawValue))"
+            }
+        }
+    }
+
+    public init(user: String, uid: Int, groups: [String], vo: String?, isOperator: Bool, authority: Authority = .socket) {
         self.user = user
         self.uid = uid
         self.groups = groups
         self.vo = vo
         self.isOperator = isOperator
+        self.authority = authority
     }
 
     /// Resolves a Unix uid to a caller under `configuration`.
@@ -29,54 +51,10 @@ public struct Caller: Sendable, Equatable {
                       vo: configuration.vo(forUser: account.user, groups: account.groups),
                       isOperator: configuration.isOperator(user: account.user, groups: account.groups))
     }
-}
 
-/// User and group names from the system's account database, cached for a minute so a
-/// CE submitting in a tight loop does not hit NSS for every job.
-final class UnixAccounts: Sendable {
-    static let shared = UnixAccounts()
-
-    struct Account: Sendable {
-        var user: String
-        var groups: [String]
-        var fetched: Double
-    }
-
-    private let cache = Mutex<[UInt32: Account]>([:])
-    private let ttl: Double = 60
-
-    func lookup(uid: UInt32, gid: UInt32) -> Account {
-        let now = Double(time(nil))
-        if let hit = cache.withLock({ $0[uid] }), now - hit.fetched < ttl { return hit }
-        let account = Self.query(uid: uid, gid: gid, now: now)
-        cache.withLock { $0[uid] = account }
-        return account
-    }
-
-    private static func query(uid: UInt32, gid: UInt32, now: Double) -> Account {
-        var pwd = passwd()
-        var result: UnsafeMutablePointer<passwd>?
-        var buffer = [CChar](repeating: 0, count: 16_384)
-        getpwuid_r(uid, &pwd, &buffer, buffer.count, &result)
-        guard result != nil, let namePointer = pwd.pw_name else {
-            // A uid without an account still gets an identity, but no VO and no operator rights.
-            return Account(user: "uid\(uid)", groups: [], fetched: now)
-        }
-        let name = String(cString: namePointer)
-        var count: Int32 = 64
-        var gids = [gid_t](repeating: 0, count: Int(count))
-        if getgrouplist(namePointer, pwd.pw_gid, &gids, &count) == -1 {
-            gids = [gid_t](repeating: 0, count: Int(count))
-            getgrouplist(namePointer, pwd.pw_gid, &gids, &count)
-        }
-        var groups: [String] = []
-        for g in gids.prefix(Int(max(0, count))) {
-            var grp = group()
-            var gresult: UnsafeMutablePointer<group>?
-            var gbuffer = [CChar](repeating: 0, count: 16_384)
-            getgrgid_r(g, &grp, &gbuffer, gbuffer.count, &gresult)
-            if gresult != nil, let n = grp.gr_name { groups.append(String(cString: n)) }
-        }
-        return Account(user: name, groups: groups, fetched: now)
+    /// Whether this caller may use a route of `method`: read tokens only read.
+    public func mayUse(method: String) -> Bool {
+        if case .token(_, .read) = authority { return method == "GET" || method == "HEAD" }
+        return true
     }
 }

@@ -72,8 +72,9 @@ public enum Daemon {
         let socketPath = options.socketPath
         let marker = API.reloadMarker(socketPath: socketPath)
         let reloader = Reloader(load: options.reload, logger: logger, marker: marker)
+        let tokens = TokenBook(store: store, configuration: options.configuration)
         let app = Application(
-            router: buildRouter(engine: engine, reloader: reloader),
+            router: buildRouter(engine: engine, tokens: tokens, reloader: reloader),
             configuration: .init(address: .unixDomainSocket(path: socketPath), serverName: "vbatchd"),
             services: [SchedulerLoop(engine: engine), DriverEventPump(engine: engine, driver: driver)],
             onServerRunning: { _ in
@@ -83,7 +84,12 @@ public enum Daemon {
                 logger.info("vbatchd listening on \(socketPath)")
             },
             logger: logger)
-        let group = ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: [.sigterm, .sigint],
+        var services: [any Service] = [app]
+        if let listener = try APIListener(settings: options.configuration.site.api) {
+            services.append(try listener.application(
+                router: buildRouter(engine: engine, tokens: tokens, reloader: reloader, identity: .tls(logger)), logger: logger))
+        }
+        let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint],
                                                       logger: logger))
         await reloader.attach(group)
         SIGHUPWatcher.shared.route(to: reloader)

@@ -1,8 +1,11 @@
 import Foundation
 import Hummingbird
+import Logging
 import NIOCore
+import VBatchAccounts
 import VBatchAPI
 import VBatchCore
+import VBatchDrivers
 
 /// Request context carrying the socket channel (for peer credentials) and the caller.
 public struct VBatchRequestContext: RequestContext {
@@ -18,20 +21,16 @@ public struct VBatchRequestContext: RequestContext {
 }
 
 /// Establishes the caller from `SO_PEERCRED` of the Unix socket connection.
-struct CallerMiddleware: RouterMiddleware {
+struct SocketCallerMiddleware: RouterMiddleware {
     typealias Context = VBatchRequestContext
     let configuration: Configuration
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard let provider = context.channel as? SocketOptionProvider else {
-            return errorResponse(500, "cannot establish the caller's identity on this connection")
-        }
         let credentials: PeerCredentials
         do {
-            credentials = try await provider.unsafeGetSocketOption(level: SocketOptionLevel(SOL_SOCKET),
-                                                                  name: SocketOptionName(SO_PEERCRED)).get()
+            credentials = try await PeerCredentials.of(context.channel)
         } catch {
-            return errorResponse(403, "cannot read the peer credentials of this connection: \(error)")
+            return errorResponse(403, "\(error)")
         }
         var context = context
         context.caller = Caller.resolve(uid: credentials.uid, gid: credentials.gid, configuration: configuration)
@@ -39,18 +38,63 @@ struct CallerMiddleware: RouterMiddleware {
     }
 }
 
-/// The kernel's `struct ucred` (pid, uid, gid), as `SO_PEERCRED` fills it.
-struct PeerCredentials: Sendable {
-    var pid: Int32 = 0
-    var uid: UInt32 = 0
-    var gid: UInt32 = 0
+/// Refuses what the caller's channel does not allow (a read token writing), and gives
+/// every error, Hummingbird's own (no such route, body too large) included, the JSON shape
+/// of ``ErrorResponse``.
+struct AccessMiddleware: RouterMiddleware {
+    typealias Context = VBatchRequestContext
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        if let caller = context.caller, !caller.mayUse(method: request.method.rawValue) {
+            return errorResponse(403, "a read token may only read (GET); this is \(request.method)")
+        }
+        do {
+            return try await next(request, context)
+        } catch let error as HTTPError {
+            return errorResponse(Int(error.status.code), error.body ?? error.status.reasonPhrase)
+        }
+    }
+}
+
+/// How a listener establishes who is calling.
+public enum ListenerIdentity: Sendable {
+    /// The Unix socket on the server: `SO_PEERCRED`.
+    case unixSocket
+    /// The TLS listener: a listed relay's assertion, or a bearer token.
+    case tls(Logger)
 }
 
 /// Builds the router of the daemon's API over an engine; used by `vbatchd` and the tests.
-public func buildRouter(engine: Engine, reloader: Reloader? = nil) -> Router<VBatchRequestContext> {
+public func buildRouter(engine: Engine, tokens: TokenBook, reloader: Reloader? = nil,
+                        identity: ListenerIdentity = .unixSocket) -> Router<VBatchRequestContext> {
     let router = Router(context: VBatchRequestContext.self)
-    router.add(middleware: CallerMiddleware(configuration: engine.configuration))
+    switch identity {
+    case .unixSocket:
+        router.add(middleware: SocketCallerMiddleware(configuration: engine.configuration))
+    case .tls(let logger):
+        router.add(middleware: TLSCallerMiddleware(configuration: engine.configuration, tokens: tokens, logger: logger))
+    }
+    router.add(middleware: AccessMiddleware())
+    router.get(RouterPath(OpenAPIRoute.path)) { _, _ in
+        Response(status: .ok, headers: [.contentType: "application/json"],
+                 body: ResponseBody(byteBuffer: ByteBuffer(string: OpenAPIDocument.json)))
+    }
     let v1 = router.group("v1")
+
+    v1.post("tokens") { request, context in
+        await respond(status: 201) {
+            let token = try await decode(TokenRequest.self, request, what: "token request")
+            return try encode(try tokens.create(token, caller: context.caller!, now: WallClock.now()))
+        }
+    }
+    v1.get("tokens") { request, context in
+        await respond {
+            try encode(try tokens.list(caller: context.caller!, all: request.uri.queryParameters["all"] == "1", now: WallClock.now()))
+        }
+    }
+    v1.delete("tokens/:id") { _, context in
+        await respond { try encode(try tokens.revoke(id: try jobID(context, what: "token id"), caller: context.caller!, now: WallClock.now())) }
+    }
 
     v1.post("jobs") { request, context in
         await respond(status: 201) {
@@ -164,15 +208,20 @@ public func buildRouter(engine: Engine, reloader: Reloader? = nil) -> Router<VBa
     v1.get("whoami") { _, context in
         await respond {
             let c = context.caller!
-            return try encode(WhoAmI(user: c.user, uid: c.uid, vo: c.vo, isOperator: c.isOperator))
+            return try encode(WhoAmI(user: c.user, uid: c.uid, vo: c.vo, isOperator: c.isOperator, via: c.authority.description))
         }
     }
     return router
 }
 
-private func jobID(_ context: VBatchRequestContext) throws -> Int64 {
+/// Where the OpenAPI document is served, without authentication.
+enum OpenAPIRoute {
+    static let path = "/v1/openapi.json"
+}
+
+private func jobID(_ context: VBatchRequestContext, what: String = "job id") throws -> Int64 {
     guard let text = context.parameters.get("id"), let id = Int64(text), id > 0 else {
-        throw EngineError.badRequest("job id must be a positive number")
+        throw EngineError.badRequest("\(what) must be a positive number")
     }
     return id
 }
@@ -213,7 +262,8 @@ private func respond(status: Int = 200, contentType: String = "application/json"
 }
 
 func errorResponse(_ status: Int, _ message: String) -> Response {
-    let bytes = (try? JSONEncoder().encode(ErrorResponse(error: message))).map(Array.init) ?? []
+    let body = ErrorResponse(error: message, code: ErrorResponse.Code(status: status))
+    let bytes = (try? JSONEncoder().encode(body)).map(Array.init) ?? []
     return Response(status: .init(code: status), headers: [.contentType: "application/json"],
                     body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes + [0x0A])))
 }

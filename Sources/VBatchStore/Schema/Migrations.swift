@@ -27,6 +27,9 @@ enum Migrations {
         migrator.registerMigration("v6") { db in
             try db.execute(sql: v6)
         }
+        migrator.registerMigration("v7") { db in
+            try db.execute(sql: v7)
+        }
         return migrator
     }
 
@@ -306,5 +309,23 @@ enum Migrations {
                     (SELECT json_extract(variables, '$.VBATCH_GRID_SUBJECT') FROM job_payload WHERE id = NEW.payload_id));
         END;
         ALTER TABLE admin_setting ADD COLUMN mode TEXT;
+        """
+
+    /// v7: bearer tokens for the TLS API (`vbatch token`). Only the SHA-256 of a token's
+    /// secret is kept; a token always expires, and a revoked one keeps its row (who, when).
+    static let v7 = """
+        CREATE TABLE api_token (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            user TEXT NOT NULL,
+            uid INTEGER NOT NULL,
+            scope TEXT NOT NULL CHECK (scope IN ('read', 'user', 'operator')),
+            name TEXT,
+            created_by TEXT NOT NULL,
+            created REAL NOT NULL,
+            expires REAL NOT NULL CHECK (expires > created),
+            revoked REAL,
+            secret_sha256 TEXT NOT NULL
+        );
+        CREATE INDEX api_token_user ON api_token(user);
         """
 }

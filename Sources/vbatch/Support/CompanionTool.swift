@@ -8,7 +8,8 @@ import Darwin
 import ArgumentParser
 
 /// A program installed next to `vbatch` that does the work of some of its commands
-/// (`vbatch image …` → `vbatch-image`, `vbatch simulate` → `vbatch-simulate`).
+/// (`vbatch image …` → `vbatch-image`, `vbatch simulate` → `vbatch-simulate`,
+/// `vbatch relay` → `vbatch-relay`).
 ///
 /// Those commands need Foundation, TOMLKit and the configuration loader (and the factory or
 /// the scheduler), which linked into `vbatch` would make every `vbatch` process — one per
@@ -25,6 +26,7 @@ struct CompanionTool {
     static let image = CompanionTool(name: "vbatch-image", overrideVariable: "VBATCH_IMAGE_TOOL", command: "vbatch image")
     static let simulate = CompanionTool(name: "vbatch-simulate", overrideVariable: "VBATCH_SIMULATE_TOOL",
                                         command: "vbatch simulate")
+    static let relay = CompanionTool(name: "vbatch-relay", overrideVariable: "VBATCH_RELAY_TOOL", command: "vbatch relay")
 
     /// Replaces this process with the companion run with `arguments` (its output, errors and
     /// exit status are the command's); throws only if it cannot be started.

@@ -21,6 +21,7 @@ struct WhoAmI: ParsableCommand {
             uid:       \(me.uid)
             vo:        \(Format.text(me.vo))
             operator:  \(Format.yesNo(me.isOperator))
+            via:       \(Format.text(me.via))
 
             """)
     }
