@@ -2,11 +2,13 @@
 # Installs what a grid CE needs to talk to vbatch, idempotently (run it again after a rebuild):
 #   - the vbatch binary and the PBS-compatible commands qsub, qstat, qdel, qhold, qrls,
 #     pbsnodes, qmgr (links to vbatch, which dispatches on the name it is run as) into
-#     BIN_DIR, with the companions vbatch execs for `vbatch image` and `vbatch simulate`
-#     (vbatch-image, vbatch-simulate: it looks for them next to itself) when they were built;
+#     BIN_DIR, with the companions vbatch execs for `vbatch image`, `vbatch simulate` and
+#     `vbatch relay` (vbatch-image, vbatch-simulate, vbatch-relay: it looks for them next to
+#     itself) when they were built;
 #   - the BLAH backend scripts (scripts/blah/vbatch_*.sh) into BLAH_DIR;
 #   - if a blah.config exists: `vbatch` in supported_lrms and vbatch_binpath=BIN_DIR.
-# See docs/grid-ce.md for wiring HTCondor-CE and ARC CE to them.
+# See docs/grid-ce.md for wiring HTCondor-CE and ARC CE to them; scripts/setup-ce.sh runs this
+# on a CE host whose vbatchd is on another machine, and sets up `vbatch relay`.
 #
 # Usage: scripts/install-ce-commands.sh [--vbatch PATH] [--bin-dir DIR] [--blah-dir DIR]
 #                                       [--blah-config FILE] [--no-blah-config] [--force]
@@ -36,7 +38,7 @@ while (($#)); do
         --blah-config) blah_config=$2; shift 2 ;;
         --no-blah-config) update_config=no; shift ;;
         --force) force=yes; shift ;;
-        -h | --help) sed -n '2,21p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h | --help) sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
         *) echo "install-ce-commands: unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -67,8 +69,8 @@ place() {
 # The binary and the PBS commands.
 mkdir -p "$bin_dir"
 if [[ $vbatch != "$bin_dir/vbatch" ]]; then place "$vbatch" "$bin_dir/vbatch" 755; fi
-# `vbatch image …` and `vbatch simulate` exec these from vbatch's own directory.
-for companion in vbatch-image vbatch-simulate; do
+# `vbatch image …`, `vbatch simulate` and `vbatch relay` exec these from vbatch's own directory.
+for companion in vbatch-image vbatch-simulate vbatch-relay; do
     source_path=$(dirname "$vbatch")/$companion
     if [[ -x $source_path ]]; then
         if [[ $source_path != "$bin_dir/$companion" ]]; then place "$source_path" "$bin_dir/$companion" 755; fi

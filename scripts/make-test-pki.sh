@@ -1,22 +1,32 @@
 #!/usr/bin/env bash
-# make-test-pki.sh DIR IP... — a throw-away TLS PKI for libvirt's qemu+tls:// in tests.
+# make-test-pki.sh DIR IP... [--client NAME]... — a throw-away TLS PKI for the tests: libvirt's
+# qemu+tls:// between vbatchd and its nodes, and vbatchd's TLS API with its relays.
 #
 # Why: vbatchd talks to its worker nodes over libvirt's mutual TLS (qemu+tls://, port
 # 16514): each node proves itself with a server certificate whose subjectAltName is its
 # IP, the daemon with a client certificate whose DN is "CN=vbatchd" (the nodes' libvirtd
-# only admit the DNs in tls_allowed_dn_list). The tests (scripts/test-hosts.sh) need such
-# a PKI, and also "wrong" certificates to check that each side refuses the other.
+# only admit the DNs in tls_allowed_dn_list). A CE host's `vbatch relay` talks to vbatchd's
+# TLS API the same way: vbatchd proves itself with the server certificate of the address it
+# listens on (any DIR/hosts/IP serves: serverAuth, subjectAltName IP), each relay with a
+# client certificate CN=NAME (--client NAME). The tests (scripts/test-hosts.sh) need such a
+# PKI, and also "wrong" certificates to check that each side refuses the other.
 #
 # Idempotent: every file that exists, still verifies and stays valid for 2 more days is
 # kept; anything missing, expired soon, or no longer matching (e.g. after a new CA) is
-# made anew. Keys are 0600. RSA 2048, SHA-256; CAs valid 90 days, leaves 30 days.
+# made anew. Keys are 0600. RSA 2048, SHA-256; CAs valid 90 days, leaves 30 days. Options
+# and IPs may come in any order; what an earlier run made for other IPs or clients is kept.
 #
 # Layout (libvirt's own file names, so each client directory works as a `pkipath`):
 #   DIR/ca/cacert.pem, cakey.pem            the test CA
 #   DIR/hosts/IP/servercert.pem, serverkey.pem, cacert.pem (= the CA)
-#                                           one per IP; subjectAltName=IP:IP, CN=IP
+#                                           one per IP; subjectAltName=IP:IP, CN=IP,
+#                                           extendedKeyUsage serverAuth: a libvirtd node's
+#                                           or vbatchd's TLS API listener's identity
 #   DIR/client/cacert.pem, clientcert.pem, clientkey.pem
 #                                           CN=vbatchd signed by the CA: the daemon's pkipath
+#   DIR/clients/NAME/cacert.pem (= the CA), clientcert.pem, clientkey.pem
+#                                           one per --client NAME: CN=NAME, extendedKeyUsage
+#                                           clientAuth, signed by the CA (a relay's identity)
 #   DIR/rogue-ca/cacert.pem, cakey.pem      a second CA, unrelated to the first
 #   DIR/rogue/cacert.pem (= rogue CA only), clientcert.pem, clientkey.pem (CN=vbatchd,
 #                                           signed by the rogue CA): a foreign party that
@@ -24,6 +34,10 @@
 #   DIR/rogue-client/cacert.pem (= CA + rogue CA), clientcert.pem, clientkey.pem (the
 #                                           rogue CN=vbatchd): trusts the nodes, so the only
 #                                           reason to fail is the node refusing the client
+#   DIR/rogue-clients/NAME/cacert.pem (= the CA only), clientcert.pem, clientkey.pem
+#                                           one per --client NAME: CN=NAME signed by the
+#                                           rogue CA; trusts vbatchd's server certificate,
+#                                           so the only reason to fail is vbatchd refusing it
 #   DIR/rogue-server/IP/servercert.pem, serverkey.pem (signed by the rogue CA, SAN = first
 #                                           IP), cacert.pem (= CA + rogue CA): a node with
 #                                           this still trusts the daemon (and libvirtd
@@ -33,13 +47,28 @@
 # the client side as well as on the server side: hence the two-CA bundles.)
 set -euo pipefail
 
-usage() { echo "usage: $0 DIR IP..." >&2; exit 2; }
-(($# >= 2)) || usage
-dir=$1; shift
-ips=("$@")
-for ip in "${ips[@]}"; do
-    [[ $ip =~ ^[0-9]{1,3}(\.[0-9]{1,3}){3}$ ]] || { echo "make-test-pki: not an IPv4 address: $ip" >&2; exit 2; }
+usage() { echo "usage: $0 DIR IP... [--client NAME]..." >&2; exit 2; }
+dir='' ips=() clients=()
+while (($#)); do
+    case $1 in
+        --client)
+            (($# >= 2)) || usage
+            [[ $2 =~ ^[A-Za-z0-9][A-Za-z0-9._-]*$ ]] \
+                || { echo "make-test-pki: --client: not a usable name (letters, digits, . _ -): $2" >&2; exit 2; }
+            [[ " ${clients[*]} " == *" $2 "* ]] || clients+=("$2")
+            shift 2 ;;
+        -*) usage ;;
+        *)
+            if [[ -z $dir ]]; then
+                dir=$1
+            else
+                [[ $1 =~ ^[0-9]{1,3}(\.[0-9]{1,3}){3}$ ]] || { echo "make-test-pki: not an IPv4 address: $1" >&2; exit 2; }
+                [[ " ${ips[*]} " == *" $1 "* ]] || ips+=("$1")
+            fi
+            shift ;;
+    esac
 done
+[[ -n $dir ]] && ((${#ips[@]})) || usage
 command -v openssl >/dev/null || { echo "make-test-pki: openssl is missing (apt-get install openssl)" >&2; exit 1; }
 
 ca_days=90 leaf_days=30
@@ -177,6 +206,13 @@ mkdir -p "$dir/rogue-client"
 ensure_copy 0644 "$dir/rogue-client/clientcert.pem" "$dir/rogue/clientcert.pem"
 ensure_copy 0600 "$dir/rogue-client/clientkey.pem" "$dir/rogue/clientkey.pem"
 ensure_copy 0644 "$dir/rogue-client/cacert.pem" "$good" "$rogue"
+
+for name in "${clients[@]}"; do
+    ensure_leaf ca "$dir/clients/$name" client "$name"
+    ensure_copy 0644 "$dir/clients/$name/cacert.pem" "$good"
+    ensure_leaf rogue-ca "$dir/rogue-clients/$name" client "$name"
+    ensure_copy 0644 "$dir/rogue-clients/$name/cacert.pem" "$good"
+done
 
 ensure_leaf rogue-ca "$dir/rogue-server/${ips[0]}" server "${ips[0]}"
 ensure_copy 0644 "$dir/rogue-server/${ips[0]}/cacert.pem" "$good" "$rogue"

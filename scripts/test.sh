@@ -26,11 +26,12 @@ if ! swift build --build-tests >"$log" 2>&1; then
     echo "test: build failed (full log: $log)" >&2
     exit 1
 fi
-# Three worker nodes in namespaces (libvirtd over qemu+tls, sharing no file with the daemon)
-# and 197 addresses that never answer, for the multi-host tests; removed on any exit.
+# Three worker nodes in namespaces (libvirtd over qemu+tls, sharing no file with the daemon),
+# 197 addresses that never answer, and a CE host (ce1: its own accounts, the relay and the
+# CE commands installed by the tests), for the multi-host tests; removed on any exit.
 # On any exit the hosts go, and so does what the VM tests left on this machine's libvirtd.
 trap '"$repo/scripts/test-hosts.sh" down >/dev/null 2>&1 || true; "$repo/scripts/clean-local-node.sh"' EXIT
-"$repo/scripts/test-hosts.sh" up 3 --dead 197
+"$repo/scripts/test-hosts.sh" up 3 --dead 197 --ce
 # One test at a time: the VM suites share libvirtd (some restart or freeze it) and the
 # machine has two cores.
 swift test --skip-build --no-parallel

@@ -123,7 +123,7 @@ struct Bench: AsyncParsableCommand {
                                       target: 300, lowerIsBetter: true, note: "median of \(vmRuns)"))
             }
         }
-        if ["P9", "P10", "P11", "P12", "P13", "P14", "nodecosts"].contains(where: wants) {
+        if ["P3_relay", "P9", "P10", "P11", "P12", "P13", "P14", "nodecosts"].contains(where: wants) {
             try await nodeFigures(&figures)
         }
         report(figures)
@@ -131,13 +131,22 @@ struct Bench: AsyncParsableCommand {
 
     var repositoryPath: String { URL(fileURLWithPath: repository).standardizedFileURL.path }
 
-    /// P9–P14 on three test worker nodes (and 197 addresses that never answer), started here and removed after.
+    /// P3_relay and P9–P14 on the test hosts: three worker nodes, 197 addresses that never
+    /// answer, a CE host; started here and removed after.
     func nodeFigures(_ figures: inout [Figure]) async throws {
         let guestPath = URL(fileURLWithPath: guest).standardizedFileURL.path
-        log("P9–P14: starting the test worker nodes (scripts/test-hosts.sh)")
+        log("P3_relay, P9–P14: starting the test hosts (scripts/test-hosts.sh)")
         let hosts = try NodeBenchmarks.Hosts(repository: repositoryPath)
         defer { withExtendedLifetime(hosts) {} }  // its deinit removes the test hosts
         do {
+            if wants("P3_relay") {
+                log("P3_relay: a qsub loop on the CE host through vbatch relay (mutual TLS), over the same loop on the server's socket")
+                let r = try RelayBenchmark.run(hosts)
+                figures.append(Figure(key: "P3_relay", value: round3(r.relayRate / r.socketRate), unit: "× socket", target: 0.5,
+                                      lowerIsBetter: false,
+                                      note: "relay \(r.relayRate.rounded()) jobs/s, server socket \(r.socketRate.rounded()) jobs/s (medians of 3 loops of 300)",
+                                      extra: [("relay_jobs_s", r.relayRate.rounded()), ("socket_jobs_s", r.socketRate.rounded())]))
+            }
             if wants("P9") {
                 log("P9: image upload to a fresh node, vbatch image push over virsh vol-upload (\(p9Megabytes) MiB, qemu+tls)")
                 let u = try NodeBenchmarks.imageUpload(hosts, megabytes: p9Megabytes)

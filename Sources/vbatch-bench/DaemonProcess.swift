@@ -97,10 +97,13 @@ final class DaemonProcess {
 
 /// Sibling executables of the running benchmark (same build directory).
 enum Binaries {
-    static func path(_ name: String) -> String {
+    /// The directory of this benchmark's build (vbatchd, vbatch and the companions).
+    static var directory: String {
         let me = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-        return (me as NSString).deletingLastPathComponent + "/" + name
+        return (me as NSString).deletingLastPathComponent
     }
+
+    static func path(_ name: String) -> String { directory + "/" + name }
 }
 
 struct BenchError: Error, CustomStringConvertible {

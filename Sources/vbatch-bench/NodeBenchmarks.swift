@@ -5,8 +5,8 @@ import VBatchDrivers
 import VBatchLibvirt
 
 /// P9–P12: worker nodes that are other machines. They run on the test hosts of
-/// `scripts/test-hosts.sh` (libvirtd in network namespaces, reached over `qemu+tls://`),
-/// which the benchmark starts and removes itself.
+/// `scripts/test-hosts.sh` (libvirtd in network namespaces, reached over `qemu+tls://`; and
+/// the CE host of P3_relay), which the benchmark starts and removes itself.
 enum NodeBenchmarks {
     /// The test hosts, up for the duration of the node benchmarks.
     final class Hosts {
@@ -14,11 +14,14 @@ enum NodeBenchmarks {
         let pki: String
         let addresses: [String: String]
         let dead: [String]
+        /// The CE host (`ce1`) and the bridge address vbatchd's TLS API listens on for it (P3_relay).
+        let ce: String?
+        let apiAddress: String
         static let root = "/var/lib/vbatch-test-hosts"
 
         init(repository: String) throws {
             script = repository + "/scripts/test-hosts.sh"
-            let up = try runProgram(script, ["up", "3", "--dead", "197"])
+            let up = try runProgram(script, ["up", "3", "--dead", "197", "--ce"])
             guard up.status == 0 else { throw BenchError("test-hosts.sh up failed: \(up.output.suffix(500))") }
             let env = (try? String(contentsOfFile: Self.root + "/env", encoding: .utf8)) ?? ""
             var values: [String: String] = [:]
@@ -32,6 +35,8 @@ enum NodeBenchmarks {
                 return parts.count == 2 ? (String(parts[0]), String(parts[1])) : nil
             })
             dead = (values["VBATCH_TEST_DEAD"] ?? "").split(separator: " ").map(String.init)
+            ce = (values["VBATCH_TEST_CE"] ?? "").split(separator: "=").first.map(String.init)
+            apiAddress = values["VBATCH_TEST_API_ADDR"] ?? "10.77.0.1"
             guard addresses.count == 3, !pki.isEmpty else { throw BenchError("test hosts are not up: \(env)") }
         }
 

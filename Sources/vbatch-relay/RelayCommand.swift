@@ -39,8 +39,9 @@ struct RelayCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("The socket local commands use (default \(API.defaultSocket)).", valueName: "PATH"))
     var socket: String = API.defaultSocket
 
-    @Option(help: ArgumentHelp("Idle TLS connections kept open to vbatchd.", valueName: "N"))
-    var connections: Int = 4
+    @Option(help: ArgumentHelp("Most TLS connections to vbatchd at a time (kept open between requests; "
+                               + "more concurrent requests wait for one).", valueName: "N"))
+    var connections: Int = 8
 
     @Option(help: ArgumentHelp("Log level: trace, debug, info, notice, warning, error.", valueName: "LEVEL"))
     var logLevel: String = "info"
@@ -74,6 +75,11 @@ struct RelayCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        // A daemon starts with no signal blocked: a mask inherited from whatever started it
+        // (a thread pool's thread blocks them all) would keep SIGTERM from stopping it.
+        var none = sigset_t()
+        sigemptyset(&none)
+        pthread_sigmask(SIG_SETMASK, &none, nil)
         let logger = {
             var logger = Logger(label: "vbatch-relay")
             logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info

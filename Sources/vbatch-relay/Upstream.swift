@@ -28,7 +28,7 @@ struct UpstreamError: Error, CustomStringConvertible {
 
 /// Mutual-TLS HTTP/1.1 connections to vbatchd, kept open and reused: a `qsub` loop on the
 /// CE host pays for TCP and TLS handshakes once, not per job. One request at a time per
-/// connection; up to `size` idle connections are kept.
+/// connection, at most `size` connections at a time: further requests wait for one.
 actor UpstreamPool {
     let host: String
     let port: Int
@@ -36,6 +36,9 @@ actor UpstreamPool {
     private let sslContext: NIOSSLContext
     private let group: any EventLoopGroup
     private var idle: [UpstreamConnection] = []
+    /// Connections open or being opened, idle ones included.
+    private var open = 0
+    private var waiting: [CheckedContinuation<Void, Never>] = []
 
     init(host: String, port: Int, size: Int, tls: TLSConfiguration, group: any EventLoopGroup) throws {
         self.host = host
@@ -45,31 +48,55 @@ actor UpstreamPool {
         self.group = group
     }
 
-    /// Sends `request` on an idle connection or a new one. A request whose connection was
-    /// found closed before anything was written is sent again on a fresh connection.
+    /// Sends `request` on an idle connection, a new one, or the next one freed. A request
+    /// whose connection was found closed before anything was written goes on another one.
     func send(_ request: UpstreamRequest) async throws -> UpstreamResponse {
-        while let connection = idle.popLast() {
+        while true {
+            let connection: UpstreamConnection
+            if let reused = idle.popLast() {
+                connection = reused
+            } else if open < size {
+                open += 1
+                do {
+                    connection = try await connect()
+                } catch {
+                    released()
+                    throw error
+                }
+            } else {
+                await withCheckedContinuation { waiting.append($0) }
+                continue
+            }
             do {
                 let response = try await connection.send(request)
                 keep(connection, after: response)
                 return response
             } catch let error as UpstreamError where error.retryable {
-                continue
+                connection.channel.close(promise: nil)
+                released()
+            } catch {
+                connection.channel.close(promise: nil)
+                released()
+                throw error
             }
         }
-        let connection = try await connect()
-        let response = try await connection.send(request)
-        keep(connection, after: response)
-        return response
     }
 
     private func keep(_ connection: UpstreamConnection, after response: UpstreamResponse) {
         let closing = response.headers[canonicalForm: "connection"].contains { $0.lowercased() == "close" }
-        if closing || idle.count >= size || !connection.channel.isActive {
+        if closing || !connection.channel.isActive {
             connection.channel.close(promise: nil)
+            released()
         } else {
             idle.append(connection)
+            if !waiting.isEmpty { waiting.removeFirst().resume() }
         }
+    }
+
+    /// A connection is gone: its slot goes to a waiting request.
+    private func released() {
+        open -= 1
+        if !waiting.isEmpty { waiting.removeFirst().resume() }
     }
 
     private func connect() async throws -> UpstreamConnection {

@@ -89,12 +89,14 @@ struct APIAccessTests {
         static let submission = ##"{"queue":"grid","script":"#!/bin/sh\necho secret-payload\n","arguments":[],"variables":{},"count":1,"held":true,"walltime":600}"##
     }
 
-    static func freePort() throws -> Int {
+    /// A TCP port nothing listens on at `address` now.
+    static func freePort(on host: String = "127.0.0.1") throws -> Int {
+        let ip = host
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(fd) }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_addr.s_addr = inet_addr(ip)
         address.sin_port = 0
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         let bound = withUnsafeMutablePointer(to: &address) {

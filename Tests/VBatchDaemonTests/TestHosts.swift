@@ -16,6 +16,11 @@ struct TestHosts {
     /// Addresses that never answer (TCP dropped).
     let dead: [String]
     let control: String
+    /// The CE host (`up --ce`): no libvirtd, its own accounts (`vbce-atlas001`, `vbce-atlas002`
+    /// in group `vbce-atlas`, `vbce-oper` in `vbce-ops`), sees none of the daemon's files.
+    let ce: Host?
+    /// The bridge address on this machine, where a daemon's TLS API listens for the CE host.
+    let apiAddress: String
 
     static let stateDirectory = "/var/lib/vbatch-test-hosts"
 
@@ -36,8 +41,10 @@ struct TestHosts {
         guard hosts.count >= count, let pki = values["VBATCH_TEST_PKI"], let control = values["VBATCH_TEST_HOSTS_CTL"] else {
             throw HarnessError("need \(count) test hosts, \(stateDirectory)/env lists \(hosts.count): run scripts/test-hosts.sh up \(count)")
         }
+        let ce = (values["VBATCH_TEST_CE"] ?? "").split(separator: "=").map(String.init)
         return TestHosts(hosts: hosts, pki: pki, dead: (values["VBATCH_TEST_DEAD"] ?? "").split(separator: " ").map(String.init),
-                         control: control)
+                         control: control, ce: ce.count == 2 ? Host(name: ce[0], address: ce[1]) : nil,
+                         apiAddress: values["VBATCH_TEST_API_ADDR"] ?? "10.77.0.1")
     }
 
     /// A site file: the first `count` hosts as nodes (2 CPUs, 2 GiB each), the site's TLS
