@@ -143,24 +143,28 @@ public func buildRouter(engine: Engine, tokens: TokenBook, reloader: Reloader? =
     }
     v1.post("nodes/:name/state") { request, context in
         await respond {
+            try operatorOnly(context, "drain or resume nodes")
             let change = try await decode(NodeStateRequest.self, request, what: "node change")
             return try encode(try await engine.setNode(try name(context), change, caller: context.caller!))
         }
     }
     v1.post("nodes/:name/fence") { request, context in
         await respond {
+            try operatorOnly(context, "fence nodes")
             let fence = try await decode(NodeFenceRequest.self, request, what: "node fence")
             return try encode(try await engine.fence(try name(context), fence, caller: context.caller!))
         }
     }
     v1.post("images/:name/push") { request, context in
         await respond {
+            try operatorOnly(context, "push images to nodes")
             let push = try await decode(ImagePushRequest.self, request, what: "image push")
             return try encode(try await engine.pushImage(try name(context), push, caller: context.caller!))
         }
     }
     v1.post("queues/:name/state") { request, context in
         await respond {
+            try operatorOnly(context, "change queues")
             let change = try await decode(QueueStateRequest.self, request, what: "queue change")
             return try encode(try await engine.setQueue(try name(context), change, caller: context.caller!))
         }
@@ -174,7 +178,11 @@ public func buildRouter(engine: Engine, tokens: TokenBook, reloader: Reloader? =
     }
     v1.get("history") { request, context in
         await respond {
-            let limit = request.uri.queryParameters["limit"].flatMap { Int(String($0)) }
+            var limit: Int?
+            if let text = request.uri.queryParameters["limit"] {
+                guard let value = Int(String(text)), value >= 1 else { throw EngineError.badRequest("limit must be a number of at least 1") }
+                limit = value
+            }
             var since: Double?
             if let text = request.uri.queryParameters["since"] {
                 guard let value = Double(String(text)), value.isFinite else { throw EngineError.badRequest("since must be a Unix time in seconds") }
@@ -212,6 +220,11 @@ public func buildRouter(engine: Engine, tokens: TokenBook, reloader: Reloader? =
         }
     }
     return router
+}
+
+/// Operator routes refuse others before reading their body, so a bad body from a user is a 403, not a 400.
+private func operatorOnly(_ context: VBatchRequestContext, _ what: String) throws {
+    guard context.caller?.isOperator == true else { throw EngineError.forbidden("only operators may \(what)") }
 }
 
 /// Where the OpenAPI document is served, without authentication.

@@ -128,6 +128,63 @@ public enum OpenAPIDocument {
                   "$ref": "#/components/schemas/SubmitResponse"
                 }
               }
+            },
+            "links": {
+              "getJob": {
+                "operationId": "getJob",
+                "parameters": {
+                  "id": "$response.body#/ids/0"
+                }
+              },
+              "cancelJob": {
+                "operationId": "cancelJob",
+                "parameters": {
+                  "id": "$response.body#/ids/0"
+                }
+              },
+              "holdJob": {
+                "operationId": "holdJob",
+                "parameters": {
+                  "id": "$response.body#/ids/0"
+                }
+              },
+              "releaseJob": {
+                "operationId": "releaseJob",
+                "parameters": {
+                  "id": "$response.body#/ids/0"
+                }
+              },
+              "suspendJob": {
+                "operationId": "suspendJob",
+                "parameters": {
+                  "id": "$response.body#/ids/0"
+                }
+              },
+              "resumeJob": {
+                "operationId": "resumeJob",
+                "parameters": {
+                  "id": "$response.body#/ids/0"
+                }
+              },
+              "checkpointJob": {
+                "operationId": "checkpointJob",
+                "parameters": {
+                  "id": "$response.body#/ids/0"
+                }
+              },
+              "getJobOutput": {
+                "operationId": "getJobOutput",
+                "parameters": {
+                  "id": "$response.body#/ids/0"
+                }
+              },
+              "getJobFile": {
+                "operationId": "getJobFile",
+                "parameters": {
+                  "id": "$response.body#/ids/0",
+                  "path": "stdout"
+                }
+              }
             }
           },
           "400": {
@@ -866,7 +923,7 @@ public enum OpenAPIDocument {
           "admin"
         ],
         "summary": "Reload the configuration files (operators)",
-        "description": "The files are read and checked; only a configuration without errors replaces the running one (400 lists the errors). The daemon then restarts its services; running jobs keep running. 409: this vbatchd was not started from configuration files.",
+        "description": "The files are read and checked; only a configuration without errors replaces the running one. The daemon then restarts its services; running jobs keep running. 409: the files hold errors (listed; nothing changed), or this vbatchd was not started from configuration files.",
         "responses": {
           "200": {
             "description": "Accepted.",
@@ -1114,6 +1171,14 @@ public enum OpenAPIDocument {
                   "$ref": "#/components/schemas/TokenCreated"
                 }
               }
+            },
+            "links": {
+              "revokeToken": {
+                "operationId": "revokeToken",
+                "parameters": {
+                  "id": "$response.body#/info/id"
+                }
+              }
             }
           },
           "400": {
@@ -1292,11 +1357,11 @@ public enum OpenAPIDocument {
         "name": "limit",
         "in": "query",
         "required": false,
-        "description": "At most this many jobs (default 100); a value that is not an integer is ignored.",
+        "description": "At most this many jobs (default 100); anything but an integer of at least 1 is a 400.",
         "schema": {
           "type": "integer",
           "format": "int64",
-          "minimum": 0,
+          "minimum": 1,
           "default": 100
         }
       },

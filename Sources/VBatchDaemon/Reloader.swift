@@ -43,7 +43,7 @@ public actor Reloader {
         } catch {
             logger.error("reload asked by \(who) refused; the running configuration stays:\n\(error)")
             let errors = "\(error)".split(separator: "\n").joined(separator: "; ")
-            throw EngineError.badRequest("the configuration has errors, nothing changed: \(errors)")
+            throw EngineError.conflict("the configuration has errors, nothing changed: \(errors)")
         }
         accepted = configuration
         if let marker {

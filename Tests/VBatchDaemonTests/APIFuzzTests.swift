@@ -28,7 +28,8 @@ struct APIFuzzTests {
         let token = try site.token("user", for: "fuzzer")
         let examples = ProcessInfo.processInfo.environment["VBATCH_SCHEMATHESIS_EXAMPLES"] ?? "40"
         let report = site.d.root + "/schemathesis.json"
-        let r = try DaemonHarness.run(Self.schemathesis, [
+        // From the daemon's temporary directory: schemathesis keeps its example database in ./.schemathesis.
+        let r = try DaemonHarness.run("/bin/sh", ["-c", "cd \"$0\" && exec \"$@\"", site.d.root, Self.schemathesis,
             "run", site.url + "/v1/openapi.json", "--tls-verify", site.pki + "/ca/cacert.pem",
             "-H", "Authorization: Bearer \(token)",
             "--checks", "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance",

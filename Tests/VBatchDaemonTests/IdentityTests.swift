@@ -329,16 +329,16 @@ struct IdentityTests {
         // setpriv runs the CLI with --clear-groups: Alice's group reaches the daemon through
         // the account database, not through the process's credentials.
         let alice = try json(WhoAmI.self, d, as: Self.alice, ["whoami", "--json"])
-        #expect(alice == WhoAmI(user: Self.alice, uid: try Self.uid(Self.alice), vo: "atlas", isOperator: false))
+        #expect(alice == WhoAmI(user: Self.alice, uid: try Self.uid(Self.alice), vo: "atlas", isOperator: false, via: "socket"))
         let bob = try json(WhoAmI.self, d, as: Self.bob, ["whoami", "--json"])
-        #expect(bob == WhoAmI(user: Self.bob, uid: try Self.uid(Self.bob), vo: "cms", isOperator: false))
+        #expect(bob == WhoAmI(user: Self.bob, uid: try Self.uid(Self.bob), vo: "cms", isOperator: false, via: "socket"))
         let oper = try json(WhoAmI.self, d, as: Self.oper, ["whoami", "--json"])
-        #expect(oper == WhoAmI(user: Self.oper, uid: try Self.uid(Self.oper), vo: nil, isOperator: true))
+        #expect(oper == WhoAmI(user: Self.oper, uid: try Self.uid(Self.oper), vo: nil, isOperator: true, via: "socket"))
         let text = try vbatch(d, as: Self.alice, ["whoami"])
         #expect(text.status == 0)
         #expect(text.stdout.contains(Self.alice) && text.stdout.contains("atlas"))
         // root is an operator by name, in no VO.
-        #expect(try d.client.whoami() == WhoAmI(user: "root", uid: 0, vo: nil, isOperator: true))
+        #expect(try d.client.whoami() == WhoAmI(user: "root", uid: 0, vo: nil, isOperator: true, via: "socket"))
     }
 
     @Test func queuesAndEnvironmentsOfAnotherVOAreRefused() throws {
