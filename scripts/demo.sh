@@ -5,7 +5,8 @@
 # file with the daemon: scripts/test-hosts.sh), starts vbatchd with the shipped queues and
 # images, routes a handful of jobs through the `grid` routing queue into QEMU VMs on the
 # three nodes, and shows where they went, the nodes' image caches, outputs and histories;
-# then drains a node for maintenance by migrating its running job live to another one.
+# submits from a CE on its own host (ce1) through `vbatch relay` over mutual TLS; then
+# drains a node for maintenance by migrating its running job live to another one.
 # Idempotent: each run starts from a fresh state directory under var/demo; the daemon, the
 # worker nodes and the VMs are stopped at the end, also when a step fails.
 set -euo pipefail
@@ -32,8 +33,8 @@ mkdir -p "$demo"
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 run() { printf '$ %s\n' "$*" >&2; "$@"; }
 
-step "Start two worker nodes: libvirtd with TLS in network namespaces (scripts/test-hosts.sh, scripts/setup-node.sh)"
-"$repo/scripts/test-hosts.sh" up 2 --pki "$demo/pki"
+step "Start two worker nodes (libvirtd with TLS) and a CE host, in network namespaces (scripts/test-hosts.sh)"
+"$repo/scripts/test-hosts.sh" up 2 --ce --pki "$demo/pki"
 
 # The shipped site file names this machine as its worker node; the demo adds the two
 # hosts (qemu+tls, the daemon's certificate from the demo's PKI), spreads jobs over the
@@ -47,6 +48,21 @@ for i in 1 2; do
     printf '\n[node.wn%d]\nuri = "qemu+tls://10.77.0.1%d/system"\ncpus = "0-%d"\nmemory = "2gb"\n' "$i" "$i" "$((cpus - 1))" \
         >> "$demo/site.toml"
 done
+# The TLS API for the CE host ce1 (10.77.0.5), whose relay certificate (CN ce1) the demo's
+# CA signed; ce1's pool accounts (group vbce-atlas) are VO atlas.
+cat >> "$demo/site.toml" <<EOF
+
+[api]
+listen = "10.77.0.1:8443"
+certificate = "$demo/pki/hosts/10.77.0.1/servercert.pem"
+key = "$demo/pki/hosts/10.77.0.1/serverkey.pem"
+ca = "$demo/pki/ca/cacert.pem"
+relays = ["ce1"]
+
+[vo.atlas]
+share = 30
+groups = ["vbce-atlas"]
+EOF
 
 step "Validate the shipped configuration"
 run "$bin/vbatchd" --check --config "$repo" --site "$demo/site.toml"
@@ -98,6 +114,20 @@ echo "$fail"
 step "A job no destination accepts is rejected at submit, with the reason of each"
 run "$bin/vbatch" submit "$demo/hello.sh" -q grid -N toolong -l walltime=30h || echo "(exit status $?)"
 
+step "A CE on its own host: ce1 runs vbatch relay (scripts/setup-ce.sh); its pool account submits with qsub"
+# ce1 sees none of this machine's files: the binaries and scripts are copied in.
+"$repo/scripts/test-hosts.sh" ce-install ce1 "$bin" >/dev/null
+run "$repo/scripts/test-hosts.sh" exec ce1 /opt/vbatch/src/scripts/setup-ce.sh --server 10.77.0.1:8443 \
+    --ca /opt/vbatch/pki/clients/ce1/cacert.pem --certificate /opt/vbatch/pki/clients/ce1/clientcert.pem \
+    --key /opt/vbatch/pki/clients/ce1/clientkey.pem --vbatch /opt/vbatch/bin/vbatch --start
+# shellcheck disable=SC2016 # expanded in ce1
+ce_job=$(run "$repo/scripts/test-hosts.sh" exec ce1 env -i PATH=/usr/local/bin:/usr/bin:/bin \
+    setpriv --reuid=vbce-atlas001 --regid=vbce-atlas --init-groups sh -c \
+    'cd /tmp && printf "#!/bin/sh\necho \"pilot of \$PBS_O_LOGNAME, submitted from \$PBS_O_HOST\"\n" > pilot.sh &&
+     qsub -q grid -N from-ce1 pilot.sh && vbatch whoami >&2')
+echo "$ce_job"
+ce_job=${ce_job%%.*}
+
 for _ in $(seq 100); do
     [[ $("$bin/vbatch" status --all) == *running*running*running* ]] && break; sleep 0.2
 done
@@ -115,7 +145,7 @@ step "The nodes and what each has cached (every file uploaded once per node)"
 run "$bin/vbatch" nodes
 
 step "Outputs"
-for id in $(echo "$pair" | head -1) $hello $forever $fail; do
+for id in $(echo "$pair" | head -1) $hello $forever $fail $ce_job; do
     run "$bin/vbatch" output "$id" || true
 done
 run "$bin/vbatch" output "$hello" --file output/answer.txt
