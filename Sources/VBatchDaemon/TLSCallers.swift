@@ -26,6 +26,8 @@ struct TLSCallerMiddleware: RouterMiddleware {
             context.caller = try await caller(request, context)
         } catch let error as EngineError {
             return errorResponse(error.httpStatus, error.description)
+        } catch {
+            return errorResponse(503, "cannot establish who is calling now (token store or TLS session): \(error)")
         }
         return try await next(request, context)
     }
@@ -59,8 +61,9 @@ struct TLSCallerMiddleware: RouterMiddleware {
             logger.warning("refused an assertion of \(asserted) by an unlisted certificate", metadata: ["cn": "\(relay)"])
             throw EngineError.forbidden("certificate \"\(relay)\" is not a relay of this site ([api] relays): it may not assert users")
         }
-        guard InputLimits.isSafeName(asserted, maxLength: 64), asserted.first?.isLetter ?? false || asserted.first == "_"
-        else { throw EngineError.badRequest("relay \(relay) asserted an invalid user name") }
+        guard InputLimits.isSafeName(asserted, maxLength: 64) else {
+            throw EngineError.badRequest("relay \(relay) asserted an invalid user name")
+        }
         let groups = (header(Self.groupsHeader) ?? "").split(separator: ",").map {
             String($0).trimmingCharacters(in: .whitespaces)
         }.filter { !$0.isEmpty }

@@ -31,11 +31,9 @@ public struct TokenBook: Sendable {
         if user != caller.user, !caller.isOperator {
             throw EngineError.forbidden("only operators may create tokens for other users")
         }
+        // (Relayed callers are never operators, so no operator token is issued through a relay.)
         if request.scope == .operator, !(caller.isOperator && user == caller.user) {
             throw EngineError.forbidden("an operator token is created only by that operator, for themselves")
-        }
-        if case .relay = caller.authority, request.scope == .operator {
-            throw EngineError.forbidden("operator tokens are not issued through a relay")
         }
         let cap = configuration.site.api.maxLifetime(scope: request.scope)
         guard request.lifetime >= 1 else { throw EngineError.badRequest("lifetime must be at least 1 second") }

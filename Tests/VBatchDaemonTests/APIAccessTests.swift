@@ -15,12 +15,21 @@ struct APIAccessTests {
         let port: Int
         var url: String { "https://127.0.0.1:\(port)" }
 
-        init(extraAPI: String = "") throws {
-            let root = NSTemporaryDirectory() + "vbatch-api-pki-\(UUID().uuidString.prefix(8))"
-            let made = try DaemonHarness.run(DaemonHarness.repository + "/scripts/make-test-pki.sh",
-                                             [root, "127.0.0.1", "--client", "ce1", "--client", "ce-unlisted"],
-                                             environment: [:], stdin: nil)
-            guard made.status == 0 else { throw HarnessError("make-test-pki.sh failed: \(made.stderr)") }
+        /// One test PKI for the whole suite (RSA keys take a while): the CA, the listener's
+        /// certificate for 127.0.0.1, relay certificates `ce1` and `ce-unlisted`, and a `ce1`
+        /// from a rogue CA.
+        static let sharedPKI: Result<String, HarnessError> = {
+            let root = NSTemporaryDirectory() + "vbatch-api-pki-\(getpid())"
+            guard let made = try? DaemonHarness.run(DaemonHarness.repository + "/scripts/make-test-pki.sh",
+                                                    [root, "127.0.0.1", "--client", "ce1", "--client", "ce-unlisted"],
+                                                    environment: [:], stdin: nil), made.status == 0 else {
+                return .failure(HarnessError("make-test-pki.sh failed"))
+            }
+            return .success(root)
+        }()
+
+        init() throws {
+            let root = try Self.sharedPKI.get()
             pki = root
             port = try APIAccessTests.freePort()
             let site = """
@@ -44,7 +53,6 @@ struct APIAccessTests {
                 relays = ["ce1"]
                 max_token_lifetime = "2d"
                 max_operator_token_lifetime = "1h"
-                \(extraAPI)
 
                 [node.wn1]
                 uri = "sim://"
@@ -84,7 +92,6 @@ struct APIAccessTests {
             return String(line)
         }
 
-        func cleanUp() { try? FileManager.default.removeItem(atPath: pki) }
 
         static let submission = ##"{"queue":"grid","script":"#!/bin/sh\necho secret-payload\n","arguments":[],"variables":{},"count":1,"held":true,"walltime":600}"##
     }
@@ -112,7 +119,6 @@ struct APIAccessTests {
 
     @Test func aListedRelayActsForTheAssertedUserAndATokenForItsUser() throws {
         let site = try Site()
-        defer { site.cleanUp() }
         let relay = site.pki + "/clients/ce1"
         let me = try site.request("GET", "/v1/whoami", client: relay, user: "vbce-atlas001", groups: "vbce-atlas,atlas")
         #expect(me.status == 200)
@@ -138,55 +144,78 @@ struct APIAccessTests {
         #expect(document.status == 200 && document.body.contains("\"openapi\""))
     }
 
-    @Test func refusals() throws {
-        let site = try Site()
-        defer { site.cleanUp() }
-        let relay = site.pki + "/clients/ce1"
+    // MARK: - Refusals, one test each
 
-        // No client certificate: a user cannot be asserted, and nothing else gets in.
+    @Test func noClientCertificateCannotAssertAUser() throws {
+        let site = try Site()
         let anonymous = try site.request("GET", "/v1/whoami", user: "vbce-atlas001")
         #expect(anonymous.status == 401 && anonymous.body.contains("\"code\":\"unauthenticated\""), "\(anonymous)")
+        // And without any credentials nothing but the OpenAPI document answers.
         #expect(try site.request("GET", "/v1/jobs").status == 401)
+        #expect(try site.request("POST", "/v1/jobs", body: Site.submission).status == 401)
+    }
 
-        // A certificate from another CA: the handshake fails, no HTTP answer at all.
+    @Test func certificateFromAnotherCAFailsTheHandshake() throws {
+        let site = try Site()
         let rogue = try site.request("GET", "/v1/whoami", client: site.pki + "/rogue-clients/ce1", user: "vbce-atlas001")
-        #expect(rogue.status == 0 && rogue.curl != 0, "\(rogue)")
+        #expect(rogue.status == 0 && rogue.curl != 0, "no HTTP answer at all: \(rogue)")
+        #expect(try site.d.client.jobs(all: true).isEmpty)
+    }
 
-        // A certificate of the site CA, but not a listed relay.
+    @Test func unlistedRelayCertificateMayNotAssert() throws {
+        let site = try Site()
         let unlisted = try site.request("GET", "/v1/whoami", client: site.pki + "/clients/ce-unlisted", user: "vbce-atlas001")
         #expect(unlisted.status == 403 && unlisted.body.contains("not a relay"), "\(unlisted)")
+        let submit = try site.request("POST", "/v1/jobs", client: site.pki + "/clients/ce-unlisted", user: "vbce-atlas001",
+                                      body: Site.submission)
+        #expect(submit.status == 403)
+        #expect(try site.d.client.jobs(all: true).isEmpty)
+    }
 
-        // A listed relay asserting an operator (by name, by group, or uid 0).
-        #expect(try site.request("GET", "/v1/whoami", client: relay, user: "opsuser").status == 403)
+    @Test func relayAssertingAnOperatorIsRefused() throws {
+        let site = try Site()
+        let relay = site.pki + "/clients/ce1"
+        // By name, by an operator group, as root, or as uid 0 under another name.
+        let byName = try site.request("GET", "/v1/whoami", client: relay, user: "opsuser")
+        #expect(byName.status == 403 && byName.body.contains("relays never act for operators"), "\(byName)")
         #expect(try site.request("GET", "/v1/whoami", client: relay, user: "root", uid: 0).status == 403)
         #expect(try site.request("GET", "/v1/whoami", client: relay, user: "someone", uid: 0).status == 403)
+        #expect(try site.request("POST", "/v1/reload", client: relay, user: "opsuser").status == 403)
+    }
 
-        // An expired token.
+    @Test func expiredTokenIsRefused() throws {
+        let site = try Site()
         let shortLived = try site.token("user", for: "vbce-atlas001", lifetime: "1s")
         Thread.sleep(forTimeInterval: 2.2)
         let expired = try site.request("GET", "/v1/whoami", token: shortLived)
         #expect(expired.status == 401 && expired.body.contains("expired"), "\(expired)")
+    }
 
-        // A revoked token.
+    @Test func revokedTokenIsRefused() throws {
+        let site = try Site()
         let revoked = try site.token("user", for: "vbce-atlas001")
         #expect(try site.request("GET", "/v1/whoami", token: revoked).status == 200)
         let id = revoked.split(separator: "_")[1]
         #expect(try site.d.vbatch(["token", "revoke", String(id)]).status == 0)
         let afterRevoke = try site.request("GET", "/v1/whoami", token: revoked)
         #expect(afterRevoke.status == 401 && afterRevoke.body.contains("revoked"), "\(afterRevoke)")
-
-        // A forged secret for a real token id.
+        // Nor does a forged secret for a real token id get in.
         let forged = "vbt_\(id)_" + String(repeating: "A", count: 43)
         #expect(try site.request("GET", "/v1/whoami", token: forged).status == 401)
+    }
 
-        // A read token trying to submit.
+    @Test func readTokenCannotSubmit() throws {
+        let site = try Site()
         let read = try site.token("read", for: "vbce-atlas001")
         #expect(try site.request("GET", "/v1/jobs", token: read).status == 200)
         let readSubmit = try site.request("POST", "/v1/jobs", token: read, body: Site.submission)
         #expect(readSubmit.status == 403 && readSubmit.body.contains("\"code\":\"forbidden\""), "\(readSubmit)")
+        #expect(try site.d.client.jobs(all: true).isEmpty)
+    }
 
-        // A user token acting on another user's job.
-        let owned = try site.request("POST", "/v1/jobs", client: relay, user: "vbce-atlas001", groups: "atlas",
+    @Test func userTokenCannotActOnAnotherUsersJob() throws {
+        let site = try Site()
+        let owned = try site.request("POST", "/v1/jobs", client: site.pki + "/clients/ce1", user: "vbce-atlas001", groups: "atlas",
                                      body: Site.submission)
         let job = try Self.decode(SubmitResponse.self, owned.body).ids[0]
         let other = try site.token("user", for: "vbce-atlas002")
@@ -194,12 +223,16 @@ struct APIAccessTests {
         #expect(try site.request("POST", "/v1/jobs/\(job)/release", token: other).status == 403)
         #expect(try site.request("GET", "/v1/jobs/\(job)/output", token: other).status == 403)
         #expect(try site.d.client.job(job).job.state == .held)
+    }
 
+    @Test func otherRefusals() throws {
+        let site = try Site()
+        let other = try site.token("user", for: "vbce-atlas002")
         // A user token on operator routes; tokens cannot make tokens; a token and an assertion together.
         #expect(try site.request("POST", "/v1/reload", token: other).status == 403)
         let chained = try site.request("POST", "/v1/tokens", token: other, body: #"{"scope":"user","lifetime":60}"#)
         #expect(chained.status == 403, "\(chained)")
-        #expect(try site.request("GET", "/v1/whoami", token: other, client: relay, user: "vbce-atlas001").status == 400)
+        #expect(try site.request("GET", "/v1/whoami", token: other, client: site.pki + "/clients/ce1", user: "vbce-atlas001").status == 400)
         // Plain HTTP on the TLS port gets no API.
         let plain = try DaemonHarness.run("/usr/bin/curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "10",
                                                             "http://127.0.0.1:\(site.port)/v1/whoami"],
@@ -209,7 +242,6 @@ struct APIAccessTests {
 
     @Test func tokenPolicy() throws {
         let site = try Site()
-        defer { site.cleanUp() }
         // Lifetimes are capped per scope; every token expires.
         let tooLong = try site.d.vbatch(["token", "create", "--scope", "user", "--lifetime", "3d", "--user", "alice"])
         #expect(tooLong.status != 0 && tooLong.stderr.contains("longer than the site allows"), "\(tooLong.stderr)")
