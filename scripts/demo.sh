@@ -41,7 +41,7 @@ step "Start two worker nodes (libvirtd with TLS) and a CE host, in network names
 # nodes instead of packing them, and makes the CPU list follow this machine's CPU count.
 cpus=$(nproc)
 sed -e "s/^cpus = .*/cpus = \"0-$((cpus - 1))\"/" -e 's/^# walltime_grace = .*/walltime_grace = "10s"/' \
-    -e 's/^placement = .*/placement = "spread"/' \
+    -e 's/^placement = .*/placement = "spread"/' -e 's/^groups = \["atlas"\]/groups = ["atlas", "vbce-atlas"]/' \
     -e "s|^\\[site\\]|[site]\\ntls_ca = \"$demo/pki/client/cacert.pem\"\\ntls_certificate = \"$demo/pki/client/clientcert.pem\"\\ntls_key = \"$demo/pki/client/clientkey.pem\"|" \
     "$repo/queues/site.toml" > "$demo/site.toml"
 for i in 1 2; do
@@ -49,7 +49,7 @@ for i in 1 2; do
         >> "$demo/site.toml"
 done
 # The TLS API for the CE host ce1 (10.77.0.5), whose relay certificate (CN ce1) the demo's
-# CA signed; ce1's pool accounts (group vbce-atlas) are VO atlas.
+# CA signed; ce1's pool accounts (group vbce-atlas) are VO atlas (the sed above).
 cat >> "$demo/site.toml" <<EOF
 
 [api]
@@ -58,10 +58,6 @@ certificate = "$demo/pki/hosts/10.77.0.1/servercert.pem"
 key = "$demo/pki/hosts/10.77.0.1/serverkey.pem"
 ca = "$demo/pki/ca/cacert.pem"
 relays = ["ce1"]
-
-[vo.atlas]
-share = 30
-groups = ["vbce-atlas"]
 EOF
 
 step "Validate the shipped configuration"

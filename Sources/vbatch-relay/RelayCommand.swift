@@ -36,7 +36,7 @@ struct RelayCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("This relay's private key (PEM).", valueName: "FILE"))
     var key: String
 
-    @Option(help: ArgumentHelp("The socket local commands use (default \(API.defaultSocket)).", valueName: "PATH"))
+    @Option(help: ArgumentHelp("The socket local commands use.", valueName: "PATH"))
     var socket: String = API.defaultSocket
 
     @Option(help: ArgumentHelp("Most TLS connections to vbatchd at a time (kept open between requests; "

@@ -121,6 +121,12 @@ final class RelayCETests {
         #expect(try d.wait(timeout: 20) { try d.client.job(number).job.state == .cancelled })
         let whoami = try asUser("vbce-atlas002", "vbatch whoami")
         #expect(whoami.stdout.contains("vbce-atlas002") && whoami.stdout.contains("relay ce1"), "\(whoami)")
+        // A CE user who sends the relay's headers (or a token) himself is still himself.
+        let spoofed = try asUser("vbce-atlas002", "curl -sS --unix-socket /run/vbatch/vbatchd.sock "
+            + "-H 'X-VBatch-User: vbce-atlas001' -H 'X-VBatch-UID: 5101' -H 'X-VBatch-Groups: vbce-ops' "
+            + "-H 'Authorization: Bearer vbt_1_x' http://ce1/v1/whoami")
+        let who = try JSONDecoder().decode(WhoAmI.self, from: Data(spoofed.stdout.utf8))
+        #expect(who.user == "vbce-atlas002" && who.uid == 5102 && who.via == "relay ce1", "\(spoofed)")
 
         // The pilot ends; vbatch_status.sh reports it done and its streams are back on the CE host.
         #expect(try d.wait(timeout: 180) { try d.client.job(pilotJob).job.state == .completed })
