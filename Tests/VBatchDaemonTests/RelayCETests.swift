@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import VBatchAPI
 import VBatchClient
+import VBatchStore
 
 /// A CE on its own host: the test host `ce1` (its own network, accounts and files; none of
 /// the daemon's) set up with scripts/setup-ce.sh, running `vbatch relay` to a vbatchd on the
@@ -116,11 +117,16 @@ final class RelayCETests {
         let pbsID = qsub.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         let number = try #require(Int64(pbsID.prefix { $0.isNumber }))
         #expect(try d.client.job(number).job.owner == "vbce-atlas002")
+        let variables = try JobStore(path: d.stateDirectory + "/vbatch.sqlite").script(number)?.variables ?? [:]
+        #expect(variables["PBS_O_LOGNAME"] == "vbce-atlas002" && variables["PBS_O_HOST"] == "ce1", "\(variables)")
         #expect(try asUser("vbce-atlas002", "qstat \(pbsID)").stdout.contains(" H "))
         #expect(try asUser("vbce-atlas002", "qrls \(pbsID) && qhold \(pbsID) && qdel \(pbsID)").status == 0)
         #expect(try d.wait(timeout: 20) { try d.client.job(number).job.state == .cancelled })
         let whoami = try asUser("vbce-atlas002", "vbatch whoami")
         #expect(whoami.stdout.contains("vbce-atlas002") && whoami.stdout.contains("relay ce1"), "\(whoami)")
+        // What ARC's information provider reads, through the relay too.
+        let info = try asUser("vbce-atlas002", "qstat -Q -f one-way && pbsnodes -a && qmgr -c 'list queue one-way'")
+        #expect(info.status == 0 && info.stdout.contains("resources_max.procct") && info.stdout.contains("state = "), "\(info)")
         // A CE user who sends the relay's headers (or a token) himself is still himself.
         let spoofed = try asUser("vbce-atlas002", "curl -sS --unix-socket /run/vbatch/vbatchd.sock "
             + "-H 'X-VBatch-User: vbce-atlas001' -H 'X-VBatch-UID: 5101' -H 'X-VBatch-Groups: vbce-ops' "

@@ -322,7 +322,9 @@ enum Qsub {
         set("PBS_O_WORKDIR", cwd)
         set("PBS_O_INITDIR", o.workdir.map { absolute($0, cwd) })
         set("PBS_O_HOME", PBSContext.environment("HOME"))
-        set("PBS_O_LOGNAME", PBSContext.environment("LOGNAME") ?? PBSContext.environment("USER"))
+        // A CE's job manager may run qsub with a bare environment: the account's name then.
+        set("PBS_O_LOGNAME", PBSContext.environment("LOGNAME") ?? PBSContext.environment("USER")
+            ?? getpwuid(getuid()).flatMap { $0.pointee.pw_name.map { String(cString: $0) } })
         set("PBS_O_PATH", PBSContext.environment("PATH"))
         set("PBS_O_SHELL", PBSContext.environment("SHELL"))
         set("PBS_O_MAIL", PBSContext.environment("MAIL"))
