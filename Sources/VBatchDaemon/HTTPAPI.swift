@@ -89,7 +89,7 @@ public func buildRouter(engine: Engine, tokens: TokenBook, reloader: Reloader? =
     }
     v1.get("tokens") { request, context in
         await respond {
-            try encode(try tokens.list(caller: context.caller!, all: request.uri.queryParameters["all"] == "1", now: WallClock.now()))
+            try encode(try tokens.list(caller: context.caller!, all: request.uri.queryParameters["all"] == "1"))
         }
     }
     v1.delete("tokens/:id") { _, context in

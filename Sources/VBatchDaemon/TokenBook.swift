@@ -57,10 +57,10 @@ public struct TokenBook: Sendable {
     }
 
     /// The caller's tokens (every user's with `all`, operators only), newest first.
-    public func list(caller: Caller, all: Bool, now: Double) throws -> [TokenInfo] {
+    public func list(caller: Caller, all: Bool) throws -> [TokenInfo] {
         try refuseTokens(caller, "list")
         if all, !caller.isOperator { throw EngineError.forbidden("only operators may list every user's tokens") }
-        return try store.tokens(user: all ? nil : caller.user, current: false, now: now)
+        return try store.tokens(user: all ? nil : caller.user)
     }
 
     /// Revokes a token of the caller's (any token, for operators).

@@ -14,7 +14,11 @@ struct NodeControl: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Start no new job on the nodes; their running jobs finish, or leave as --mode says.",
             discussion: """
-                --mode finish (the default) lets running jobs run to their end. save saves each job's VM                 and restores it on another node (or here, once resumed); migrate moves each VM live to                 another node, falling back to save and restore elsewhere; requeue stops each job and runs                 it again from the start elsewhere. Jobs in pooled VMs always finish. vbatch nodes shows                 the progress; the drain goes on after a vbatchd restart.
+                --mode finish (the default) lets running jobs run to their end. save saves each job's VM and \
+                restores it on another node (or here, once resumed); migrate moves each VM live to another \
+                node, falling back to save and restore elsewhere; requeue stops each job and runs it again \
+                from the start elsewhere. Jobs in pooled VMs always finish. vbatch nodes shows the progress; \
+                the drain goes on after a vbatchd restart.
                 """)
         @OptionGroup var options: Options
         @Option(help: "finish, save, migrate or requeue.") var mode: DrainMode = .finish
