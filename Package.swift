@@ -94,7 +94,7 @@ let package = Package(
         ]),
         // `vbatch relay` execs it on CE hosts: the local socket, forwarded over mutual TLS to vbatchd.
         .executableTarget(name: "vbatch-relay", dependencies: [
-            "VBatchAccounts", "VBatchAPI",
+            "VBatchAccounts", "VBatchAPI", "VBatchCore",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Logging", package: "swift-log"),

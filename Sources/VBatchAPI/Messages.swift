@@ -8,7 +8,8 @@ import VBatchCore
 /// `GET /queues`; `GET /nodes`; `GET /history[?all=1&limit=N&since=T]`; `GET /whoami`;
 /// `GET /accounting[?since=T&until=T&all=1]` (``AccountingReport``); operators:
 /// `POST /nodes/NAME/state` (``NodeStateRequest``), `POST /queues/NAME/state` (``QueueStateRequest``),
-/// `POST /reload` (``ReloadResponse``).
+/// `POST /reload` (``ReloadResponse``); bearer tokens: `POST /tokens` (``TokenRequest``),
+/// `GET /tokens[?all=1]`, `DELETE /tokens/ID`. `GET /openapi.json` describes all of them.
 /// Errors come back as a non-2xx status with ``ErrorResponse``.
 public enum API {
     public static let version = "v1"
@@ -20,6 +21,16 @@ public enum API {
     public static let maxArrayCount = 100_000
     /// Largest request body the daemon reads (bytes).
     public static let maxRequestBytes = 8 << 20
+
+    /// The headers a relay (`vbatch relay`) asserts a CE host's user with. vbatchd believes
+    /// them only from a listed relay certificate on its TLS listener; the relay removes any
+    /// a local client sent (and `Authorization`) before adding its own.
+    public enum RelayHeader {
+        public static let user = "X-VBatch-User"
+        public static let uid = "X-VBatch-UID"
+        public static let groups = "X-VBatch-Groups"
+        public static let all = [user, uid, groups]
+    }
 
     /// The file that exists beside the socket while the daemon reloads: clients that find
     /// the socket gone or refusing try again until it is removed.

@@ -129,7 +129,7 @@ enum SiteFile {
             maxTokenLifetime: r.duration("max_token_lifetime") ?? defaults.maxTokenLifetime,
             maxOperatorTokenLifetime: r.duration("max_operator_token_lifetime") ?? defaults.maxOperatorTokenLifetime)
         if let text = r.string("listen") {
-            if let address = ListenAddress(text) {
+            if let address = HostPort(text) {
                 settings.listen = address
                 if settings.tls == nil, !["ca", "certificate", "key"].contains(where: r.has) {
                     r.error("listen", "the listener speaks only TLS: give certificate, key and ca too")

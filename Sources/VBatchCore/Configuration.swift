@@ -134,7 +134,7 @@ public struct SiteSettings: Sendable, Equatable {
 /// long the bearer tokens it issues may live. See docs/security.md.
 public struct APISettings: Sendable, Equatable {
     /// Where the TLS listener binds (`listen = "HOST:PORT"`); nil: no listener, the Unix socket only.
-    public var listen: ListenAddress?
+    public var listen: HostPort?
     /// The listener's certificate and key, and the CA a client certificate must chain to.
     public var tls: TLSFiles?
     /// Subject common names of relay certificates (`relays`): only these may assert a user.
@@ -144,7 +144,7 @@ public struct APISettings: Sendable, Equatable {
     /// Longest lifetime of an `operator` token (`max_operator_token_lifetime`, default 1 day).
     public var maxOperatorTokenLifetime: Int
 
-    public init(listen: ListenAddress? = nil, tls: TLSFiles? = nil, relays: [String] = [],
+    public init(listen: HostPort? = nil, tls: TLSFiles? = nil, relays: [String] = [],
                 maxTokenLifetime: Int = 30 * 86_400, maxOperatorTokenLifetime: Int = 86_400) {
         self.listen = listen
         self.tls = tls
@@ -159,8 +159,9 @@ public struct APISettings: Sendable, Equatable {
     }
 }
 
-/// A host and TCP port to listen on; `host` is an IPv4 or IPv6 address or a name.
-public struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
+/// A host and TCP port (`HOST:PORT`, `[IPv6]:PORT`): where vbatchd's TLS listener binds, and
+/// where a relay reaches it. `host` is an IPv4 or IPv6 address or a name.
+public struct HostPort: Sendable, Equatable, CustomStringConvertible {
     public var host: String
     public var port: Int
 

@@ -10,7 +10,7 @@ import VBatchCore
 /// certificate is optional (token holders need none) but, when one is presented, it must
 /// chain to `[api] ca` or the handshake fails.
 struct APIListener {
-    let address: ListenAddress
+    let address: HostPort
     let tls: TLSConfiguration
 
     /// The listener `settings` ask for, or nil when `[api] listen` is not set.

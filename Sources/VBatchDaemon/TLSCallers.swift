@@ -16,9 +16,6 @@ struct TLSCallerMiddleware: RouterMiddleware {
     let tokens: TokenBook
     let logger: Logger
 
-    /// The headers a relay asserts the CE host's user with; ignored on the Unix socket.
-    static let userHeader = "X-VBatch-User", uidHeader = "X-VBatch-UID", groupsHeader = "X-VBatch-Groups"
-
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         if request.uri.path == OpenAPIRoute.path { return try await next(request, context) }
         var context = context
@@ -36,7 +33,7 @@ struct TLSCallerMiddleware: RouterMiddleware {
         func header(_ name: String) -> String? {
             request.headers.first { $0.name.canonicalName == name.lowercased() }?.value
         }
-        let asserted = header(Self.userHeader)
+        let asserted = header(API.RelayHeader.user)
         if let authorization = request.headers[.authorization] {
             guard asserted == nil else {
                 throw EngineError.badRequest("a request carries either a token or a relay's assertion, not both")
@@ -64,14 +61,14 @@ struct TLSCallerMiddleware: RouterMiddleware {
         guard InputLimits.isSafeName(asserted, maxLength: 64) else {
             throw EngineError.badRequest("relay \(relay) asserted an invalid user name")
         }
-        let groups = (header(Self.groupsHeader) ?? "").split(separator: ",").map {
+        let groups = (header(API.RelayHeader.groups) ?? "").split(separator: ",").map {
             String($0).trimmingCharacters(in: .whitespaces)
         }.filter { !$0.isEmpty }
         guard groups.count <= 256, groups.allSatisfy({ InputLimits.isSafeName($0, maxLength: 64) }) else {
             throw EngineError.badRequest("relay \(relay) asserted invalid group names")
         }
-        guard let uid = Int(header(Self.uidHeader) ?? ""), (0...Int(UInt32.max)).contains(uid) else {
-            throw EngineError.badRequest("relay \(relay) asserted no valid uid (\(Self.uidHeader))")
+        guard let uid = Int(header(API.RelayHeader.uid) ?? ""), (0...Int(UInt32.max)).contains(uid) else {
+            throw EngineError.badRequest("relay \(relay) asserted no valid uid (\(API.RelayHeader.uid))")
         }
         if uid == 0 || configuration.isOperator(user: asserted, groups: groups) {
             logger.warning("refused relay \(relay) asserting operator \(asserted)")

@@ -11,12 +11,15 @@ final class DaemonProcess {
     var client: VBatchClient { VBatchClient(socketPath: socket) }
     var pid: Int32 { process.processIdentifier }
 
+    /// The catalogue entry `sim` of simulated sites (nothing boots).
+    static let simulatedImage = "[image.sim]\nboot = \"kernel\"\nkernel = \"none\"\n"
+
     /// A site of simulated nodes. `started`: whether the benchmark queue runs its jobs
     /// (false keeps them pending).
     convenience init(nodes: Int, started: Bool) throws {
         var site = "[site]\nname = \"bench\"\noperators = [\"root\"]\n"
         for n in 0..<nodes { site += "\n[node.wn\(n)]\nuri = \"sim://\"\nslots = 32\nmemory = \"128gb\"\n" }
-        try self.init(site: site, image: "[image.sim]\nboot = \"kernel\"\nkernel = \"none\"\n", environment: "sim", started: started)
+        try self.init(site: site, image: Self.simulatedImage, environment: "sim", started: started)
     }
 
     /// One real libvirt node on this machine running the test guest (`guest` holds vmlinuz

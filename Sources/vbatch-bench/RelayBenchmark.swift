@@ -49,8 +49,7 @@ enum RelayBenchmark {
             slots = 32
             memory = "128gb"
             """
-        let daemon = try DaemonProcess(site: site, image: "[image.sim]\nboot = \"kernel\"\nkernel = \"none\"\n",
-                                       environment: "sim", started: false)
+        let daemon = try DaemonProcess(site: site, image: DaemonProcess.simulatedImage, environment: "sim", started: false)
         defer { daemon.stop() }
         let script = hosts.script
         let install = try runProgram(script, ["ce-install", ce, Binaries.directory])

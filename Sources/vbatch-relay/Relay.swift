@@ -32,7 +32,8 @@ struct Forwarder: Sendable {
     let pool: UpstreamPool
     let logger: Logger
 
-    static let assertionHeaders: Set<String> = ["x-vbatch-user", "x-vbatch-uid", "x-vbatch-groups", "authorization"]
+    /// Headers a local client may not send on: the relay's assertion is its own, and no token rides along.
+    static let assertionHeaders = Set((API.RelayHeader.all + ["Authorization"]).map { $0.lowercased() })
 
     func respond(to request: Request, context: RelayContext) async throws -> Response {
         let credentials: PeerCredentials
@@ -48,9 +49,9 @@ struct Forwarder: Sendable {
             headers.add(name: field.name.rawName, value: field.value)
         }
         headers.add(name: "Host", value: "\(pool.host):\(pool.port)")
-        headers.add(name: "X-VBatch-User", value: account.user)
-        headers.add(name: "X-VBatch-UID", value: "\(credentials.uid)")
-        headers.add(name: "X-VBatch-Groups", value: account.groups.joined(separator: ","))
+        headers.add(name: API.RelayHeader.user, value: account.user)
+        headers.add(name: API.RelayHeader.uid, value: "\(credentials.uid)")
+        headers.add(name: API.RelayHeader.groups, value: account.groups.joined(separator: ","))
         let body = try await request.body.collect(upTo: API.maxRequestBytes)
         let forwarded = UpstreamRequest(method: HTTPMethod(rawValue: request.method.rawValue), uri: request.uri.description,
                                         headers: headers, body: body.readableBytes > 0 ? body : nil)

@@ -6,6 +6,7 @@ import NIOPosix
 import NIOSSL
 import ServiceLifecycle
 import VBatchAPI
+import VBatchCore
 
 /// `vbatch relay`: run on a CE host so that `qsub`, `qstat`, the BLAH scripts and ARC's PBS
 /// commands work there unchanged against a vbatchd on another machine (Torque's `trqauthd`
@@ -57,22 +58,8 @@ struct RelayCommand: AsyncParsableCommand {
         guard socket.utf8.count < 108 else { throw ValidationError("--socket: path too long (max 107 bytes)") }
     }
 
-    /// `--server` split into host and port; `[v6]:port` accepted.
-    var address: (host: String, port: Int)? {
-        var text = Substring(server), host: Substring
-        if text.hasPrefix("[") {
-            guard let close = text.firstIndex(of: "]") else { return nil }
-            host = text[text.index(after: text.startIndex)..<close]
-            text = text[text.index(after: close)...]
-            guard text.hasPrefix(":") else { return nil }
-        } else {
-            guard let colon = text.lastIndex(of: ":") else { return nil }
-            host = text[..<colon]
-            text = text[colon...]
-        }
-        guard !host.isEmpty, let port = Int(text.dropFirst()), (1...65_535).contains(port) else { return nil }
-        return (String(host), port)
-    }
+    /// `--server` as host and port; `[v6]:port` for IPv6.
+    var address: HostPort? { HostPort(server) }
 
     func run() async throws {
         // A daemon starts with no signal blocked: a mask inherited from whatever started it
@@ -85,7 +72,8 @@ struct RelayCommand: AsyncParsableCommand {
             logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
             return logger
         }()
-        guard let (host, port) = address else { throw ValidationError("--server must be HOST:PORT") }
+        guard let address else { throw ValidationError("--server must be HOST:PORT") }
+        let (host, port) = (address.host, address.port)
 
         var tls = TLSConfiguration.makeClientConfiguration()
         do {

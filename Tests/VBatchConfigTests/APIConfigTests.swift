@@ -33,11 +33,11 @@ import VBatchCore
         let fixture = try ConfigFixture(["site.toml": Self.site(Self.listener + "\nrelays = [\"ce01.example.org\"]\nmax_token_lifetime = \"7d\"\n")]
                                             .merging(Self.files) { $1 })
         let api = try fixture.load().site.api
-        #expect(api.listen == ListenAddress(host: "0.0.0.0", port: 8443))
+        #expect(api.listen == HostPort(host: "0.0.0.0", port: 8443))
         #expect(api.tls == TLSFiles(ca: fixture.path("pki/ca.pem"), certificate: fixture.path("pki/cert.pem"), key: fixture.path("pki/key.pem")))
         #expect(api.relays == ["ce01.example.org"])
         #expect(api.maxTokenLifetime == 7 * 86_400 && api.maxOperatorTokenLifetime == 86_400)
-        #expect(ListenAddress("[::1]:9443") == ListenAddress(host: "::1", port: 9443))
+        #expect(HostPort("[::1]:9443") == HostPort(host: "::1", port: 9443))
     }
 
     @Test func noTableMeansNoListener() throws {
