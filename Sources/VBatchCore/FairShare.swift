@@ -13,7 +13,8 @@ import Darwin
 public struct FairShareLedger: Sendable {
     public private(set) var usage: [Double]
     private var runningCores: [Int]
-    private let shares: [Double]
+    /// Each VO's share, normalised to sum to 1 (index 0: no VO).
+    public let shares: [Double]
     private let halfLife: Double
     private var lastUpdate: Double
 

@@ -230,6 +230,10 @@ public struct Scheduler: Sendable {
     public func freeMemoryMB(node: Int) -> Int { freeMemory[node] }
     public func runningJobs(node: Int) -> [Int64] { nodeJobs[node] }
     public func fairShareFactors() -> [Double] { ledger.factors() }
+    /// The fair-share ledger as of its last update: shares, decayed usage, factors per VO index.
+    public var fairShare: FairShareLedger { ledger }
+    /// The name of an interned user (see ``user(named:)``).
+    public func userName(_ user: Int32) -> String { userNames[Int(user)] }
 
     // MARK: - Scheduling
 

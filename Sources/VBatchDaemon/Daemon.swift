@@ -60,13 +60,14 @@ public enum Daemon {
         defer { withExtendedLifetime(lock) {} }
 
         let catalogue = URL(fileURLWithPath: options.configDirectory).standardizedFileURL.path + "/images"
-        let driver = try makeDriver(for: options.configuration, catalogue: catalogue, logger: logger)
+        let metrics = SiteMetrics()
+        let driver = try makeDriver(for: options.configuration, catalogue: catalogue, logger: logger, metrics: metrics)
         let nodes = try nodesWithTLS(options.configuration, pkiDirectory: options.stateDirectory + "/pki")
-        let store = try JobStore(path: options.stateDirectory + "/vbatch.sqlite")
+        let store = try JobStore(path: options.stateDirectory + "/vbatch.sqlite", observeCommit: { metrics.commit($0) })
         let spool = options.stateDirectory + "/spool"
         try files.createDirectory(atPath: spool, withIntermediateDirectories: true)
         let engine = try await Engine(configuration: options.configuration, store: store, driver: driver,
-                                      spoolRoot: spool, logger: logger, driverNodes: nodes)
+                                      spoolRoot: spool, logger: logger, driverNodes: nodes, metrics: metrics)
 
         try prepareSocket(options.socketPath)
         let socketPath = options.socketPath
@@ -112,15 +113,19 @@ public enum Daemon {
 
     /// `sim://` sites run on the simulated driver, every other site on libvirt; a site is
     /// one or the other.
-    static func makeDriver(for configuration: Configuration, catalogue: String, logger: Logger) throws -> any HypervisorDriver {
+    static func makeDriver(for configuration: Configuration, catalogue: String, logger: Logger,
+                           metrics: SiteMetrics) throws -> any HypervisorDriver {
         let simulated = configuration.nodes.filter { $0.uri.hasPrefix("sim://") }
         if simulated.count == configuration.nodes.count { return SimulatedDriver(clock: .wallClock) }
         guard simulated.isEmpty else {
             throw DaemonError("a site is either simulated or real: \(simulated.map(\.name).joined(separator: ", ")) "
                 + "use sim:// but other nodes use libvirt")
         }
-        let settings = LibvirtDriver.Settings(walltimeGrace: .seconds(configuration.site.walltimeGrace),
+        var settings = LibvirtDriver.Settings(walltimeGrace: .seconds(configuration.site.walltimeGrace),
                                               catalogueDirectory: catalogue, agentPath: guestAgent(catalogue: catalogue))
+        settings.observeCall = { node, operation, duration, succeeded in
+            metrics.libvirtCall(node: node, operation: operation, duration: duration, succeeded: succeeded)
+        }
         return LibvirtDriver(settings: settings, logger: logger)
     }
 

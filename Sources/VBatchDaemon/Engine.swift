@@ -14,8 +14,12 @@ public actor Engine {
     public nonisolated let configuration: Configuration
     let store: JobStore
     let driver: any HypervisorDriver
-    let spoolRoot: String
+    nonisolated let spoolRoot: String
     let logger: Logger
+    /// Prometheus metrics and `vbatch diag` figures of this daemon.
+    public nonisolated let metrics: SiteMetrics
+    /// When the last scheduling cycle finished.
+    var lastCycleEnd: Double?
     var scheduler: Scheduler
     /// Routes submissions; its configuration carries the operators' queue settings.
     var router: QueueRouter
@@ -52,8 +56,9 @@ public actor Engine {
     /// `driverNodes` are the nodes as the driver connects to them (TLS options added to URIs);
     /// by default the configuration's.
     public init(configuration: Configuration, store: JobStore, driver: any HypervisorDriver, spoolRoot: String,
-                logger: Logger, driverNodes: [NodeConfig]? = nil) async throws {
+                logger: Logger, driverNodes: [NodeConfig]? = nil, metrics: SiteMetrics = SiteMetrics()) async throws {
         self.configuration = configuration
+        self.metrics = metrics
         self.store = store
         self.driver = driver
         self.spoolRoot = spoolRoot
@@ -189,6 +194,7 @@ public actor Engine {
             throw EngineError.unavailable("the job store could not record the submission: \(error)")
         }
         committing[routed.queue, default: 0] -= request.count
+        metrics.submitted(queue: routed.queue, count: ids.count)
         for id in ids {
             if let job = scheduler.pendingJob(id: id, routed: routed, user: caller.user, vo: caller.vo, submitTime: now,
                                               held: request.held) {
@@ -229,6 +235,7 @@ public actor Engine {
         let reason = "cancelled by \(caller.user)"
         if scheduler.removePending(id) != nil {
             try store.record([Transition(id: id, state: .cancelled, time: WallClock.now(), reason: reason)])
+            metrics.ended(queue: job.queue, outcome: JobState.cancelled.rawValue)
             if let node = job.savedNode { await driver.discard(savedJob: id, node: node) }
         } else if scheduler.runningJob(id) != nil {
             cancelReasons[id] = reason
@@ -405,9 +412,16 @@ public actor Engine {
 
     /// Runs one scheduling cycle: decisions are recorded durably, then carried out.
     public func runCycle() async {
+        let began = ContinuousClock.now
         let now = WallClock.now()
         await settleLostJobs(now: now)
         let result = scheduler.schedule(now: now)
+        defer {
+            lastCycleEnd = WallClock.now()
+            metrics.cycle(ContinuousClock.now - began, placements: result.placements.count,
+                          backfilled: result.placements.filter(\.backfilled).count, preemptions: result.preemptions.count,
+                          at: lastCycleEnd!)
+        }
         if !result.placements.isEmpty {
             let transitions = result.placements.map { p in
                 let source = p.restoreFrom.map { configuration.nodes[$0].name }
@@ -419,7 +433,10 @@ public actor Engine {
             }
             do {
                 try store.record(transitions)
-                for p in result.placements { launch(p, now: now) }
+                for p in result.placements {
+                    countStart(p, now: now)
+                    launch(p, now: now)
+                }
             } catch {
                 logger.error("could not record placements, putting jobs back: \(error)")
                 for p in result.placements { scheduler.requeue(p.jobID, now: now) }
@@ -516,6 +533,7 @@ public actor Engine {
                                       + " with \(Quantities.formatWalltime(Int(restore.walltimeUsed))) of walltime used"))
             } else {
                 record(Transition(id: id, state: .running, time: time, reason: "VM running on \(nodeName)"))
+                metrics.vmRunning(vm: run.pooled ? .pooled : .onDemand, after: time - run.startTime)
             }
             scheduler.setPreemptible(id, true)
             // Cancelled while its VM was still being created: destroy it now.
@@ -583,6 +601,7 @@ public actor Engine {
                 finish(id, time, ending(.failed, "killed: walltime of \(Quantities.formatWalltime(Int(run.job.walltime))) exceeded"))
             case .cancelled:
                 if let requeue = requeueReasons.removeValue(forKey: id), cancelReasons[id] == nil {
+                    countOutcome(.queued, queue: run.job.queue)
                     scheduler.requeue(id, now: time)
                     attempts[id] = nil
                     record(Transition(id: id, state: .queued, time: time, reason: requeue, cpuTime: usage?.cpuSeconds,
@@ -598,6 +617,7 @@ public actor Engine {
                 var transition = retryOrFail(id, node: node, reason: reason, now: time)
                 transition.cpuTime = usage?.cpuSeconds
                 transition.maxRSSKiB = usage?.maxRSSKiB
+                countOutcome(transition.state, queue: run.job.queue)
                 if transition.state == .queued { scheduler.requeue(id, now: time) } else { scheduler.finish(id, now: time) }
                 record(transition)
             }
@@ -612,6 +632,7 @@ public actor Engine {
     }
 
     func finish(_ id: Int64, _ time: Double, _ transition: Transition) {
+        if let run = scheduler.runningJob(id) { countOutcome(transition.state, queue: run.job.queue) }
         scheduler.finish(id, now: time)
         attempts[id] = nil
         awaitingReattach.remove(id)
@@ -647,6 +668,19 @@ public actor Engine {
         attempts[id] = nil
         return Transition(id: id, state: .failed, time: now,
                           reason: "start failed \(attempt) times, last on \(node): \(reason)", attemptsDelta: 1)
+    }
+
+    /// Counts a start in the metrics: its kind of VM and how long the job waited.
+    private func countStart(_ placement: Placement, now: Double) {
+        guard let run = scheduler.runningJob(placement.jobID) else { return }
+        let kind: SiteMetrics.VMKind = placement.restoreFrom != nil ? .restored : placement.pooledVM != nil ? .pooled : .onDemand
+        metrics.started(queue: scheduler.queues[Int(run.job.queue)].name, vm: kind, waited: now - run.job.submitTime)
+    }
+
+    /// Counts a run's end in the metrics: its terminal state, or `requeued` when it goes back to its queue.
+    func countOutcome(_ state: JobState, queue: Int32) {
+        metrics.ended(queue: scheduler.queues[Int(queue)].name,
+                      outcome: state == .queued || state == .held ? "requeued" : state.rawValue)
     }
 
     func record(_ transition: Transition) {

@@ -68,6 +68,7 @@ public enum ListenerIdentity: Sendable {
 public func buildRouter(engine: Engine, tokens: TokenBook, reloader: Reloader? = nil,
                         identity: ListenerIdentity = .unixSocket) -> Router<VBatchRequestContext> {
     let router = Router(context: VBatchRequestContext.self)
+    router.add(middleware: RequestMetricsMiddleware(metrics: engine.metrics))
     switch identity {
     case .unixSocket:
         router.add(middleware: SocketCallerMiddleware(configuration: engine.configuration))
@@ -213,6 +214,15 @@ public func buildRouter(engine: Engine, tokens: TokenBook, reloader: Reloader? =
             return try encode(try await engine.accounting(caller: context.caller!, since: since, until: until, all: all))
         }
     }
+    router.get(RouterPath(MetricsRoute.path)) { _, _ in
+        await respond(contentType: MetricsRoute.contentType) {
+            Array(engine.metrics.exposition(snapshot: try await engine.snapshot(), configuration: engine.configuration,
+                                            stateDirectory: engine.spoolRoot).utf8)
+        }
+    }
+    v1.get("diag") { _, _ in
+        await respond { try encode(await engine.diagnostics()) }
+    }
     v1.get("whoami") { _, context in
         await respond {
             let c = context.caller!
@@ -225,6 +235,35 @@ public func buildRouter(engine: Engine, tokens: TokenBook, reloader: Reloader? =
 /// Operator routes refuse others before reading their body, so a bad body from a user is a 403, not a 400.
 private func operatorOnly(_ context: VBatchRequestContext, _ what: String) throws {
     guard context.caller?.isOperator == true else { throw EngineError.forbidden("only operators may \(what)") }
+}
+
+/// Where Prometheus scrapes: any authenticated caller (a read token will do) may read it.
+enum MetricsRoute {
+    static let path = "/metrics"
+    static let contentType = "text/plain; version=0.0.4; charset=utf-8"
+}
+
+/// Counts and times every answered request by its route template, for `/metrics` and `vbatch diag`.
+struct RequestMetricsMiddleware: RouterMiddleware {
+    typealias Context = VBatchRequestContext
+    let metrics: SiteMetrics
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let started = ContinuousClock.now
+        var status = 500
+        defer {
+            metrics.apiRequest(method: request.method.rawValue, route: context.endpointPath ?? "unknown", status: status,
+                               duration: ContinuousClock.now - started)
+        }
+        do {
+            let response = try await next(request, context)
+            status = Int(response.status.code)
+            return response
+        } catch let error as HTTPError {
+            status = Int(error.status.code)
+            throw error
+        }
+    }
 }
 
 /// Where the OpenAPI document is served, without authentication.

@@ -30,7 +30,13 @@ public final class LibvirtConnection: Sendable {
     let lane = BlockingExecutor.Lane()
     /// Asked before every open and reopen; a reason means "do not try now" (see ``init(uri:callTimeout:purpose:precheck:)``).
     let precheck: (@Sendable () async -> String?)?
+    /// Told of every call's operation, duration and success (for metrics), if given.
+    let observer: CallObserver?
     let state: Mutex<ConnectionState>
+
+    /// Receives each libvirt call's operation (the C function's name), how long it took
+    /// (waiting for a thread included) and whether it succeeded.
+    public typealias CallObserver = @Sendable (_ operation: String, _ duration: Duration, _ succeeded: Bool) -> Void
 
     /// What a connection is for: which shared worker threads run its calls.
     public enum Purpose: Sendable {
@@ -59,11 +65,12 @@ public final class LibvirtConnection: Sendable {
     /// TCP probe of the node): a reason it returns fails the open at once, so a node that never
     /// answers never holds a thread inside `virConnectOpen`.
     public init(uri: String, callTimeout: Duration = .seconds(30), purpose: Purpose = .control,
-                precheck: (@Sendable () async -> String?)? = nil) async throws {
+                precheck: (@Sendable () async -> String?)? = nil, observer: CallObserver? = nil) async throws {
         LibvirtEventLoop.start()
         self.uri = uri
         self.callTimeout = callTimeout
         self.precheck = precheck
+        self.observer = observer
         let (stream, continuation) = AsyncStream.makeStream(of: ConnectionEvent.self, bufferingPolicy: .unbounded)
         events = stream
         eventSink = continuation
@@ -308,7 +315,18 @@ public final class LibvirtConnection: Sendable {
     /// `timeout`, for the long calls that move a VM).
     func perform<T: Sendable>(_ operation: String, timeout: Duration? = nil, discard: (@Sendable (T) -> Void)? = nil,
                               _ body: @escaping @Sendable () throws -> T) async throws -> T {
-        try await executor.run(operation, timeout: timeout ?? callTimeout, lane: lane, discard: discard, body)
+        guard let observer else {
+            return try await executor.run(operation, timeout: timeout ?? callTimeout, lane: lane, discard: discard, body)
+        }
+        let started = ContinuousClock.now
+        do {
+            let result = try await executor.run(operation, timeout: timeout ?? callTimeout, lane: lane, discard: discard, body)
+            observer(operation, ContinuousClock.now - started, true)
+            return result
+        } catch {
+            observer(operation, ContinuousClock.now - started, false)
+            throw error
+        }
     }
 
     /// `call` with the domain looked up by UUID; the handle is freed afterwards.

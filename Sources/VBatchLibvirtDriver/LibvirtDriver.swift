@@ -32,6 +32,8 @@ public final class LibvirtDriver: HypervisorDriver {
         public var probeTimeout: Duration
         /// Longest wait between two attempts to reach an unreachable node.
         public var reconnectCap: Duration
+        /// Told of every libvirt call with the node it went to (for metrics and diagnostics).
+        public var observeCall: (@Sendable (_ node: String, _ operation: String, _ duration: Duration, _ succeeded: Bool) -> Void)?
 
         public init(walltimeGrace: Duration = .seconds(30), resyncInterval: Duration = .seconds(30),
                     callTimeout: Duration = .seconds(30), catalogueDirectory: String = "/",

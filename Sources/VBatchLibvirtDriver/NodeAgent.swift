@@ -122,7 +122,16 @@ actor NodeAgent {
         } else {
             precheck = nil
         }
+        if let observe = settings.observeCall {
+            let name = node.name
+            callObserver = { operation, duration, succeeded in observe(name, operation, duration, succeeded) }
+        } else {
+            callObserver = nil
+        }
     }
+
+    /// The site's call observer with this node's name bound in.
+    private let callObserver: LibvirtConnection.CallObserver?
 
     // MARK: - Life
 
@@ -177,7 +186,8 @@ actor NodeAgent {
         var delay: Duration = .seconds(1)
         while !closed && !Task.isCancelled {
             do {
-                let connection = try await LibvirtConnection(uri: node.uri, callTimeout: settings.callTimeout, precheck: precheck)
+                let connection = try await LibvirtConnection(uri: node.uri, callTimeout: settings.callTimeout, precheck: precheck,
+                                                             observer: callObserver)
                 guard !closed else { return await connection.close() }
                 control = connection
                 tasks.append(Task { [weak self] in
@@ -269,8 +279,10 @@ actor NodeAgent {
             if let open = try? await opening.value { return open }
             if bulkOpening == opening { bulkOpening = nil }
         }
-        let (uri, timeout, precheck) = (node.uri, settings.callTimeout, precheck)
-        let opening = Task { try await LibvirtConnection(uri: uri, callTimeout: timeout, purpose: .bulk, precheck: precheck) }
+        let (uri, timeout, precheck, observer) = (node.uri, settings.callTimeout, precheck, callObserver)
+        let opening = Task {
+            try await LibvirtConnection(uri: uri, callTimeout: timeout, purpose: .bulk, precheck: precheck, observer: observer)
+        }
         bulkOpening = opening
         return try await opening.value
     }

@@ -21,8 +21,11 @@ final class GroupCommitter: @unchecked Sendable {
     private var pending: [Waiter] = []
     private var draining = false
 
-    init(pool: DatabasePool) {
+    private let observeCommit: JobStore.CommitObserver?
+
+    init(pool: DatabasePool, observeCommit: JobStore.CommitObserver?) {
         self.pool = pool
+        self.observeCommit = observeCommit
     }
 
     func submit(_ submission: NewSubmission) async throws -> [Int64] {
@@ -63,6 +66,8 @@ final class GroupCommitter: @unchecked Sendable {
     }
 
     private func commit(_ round: [Waiter]) {
+        let started = ContinuousClock.now
+        defer { observeCommit?(ContinuousClock.now - started) }
         do {
             let ids = try SubmissionWriter.submit(round.map(\.submission), to: pool)
             for (waiter, ids) in zip(round, ids) {

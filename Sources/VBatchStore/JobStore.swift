@@ -13,13 +13,19 @@ import VBatchCore
 public final class JobStore: Sendable {
     let pool: DatabasePool
     private let groupCommit: GroupCommitter
+    /// Told how long each write transaction of submissions or transitions took (fsync included).
+    private let observeCommit: CommitObserver?
+
+    /// Receives the duration of one durable commit (for metrics and diagnostics).
+    public typealias CommitObserver = @Sendable (Duration) -> Void
 
     /// SQLite page cache per connection, in KiB (negative `cache_size`). Kept modest: the
     /// daemon's memory per pending job is measured, and the scheduler holds what it needs.
     static let cacheKiB = 8000
 
     /// Opens (or creates, with its parent directories) the database at `path` and migrates it.
-    public init(path: String) throws {
+    /// `observeCommit` is told the duration of every commit of submissions or transitions.
+    public init(path: String, observeCommit: CommitObserver? = nil) throws {
         let url = URL(fileURLWithPath: path)
         try FileManager.default.createDirectory(at: url.deletingLastPathComponent(),
                                                 withIntermediateDirectories: true)
@@ -53,7 +59,8 @@ public final class JobStore: Sendable {
         }
         try Migrations.migrator.migrate(pool)
         self.pool = pool
-        self.groupCommit = GroupCommitter(pool: pool)
+        self.groupCommit = GroupCommitter(pool: pool, observeCommit: observeCommit)
+        self.observeCommit = observeCommit
     }
 
     /// The settings in effect on the writer connection.
@@ -81,7 +88,7 @@ public final class JobStore: Sendable {
     /// Records many submissions in one transaction and returns each one's job ids, in order,
     /// once durable. Each submission gets `count` consecutive ids.
     public func submit(batch: [NewSubmission]) throws -> [[Int64]] {
-        try SubmissionWriter.submit(batch, to: pool)
+        try timed { try SubmissionWriter.submit(batch, to: pool) }
     }
 
     // MARK: - Transitions
@@ -94,7 +101,15 @@ public final class JobStore: Sendable {
     /// - Returns: how many transitions were applied.
     @discardableResult
     public func record(_ transitions: [Transition]) throws -> Int {
-        try TransitionWriter.record(transitions, to: pool)
+        try timed { try TransitionWriter.record(transitions, to: pool) }
+    }
+
+    /// Runs one commit, telling the observer how long it took.
+    private func timed<T>(_ commit: () throws -> T) rethrows -> T {
+        guard let observeCommit else { return try commit() }
+        let started = ContinuousClock.now
+        defer { observeCommit(ContinuousClock.now - started) }
+        return try commit()
     }
 
     /// Deletes finished jobs that ended before `endedBefore`, with their history and their
