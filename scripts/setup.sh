@@ -11,7 +11,9 @@ need=()
 # debootstrap: the image factory (vbatch image build) makes Debian roots with it.
 # iproute2, iptables, openssl, util-linux: the test worker nodes (scripts/test-hosts.sh).
 # curl: the TLS API tests; tshark: they capture the test bridge to show no job script crosses it in clear.
-for pkg in libsqlite3-dev pkg-config debootstrap iproute2 iptables openssl util-linux curl tshark; do
+# chromium, chromium-driver, python3-selenium: the dashboard's browser tests (Tests/browser).
+for pkg in libsqlite3-dev pkg-config debootstrap iproute2 iptables openssl util-linux curl tshark \
+           chromium chromium-driver python3-selenium; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
 if ((${#need[@]})); then

@@ -76,6 +76,7 @@ public func buildRouter(engine: Engine, tokens: TokenBook, reloader: Reloader? =
         router.add(middleware: TLSCallerMiddleware(configuration: engine.configuration, tokens: tokens, logger: logger))
     }
     router.add(middleware: AccessMiddleware())
+    if case .tls = identity { Dashboard.addRoutes(to: router, engine: engine, tokens: tokens) }
     router.get(RouterPath(OpenAPIRoute.path)) { _, _ in
         Response(status: .ok, headers: [.contentType: "application/json"],
                  body: ResponseBody(byteBuffer: ByteBuffer(string: OpenAPIDocument.json)))

@@ -17,10 +17,14 @@ struct TLSCallerMiddleware: RouterMiddleware {
     let logger: Logger
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        if request.uri.path == OpenAPIRoute.path { return try await next(request, context) }
+        let path = request.uri.path
+        if path == OpenAPIRoute.path || Dashboard.isPublic(path) { return try await next(request, context) }
+        let browser = path == "/ui" || path.hasPrefix("/ui/")
         var context = context
         do {
             context.caller = try await caller(request, context)
+        } catch let error as EngineError where browser && error.httpStatus == 401 {
+            return Dashboard.redirect("/ui/login")
         } catch let error as EngineError {
             return errorResponse(error.httpStatus, error.description)
         } catch {
@@ -45,6 +49,14 @@ struct TLSCallerMiddleware: RouterMiddleware {
             return try tokens.caller(bearer: bearer, now: WallClock.now())
         }
         guard let asserted else {
+            if let session = Dashboard.sessionToken(request) {
+                // The dashboard's cookie: only its own scripts may make changes with it.
+                guard request.method == .get || header(Dashboard.actionHeader) != nil else {
+                    throw EngineError.forbidden("a change made with the dashboard's session must come from its pages "
+                        + "(\(Dashboard.actionHeader) header)")
+                }
+                return try tokens.caller(bearer: session, now: WallClock.now())
+            }
             throw EngineError.unauthenticated("no credentials: present a bearer token (vbatch token create), "
                 + "or reach vbatchd through a relay (vbatch relay)")
         }

@@ -95,6 +95,15 @@ public struct TokenBook: Sendable {
                       isOperator: token.info.scope == .operator, authority: .token(id: id, scope: token.info.scope))
     }
 
+    /// When a token expires (nil if it is not one); for the dashboard's session cookie.
+    public func expiry(bearer: String) -> Double? {
+        guard bearer.hasPrefix(Self.prefix),
+              let id = bearer.dropFirst(Self.prefix.count).split(separator: "_", maxSplits: 1).first.flatMap({ Int64($0) }),
+              let token = try? store.token(id: id)
+        else { return nil }
+        return token.info.expires
+    }
+
     private func refuseTokens(_ caller: Caller, _ verb: String) throws {
         if case .token = caller.authority {
             throw EngineError.forbidden("tokens cannot \(verb) tokens: use `vbatch token` on the server or through a relay")

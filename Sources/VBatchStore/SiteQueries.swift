@@ -33,6 +33,13 @@ public struct FinishedSummary: Sendable, Equatable, Codable {
         public var completed: Int
         public var failed: Int
         public var cancelled: Int
+
+        public init(start: Double, completed: Int, failed: Int, cancelled: Int) {
+            self.start = start
+            self.completed = completed
+            self.failed = failed
+            self.cancelled = cancelled
+        }
     }
 
     /// Jobs per terminal state (`completed`, `failed`, `cancelled`).
