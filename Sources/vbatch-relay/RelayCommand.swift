@@ -7,6 +7,7 @@ import NIOSSL
 import ServiceLifecycle
 import VBatchAPI
 import VBatchCore
+import VBatchService
 
 /// `vbatch relay`: run on a CE host so that `qsub`, `qstat`, the BLAH scripts and ARC's PBS
 /// commands work there unchanged against a vbatchd on another machine (Torque's `trqauthd`
@@ -47,10 +48,15 @@ struct RelayCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Log level: trace, debug, info, notice, warning, error.", valueName: "LEVEL"))
     var logLevel: String = "info"
 
+    @Option(help: ArgumentHelp("Log lines on standard error: text, logfmt or json (one object per line).",
+                               valueName: LogFormat.choices))
+    var logFormat: String = LogFormat.text.rawValue
+
     func validate() throws {
         guard address != nil else { throw ValidationError("--server must be HOST:PORT, e.g. vbatch.example.org:8443") }
         guard (1...256).contains(connections) else { throw ValidationError("--connections must be from 1 to 256") }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level: unknown level \(logLevel)") }
+        guard LogFormat(rawValue: logFormat) != nil else { throw ValidationError("--log-format must be one of \(LogFormat.choices)") }
         for (option, path) in [("--ca", ca), ("--certificate", certificate), ("--key", key)]
         where !FileManager.default.isReadableFile(atPath: path) {
             throw ValidationError("\(option): \(path) is not a readable file")
@@ -67,6 +73,7 @@ struct RelayCommand: AsyncParsableCommand {
         var none = sigset_t()
         sigemptyset(&none)
         pthread_sigmask(SIG_SETMASK, &none, nil)
+        LogFormat(rawValue: logFormat)!.bootstrap()
         let logger = {
             var logger = Logger(label: "vbatch-relay")
             logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info

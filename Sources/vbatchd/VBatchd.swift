@@ -4,6 +4,7 @@ import Logging
 import VBatchConfig
 import VBatchCore
 import VBatchDaemon
+import VBatchService
 
 /// `vbatchd`: the vbatch daemon.
 @main
@@ -35,12 +36,18 @@ struct VBatchd: AsyncParsableCommand {
     @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = "info"
 
+    @Option(name: .long, help: ArgumentHelp("Log lines on standard error: text, logfmt or json (one object per line).",
+                                            valueName: LogFormat.choices))
+    var logFormat: String = LogFormat.text.rawValue
+
     func validate() throws {
         if !check, state == nil { throw ValidationError("--state DIR is required (or use --check)") }
         if Logger.Level(rawValue: logLevel) == nil { throw ValidationError("unknown log level '\(logLevel)'") }
+        if LogFormat(rawValue: logFormat) == nil { throw ValidationError("--log-format must be one of \(LogFormat.choices)") }
     }
 
     func run() async throws {
+        LogFormat(rawValue: logFormat)!.bootstrap()
         let configuration: Configuration
         do {
             configuration = try ConfigLoader.load(directory: config, siteFile: site)
