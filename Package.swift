@@ -49,13 +49,15 @@ let package = Package(
         ]),
         // Unix accounts and socket peer credentials: who is calling, for vbatchd and the relay.
         .target(name: "VBatchAccounts", dependencies: [.product(name: "NIOCore", package: "swift-nio")]),
-        // What vbatchd and vbatch-relay need from their environment: logfmt/JSON logs.
+        // What vbatchd and vbatch-relay need from their environment: logfmt/JSON logs, systemd notifications.
         .target(name: "VBatchService", dependencies: [
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         // The daemon as a library: engine, HTTP API, services.
         .target(name: "VBatchDaemon", dependencies: [
             "VBatchCore", "VBatchAPI", "VBatchAccounts", "VBatchConfig", "VBatchStore", "VBatchDrivers", "VBatchLibvirtDriver",
+            "VBatchService",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdTLS", package: "hummingbird"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -123,7 +125,7 @@ let package = Package(
         ]),
         .testTarget(name: "VBatchDaemonTests", dependencies: [
             "VBatchDaemon", "VBatchAPI", "VBatchClient", "VBatchCore", "VBatchDrivers", "VBatchStore", "VBatchConfig",
-            "VBatchLibvirt",
+            "VBatchLibvirt", "VBatchService",
         ]),
         .testTarget(name: "VBatchServiceTests", dependencies: [
             "VBatchService", .product(name: "Logging", package: "swift-log"),

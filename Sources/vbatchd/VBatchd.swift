@@ -15,7 +15,10 @@ struct VBatchd: AsyncParsableCommand {
         discussion: """
             Reads DIR/queues/*.toml, DIR/images/*.toml and the site file, rebuilds its state \
             from STATE/vbatch.sqlite and serves the API on a Unix socket. With --check it only \
-            validates the configuration and reports every error with file, line and key.
+            validates the configuration and reports every error with file, line and key. \
+            Started by systemd with Type=notify ($NOTIFY_SOCKET), it reports readiness once the \
+            socket is bound, a status line, reloads (SIGHUP) and its stop, and sends the watchdog \
+            keep-alive ($WATCHDOG_USEC) while its engine answers.
             """)
 
     @Option(name: .long, help: ArgumentHelp("Configuration directory (holds queues/ and images/).", valueName: "DIR"))
@@ -70,7 +73,8 @@ struct VBatchd: AsyncParsableCommand {
                 configuration: current, stateDirectory: stateDirectory,
                 socketPath: socket ?? stateDirectory + "/vbatchd.sock", configDirectory: config,
                 logLevel: Logger.Level(rawValue: logLevel)!,
-                reload: { try ConfigLoader.load(directory: directory, siteFile: siteFile) })) {
+                reload: { try ConfigLoader.load(directory: directory, siteFile: siteFile) },
+                notifier: .fromEnvironment())) {
                 current = next
             }
         } catch let error as DaemonError {
