@@ -184,11 +184,13 @@ struct SystemdTests {
     // MARK: the unit files
 
     /// `systemd-analyze verify` on the shipped units, with their programs pointed at this build
-    /// (the only change); `--man=no` until the manual pages their `Documentation=` names exist.
+    /// (the only change) and their `Documentation=man:` pages looked up in manuals made by
+    /// scripts/make-manuals.sh from this build.
     @Test func unitsVerify() throws {
         let work = NSTemporaryDirectory() + "vbatch-units-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: work) }
+        let manuals = try ManualsTests.shared.get()
         var units: [String] = []
         for name in ["vbatchd.service", "vbatch-relay.service"] {
             let shipped = try String(contentsOfFile: DaemonHarness.repository + "/scripts/systemd/" + name, encoding: .utf8)
@@ -197,8 +199,8 @@ struct SystemdTests {
             try unit.write(toFile: work + "/" + name, atomically: true, encoding: .utf8)
             units.append(work + "/" + name)
         }
-        let verify = try DaemonHarness.run("/usr/bin/systemd-analyze", ["verify", "--man=no"] + units,
-                                           environment: [:], stdin: nil)
+        let verify = try DaemonHarness.run("/usr/bin/systemd-analyze", ["verify"] + units,
+                                           environment: ["MANPATH": manuals + "/share/man"], stdin: nil)
         #expect(verify.status == 0, "\(verify.stdout)\(verify.stderr)")
         #expect(verify.stderr.isEmpty, "\(verify.stderr)")
         // The relay's ExecStart runs it through `sh -c 'exec …'` (for an optional --connections): check that command too.
