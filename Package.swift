@@ -51,9 +51,15 @@ let package = Package(
         ]),
         // Unix accounts and socket peer credentials: who is calling, for vbatchd and the relay.
         .target(name: "VBatchAccounts", dependencies: [.product(name: "NIOCore", package: "swift-nio")]),
+        // What vbatchd and vbatch-relay need from their environment: logfmt/JSON logs, systemd notifications.
+        .target(name: "VBatchService", dependencies: [
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
         // The daemon as a library: engine, HTTP API, services.
         .target(name: "VBatchDaemon", dependencies: [
             "VBatchCore", "VBatchAPI", "VBatchAccounts", "VBatchConfig", "VBatchStore", "VBatchDrivers", "VBatchLibvirtDriver",
+            "VBatchService",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdTLS", package: "hummingbird"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -75,7 +81,7 @@ let package = Package(
         // Swift wrapper over libvirt: timed calls, reconnect, lifecycle events, domain XML builder.
         .target(name: "VBatchLibvirt", dependencies: ["CLibvirt"]),
         .executableTarget(name: "vbatchd", dependencies: [
-            "VBatchDaemon",
+            "VBatchDaemon", "VBatchService",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(
@@ -98,7 +104,7 @@ let package = Package(
         ]),
         // `vbatch relay` execs it on CE hosts: the local socket, forwarded over mutual TLS to vbatchd.
         .executableTarget(name: "vbatch-relay", dependencies: [
-            "VBatchAccounts", "VBatchAPI", "VBatchCore",
+            "VBatchAccounts", "VBatchAPI", "VBatchCore", "VBatchService",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Logging", package: "swift-log"),
@@ -123,7 +129,10 @@ let package = Package(
         ]),
         .testTarget(name: "VBatchDaemonTests", dependencies: [
             "VBatchDaemon", "VBatchAPI", "VBatchClient", "VBatchCore", "VBatchDrivers", "VBatchStore", "VBatchConfig",
-            "VBatchLibvirt",
+            "VBatchLibvirt", "VBatchService",
+        ]),
+        .testTarget(name: "VBatchServiceTests", dependencies: [
+            "VBatchService", .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "VBatchClientTests", dependencies: ["VBatchClient", "VBatchAPI"]),
         .testTarget(name: "VBatchLibvirtTests", dependencies: ["VBatchLibvirt"]),

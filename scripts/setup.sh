@@ -12,8 +12,10 @@ need=()
 # iproute2, iptables, openssl, util-linux: the test worker nodes (scripts/test-hosts.sh).
 # curl: the TLS API tests; tshark: they capture the test bridge to show no job script crosses it in clear.
 # chromium, chromium-driver, python3-selenium: the dashboard's browser tests (Tests/browser).
+# groff-base, man-db: the manual pages (scripts/make-manuals.sh) are checked by rendering them; systemd: its
+# systemd-analyze verifies the units in scripts/systemd (systemd need not be PID 1).
 for pkg in libsqlite3-dev pkg-config debootstrap iproute2 iptables openssl util-linux curl tshark \
-           chromium chromium-driver python3-selenium; do
+           chromium chromium-driver python3-selenium groff-base man-db systemd; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
 if ((${#need[@]})); then
@@ -41,3 +43,5 @@ fi
 echo "setup: binaries in $(swift build -c "$config" --show-bin-path)"
 # qsub/qstat/qdel/qhold/qrls/qsig/pbsnodes/qmgr and the BLAH scripts for a grid CE (docs/grid-ce.md).
 "$repo/scripts/install-ce-commands.sh" --vbatch "$(swift build -c "$config" --show-bin-path)/vbatch"
+# Manual pages and shell completions, from the command definitions of this build.
+"$repo/scripts/make-manuals.sh" --bin "$(swift build -c "$config" --show-bin-path)" --install /usr/local

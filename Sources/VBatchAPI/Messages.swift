@@ -8,7 +8,7 @@ import VBatchCore
 /// `GET /queues`; `GET /nodes`; `GET /history[?all=1&limit=N&since=T]`; `GET /whoami`;
 /// `GET /accounting[?since=T&until=T&all=1]` (``AccountingReport``); operators:
 /// `POST /nodes/NAME/state` (``NodeStateRequest``), `POST /queues/NAME/state` (``QueueStateRequest``),
-/// `POST /reload` (``ReloadResponse``); bearer tokens: `POST /tokens` (``TokenRequest``),
+/// `POST /reload` (``ReloadResponse``), `GET /config` (``ConfigResponse``); bearer tokens: `POST /tokens` (``TokenRequest``),
 /// `GET /tokens[?all=1]`, `DELETE /tokens/ID`. `GET /openapi.json` describes all of them.
 /// Errors come back as a non-2xx status with ``ErrorResponse``.
 public enum API {
@@ -536,5 +536,18 @@ public struct TokenCreated: Codable, Sendable, Equatable {
     public init(token: String, info: TokenInfo) {
         self.token = token
         self.info = info
+    }
+}
+
+/// `GET /v1/config` (operators): the configuration the daemon runs on, every key with its
+/// value and the `file:line` it came from (`vbatch config show`).
+public struct ConfigResponse: Codable, Sendable {
+    /// The configuration directory the files were read from (origins inside it are relative to it).
+    public var directory: String?
+    public var settings: [ConfigSetting]
+
+    public init(directory: String?, settings: [ConfigSetting]) {
+        self.directory = directory
+        self.settings = settings
     }
 }

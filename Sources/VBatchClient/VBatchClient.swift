@@ -169,6 +169,11 @@ public struct VBatchClient: Sendable {
     }
 
     /// Who the daemon takes the caller to be (`GET /v1/whoami`).
+    /// The configuration vbatchd runs on, with origins (`GET /v1/config`, operators).
+    public func config() throws(ClientError) -> ConfigResponse {
+        try get(ConfigResponse.self, Route.config)
+    }
+
     public func whoami() throws(ClientError) -> WhoAmI {
         try get(WhoAmI.self, Route.whoami)
     }

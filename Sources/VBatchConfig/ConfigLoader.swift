@@ -40,9 +40,11 @@ public enum ConfigLoader {
             .compactMap { parse(join(imagesDirectory, $0), diagnostics: diagnostics) }
 
         var site = ParsedSite()
+        var parsedSite: SourceFile?
         if FileManager.default.fileExists(atPath: sitePath) {
             if let file = parse(sitePath, diagnostics: diagnostics) {
                 site = SiteFile.read(file, diagnostics: diagnostics)
+                parsedSite = file
             }
         } else {
             let looked = siteFile == nil ? " (looked for site.toml in \(directory) and in \(queuesDirectory))" : ""
@@ -60,8 +62,33 @@ public enum ConfigLoader {
         CrossChecks(site: site, images: images, diagnostics: diagnostics).run(&queues)
 
         guard diagnostics.errors.isEmpty else { throw ConfigErrors(errors: diagnostics.sorted) }
-        return Configuration(site: site.settings, nodes: site.nodes.map(\.config), vos: site.vos.map(\.config),
-                             queues: queues.map(\.config), images: images.map(\.config), pools: site.pools.map(\.config))
+        var configuration = Configuration(site: site.settings, nodes: site.nodes.map(\.config), vos: site.vos.map(\.config),
+                                          queues: queues.map(\.config), images: images.map(\.config),
+                                          pools: site.pools.map(\.config))
+        configuration.origins = origins(of: queueFiles + imageFiles + [parsedSite].compactMap { $0 }, directory: directory)
+        configuration.sourceDirectory = standardized(directory)
+        return configuration
+    }
+
+    /// Every key written in `files` (dotted, as ``KeyPath`` formats it) → `file:line`, with
+    /// paths inside `directory` shown relative to it.
+    static func origins(of files: [SourceFile], directory: String) -> [String: String] {
+        var origins: [String: String] = [:]
+        let prefix = directory.hasSuffix("/") ? directory : directory + "/"
+        for file in files {
+            let shown = file.path.hasPrefix(prefix) ? String(file.path.dropFirst(prefix.count)) : file.path
+            func walk(_ table: TOMLTable, _ path: [String]) {
+                for (key, value) in table {
+                    if let nested = value.table {
+                        walk(nested, path + [key])
+                    } else if let line = file.locator.exactLine(of: path + [key]) {
+                        origins[KeyPath.format(path + [key])] = "\(shown):\(line)"
+                    }
+                }
+            }
+            walk(file.root, [])
+        }
+        return origins
     }
 
     /// Names of the `*.toml` files in `directory`, sorted; hidden files are skipped.

@@ -10,6 +10,10 @@ public struct Configuration: Sendable, Equatable {
     public var images: [ImageConfig]
     /// Pre-booted VMs kept waiting on nodes (static environments).
     public var pools: [PoolConfig]
+    /// Where each key was written: dotted TOML key → `file:line` (filled by the loader; see ``ConfigSetting``).
+    public var origins: [String: String] = [:]
+    /// The configuration directory the loader read (absolute); nil for a configuration made in code.
+    public var sourceDirectory: String?
 
     public init(site: SiteSettings = SiteSettings(), nodes: [NodeConfig], vos: [VOConfig] = [],
                 queues: [QueueConfig], images: [ImageConfig], pools: [PoolConfig] = []) {

@@ -7,6 +7,7 @@ import VBatchAPI
 import VBatchCore
 import VBatchDrivers
 import VBatchLibvirtDriver
+import VBatchService
 import VBatchStore
 
 /// Starts `vbatchd`: opens the state directory, rebuilds the engine from the store, and
@@ -30,15 +31,19 @@ public enum Daemon {
         public var logLevel: Logger.Level
         /// Reads and checks the configuration files again, for reloads; nil: no reloads.
         public var reload: (@Sendable () throws -> Configuration)?
+        /// systemd's `$NOTIFY_SOCKET` (`Type=notify`): readiness, status, reload, stop, watchdog.
+        public var notifier: SystemdNotifier?
 
         public init(configuration: Configuration, stateDirectory: String, socketPath: String, configDirectory: String,
-                    logLevel: Logger.Level = .info, reload: (@Sendable () throws -> Configuration)? = nil) {
+                    logLevel: Logger.Level = .info, reload: (@Sendable () throws -> Configuration)? = nil,
+                    notifier: SystemdNotifier? = nil) {
             self.configuration = configuration
             self.stateDirectory = stateDirectory
             self.socketPath = socketPath
             self.configDirectory = configDirectory
             self.logLevel = logLevel
             self.reload = reload
+            self.notifier = notifier
         }
     }
 
@@ -72,7 +77,8 @@ public enum Daemon {
         try prepareSocket(options.socketPath)
         let socketPath = options.socketPath
         let marker = API.reloadMarker(socketPath: socketPath)
-        let reloader = Reloader(load: options.reload, logger: logger, marker: marker)
+        let notifier = options.notifier
+        let reloader = Reloader(load: options.reload, logger: logger, marker: marker, notifier: notifier)
         let tokens = TokenBook(store: store, configuration: options.configuration)
         let app = Application(
             router: buildRouter(engine: engine, tokens: tokens, reloader: reloader),
@@ -83,6 +89,7 @@ public enum Daemon {
                 chmod(socketPath, 0o666)
                 unlink(marker)  // serving again after a reload
                 logger.info("vbatchd listening on \(socketPath)")
+                notifier?.ready(status: await engine.statusLine)
             },
             logger: logger)
         var services: [any Service] = [app]
@@ -90,6 +97,7 @@ public enum Daemon {
             services.append(try listener.application(
                 router: buildRouter(engine: engine, tokens: tokens, reloader: reloader, identity: .tls(logger)), logger: logger))
         }
+        if let notifier { services.append(SystemdService.daemon(notifier: notifier, engine: engine, reloader: reloader)) }
         let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint],
                                                       logger: logger))
         await reloader.attach(group)

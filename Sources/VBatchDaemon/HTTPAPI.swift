@@ -3,6 +3,7 @@ import Hummingbird
 import Logging
 import NIOCore
 import VBatchAccounts
+import VBatchConfig
 import VBatchAPI
 import VBatchCore
 import VBatchDrivers
@@ -176,6 +177,13 @@ public func buildRouter(engine: Engine, tokens: TokenBook, reloader: Reloader? =
             guard context.caller!.isOperator else { throw EngineError.forbidden("only operators may reload the configuration") }
             guard let reloader else { throw EngineError.conflict("this vbatchd cannot reload") }
             return try encode(ReloadResponse(message: try await reloader.reload(requestedBy: context.caller!.user)))
+        }
+    }
+    v1.get("config") { _, context in
+        await respond {
+            try operatorOnly(context, "read the configuration")
+            return try encode(ConfigResponse(directory: engine.configuration.sourceDirectory,
+                                                 settings: engine.configuration.settings))
         }
     }
     v1.get("history") { request, context in

@@ -956,6 +956,37 @@ public enum OpenAPIDocument {
         }
       }
     },
+    "/v1/config": {
+      "get": {
+        "operationId": "showConfig",
+        "tags": [
+          "admin"
+        ],
+        "summary": "The configuration the daemon runs on, with origins (operators)",
+        "description": "Every key of the site file, the queues and the images the daemon loaded at its start or last reload, written or defaulted, with its value in TOML syntax and the file:line it was written on (`vbatch config show --origin`). Run-time changes (drains, stopped queues) are not included.",
+        "responses": {
+          "200": {
+            "description": "The settings, tables in the order site, api, accounting, factory, nodes, VOs, pools, queues, images.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/ConfigResponse"
+                }
+              }
+            }
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthenticated"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          },
+          "default": {
+            "$ref": "#/components/responses/Error"
+          }
+        }
+      }
+    },
     "/v1/history": {
       "get": {
         "operationId": "listHistory",
@@ -2297,6 +2328,49 @@ public enum OpenAPIDocument {
           "error": {
             "type": "string",
             "description": "Why the node did not get the image, if it did not."
+          }
+        },
+        "additionalProperties": true
+      },
+      "ConfigResponse": {
+        "type": "object",
+        "description": "The running configuration.",
+        "required": [
+          "settings"
+        ],
+        "properties": {
+          "directory": {
+            "type": "string",
+            "description": "The configuration directory (absolute); origins inside it are relative to it. Absent when the configuration was not read from files."
+          },
+          "settings": {
+            "type": "array",
+            "items": {
+              "$ref": "#/components/schemas/ConfigSetting"
+            }
+          }
+        },
+        "additionalProperties": true
+      },
+      "ConfigSetting": {
+        "type": "object",
+        "description": "One key of the configuration.",
+        "required": [
+          "key",
+          "value"
+        ],
+        "properties": {
+          "key": {
+            "type": "string",
+            "description": "The dotted TOML key, e.g. queue.one-way.walltime_max."
+          },
+          "value": {
+            "type": "string",
+            "description": "The value in TOML syntax (\"10h\", 4, true, [\"atlas\"]), or (unset) for an optional key neither written nor defaulted."
+          },
+          "origin": {
+            "type": "string",
+            "description": "file:line the key was written on; absent for a default."
           }
         },
         "additionalProperties": true

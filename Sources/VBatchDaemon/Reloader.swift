@@ -7,6 +7,7 @@ import Synchronization
 import ServiceLifecycle
 import VBatchAPI
 import VBatchCore
+import VBatchService
 
 /// Reloads the configuration without stopping jobs: on SIGHUP or `vbatch reload`, the files
 /// are read and checked first; only a configuration without errors replaces the running
@@ -18,16 +19,20 @@ public actor Reloader {
     private let logger: Logger
     /// Exists while the services restart (``API/reloadMarker(socketPath:)``).
     private let marker: String?
+    private let notifier: SystemdNotifier?
     private var group: ServiceGroup?
     /// The configuration to restart on, once a reload was accepted.
     public private(set) var accepted: Configuration?
 
     /// `load` reads and checks the configuration files; nil when the daemon cannot reload
     /// (it was given a configuration, not files).
-    public init(load: (@Sendable () throws -> Configuration)?, logger: Logger, marker: String? = nil) {
+    /// `notifier` is told `RELOADING=1` when a reload is accepted (systemd, `Type=notify`).
+    public init(load: (@Sendable () throws -> Configuration)?, logger: Logger, marker: String? = nil,
+                notifier: SystemdNotifier? = nil) {
         self.load = load
         self.logger = logger
         self.marker = marker
+        self.notifier = notifier
     }
 
     func attach(_ group: ServiceGroup) { self.group = group }
@@ -46,6 +51,7 @@ public actor Reloader {
             throw EngineError.conflict("the configuration has errors, nothing changed: \(errors)")
         }
         accepted = configuration
+        notifier?.reloading(status: "reloading the configuration (asked by \(who))")
         if let marker {
             let fd = open(marker, O_WRONLY | O_CREAT | O_CLOEXEC, 0o644)
             if fd >= 0 { close(fd) }

@@ -7,6 +7,7 @@ import NIOSSL
 import ServiceLifecycle
 import VBatchAPI
 import VBatchCore
+import VBatchService
 
 /// `vbatch relay`: run on a CE host so that `qsub`, `qstat`, the BLAH scripts and ARC's PBS
 /// commands work there unchanged against a vbatchd on another machine (Torque's `trqauthd`
@@ -22,7 +23,9 @@ struct RelayCommand: AsyncParsableCommand {
             Runs in the foreground until SIGTERM or SIGINT. Local users connect to --socket as they would to \
             vbatchd's own socket; each request goes to --server over TLS with this host's certificate, naming \
             the user (from the socket's peer credentials and this host's accounts). vbatchd must list the \
-            certificate's common name in [api] relays. See docs/grid-ce.md and docs/security.md.
+            certificate's common name in [api] relays. See docs/grid-ce.md and docs/security.md. Under systemd \
+            (Type=notify) it reports readiness once the socket is bound, its stop, and sends the watchdog keep-alive \
+            while its event loops run.
             """)
 
     @Option(help: ArgumentHelp("vbatchd's TLS listener ([api] listen on the server).", valueName: "HOST:PORT"))
@@ -47,10 +50,15 @@ struct RelayCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Log level: trace, debug, info, notice, warning, error.", valueName: "LEVEL"))
     var logLevel: String = "info"
 
+    @Option(help: ArgumentHelp("Log lines on standard error: text, logfmt or json (one object per line).",
+                               valueName: LogFormat.choices))
+    var logFormat: String = LogFormat.text.rawValue
+
     func validate() throws {
         guard address != nil else { throw ValidationError("--server must be HOST:PORT, e.g. vbatch.example.org:8443") }
         guard (1...256).contains(connections) else { throw ValidationError("--connections must be from 1 to 256") }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level: unknown level \(logLevel)") }
+        guard LogFormat(rawValue: logFormat) != nil else { throw ValidationError("--log-format must be one of \(LogFormat.choices)") }
         for (option, path) in [("--ca", ca), ("--certificate", certificate), ("--key", key)]
         where !FileManager.default.isReadableFile(atPath: path) {
             throw ValidationError("\(option): \(path) is not a readable file")
@@ -67,6 +75,7 @@ struct RelayCommand: AsyncParsableCommand {
         var none = sigset_t()
         sigemptyset(&none)
         pthread_sigmask(SIG_SETMASK, &none, nil)
+        LogFormat(rawValue: logFormat)!.bootstrap()
         let logger = {
             var logger = Logger(label: "vbatch-relay")
             logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
@@ -95,6 +104,7 @@ struct RelayCommand: AsyncParsableCommand {
         }
         unlink(socket)
         let socketPath = socket
+        let notifier = SystemdNotifier.fromEnvironment()
         let app = Application(
             responder: CallbackResponder { request, context in try await forwarder.respond(to: request, context: context) },
             configuration: .init(address: .unixDomainSocket(path: socketPath), serverName: "vbatch-relay"),
@@ -102,9 +112,20 @@ struct RelayCommand: AsyncParsableCommand {
                 // Every local user may connect; who they are comes from SO_PEERCRED.
                 chmod(socketPath, 0o666)
                 logger.info("relaying \(socketPath) to \(host):\(port)")
+                notifier?.ready(status: "relaying \(socketPath) to \(host):\(port)")
             },
             logger: logger)
-        let group = ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: [.sigterm, .sigint],
+        var services: [any Service] = [app]
+        if let notifier {
+            // Alive while every event loop (the socket's and the upstream connections') runs a task.
+            services.append(SystemdService(notifier: notifier, alive: {
+                for loop in MultiThreadedEventLoopGroup.singleton.makeIterator() {
+                    guard (try? await loop.submit {}.get()) != nil else { return false }
+                }
+                return true
+            }))
+        }
+        let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint],
                                                       logger: logger))
         defer { unlink(socketPath) }
         try await group.run()

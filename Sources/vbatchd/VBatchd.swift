@@ -4,6 +4,7 @@ import Logging
 import VBatchConfig
 import VBatchCore
 import VBatchDaemon
+import VBatchService
 
 /// `vbatchd`: the vbatch daemon.
 @main
@@ -14,7 +15,10 @@ struct VBatchd: AsyncParsableCommand {
         discussion: """
             Reads DIR/queues/*.toml, DIR/images/*.toml and the site file, rebuilds its state \
             from STATE/vbatch.sqlite and serves the API on a Unix socket. With --check it only \
-            validates the configuration and reports every error with file, line and key.
+            validates the configuration and reports every error with file, line and key. \
+            Started by systemd with Type=notify ($NOTIFY_SOCKET), it reports readiness once the \
+            socket is bound, a status line, reloads (SIGHUP) and its stop, and sends the watchdog \
+            keep-alive ($WATCHDOG_USEC) while its engine answers.
             """)
 
     @Option(name: .long, help: ArgumentHelp("Configuration directory (holds queues/ and images/).", valueName: "DIR"))
@@ -35,12 +39,18 @@ struct VBatchd: AsyncParsableCommand {
     @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = "info"
 
+    @Option(name: .long, help: ArgumentHelp("Log lines on standard error: text, logfmt or json (one object per line).",
+                                            valueName: LogFormat.choices))
+    var logFormat: String = LogFormat.text.rawValue
+
     func validate() throws {
         if !check, state == nil { throw ValidationError("--state DIR is required (or use --check)") }
         if Logger.Level(rawValue: logLevel) == nil { throw ValidationError("unknown log level '\(logLevel)'") }
+        if LogFormat(rawValue: logFormat) == nil { throw ValidationError("--log-format must be one of \(LogFormat.choices)") }
     }
 
     func run() async throws {
+        LogFormat(rawValue: logFormat)!.bootstrap()
         let configuration: Configuration
         do {
             configuration = try ConfigLoader.load(directory: config, siteFile: site)
@@ -63,7 +73,8 @@ struct VBatchd: AsyncParsableCommand {
                 configuration: current, stateDirectory: stateDirectory,
                 socketPath: socket ?? stateDirectory + "/vbatchd.sock", configDirectory: config,
                 logLevel: Logger.Level(rawValue: logLevel)!,
-                reload: { try ConfigLoader.load(directory: directory, siteFile: siteFile) })) {
+                reload: { try ConfigLoader.load(directory: directory, siteFile: siteFile) },
+                notifier: .fromEnvironment())) {
                 current = next
             }
         } catch let error as DaemonError {

@@ -106,11 +106,14 @@ final class DaemonHarness: @unchecked Sendable {
         try? FileManager.default.removeItem(atPath: root)
     }
 
-    /// Starts the daemon and waits until it answers.
-    func start() throws {
+    /// Starts the daemon and waits until it answers (unless `waitUntilServing` is false).
+    /// `environment` adds variables (e.g. systemd's `NOTIFY_SOCKET`), `arguments` options.
+    func start(environment: [String: String] = [:], arguments: [String] = [], waitUntilServing: Bool = true) throws {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: Self.binaries + "/vbatchd")
         p.arguments = ["--config", configDirectory, "--state", stateDirectory, "--socket", socket, "--log-level", "notice"]
+            + arguments
+        if !environment.isEmpty { p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         FileManager.default.createFile(atPath: logFile, contents: nil)
         let log = FileHandle(forWritingAtPath: logFile)!
         log.seekToEndOfFile()
@@ -118,6 +121,7 @@ final class DaemonHarness: @unchecked Sendable {
         p.standardError = log
         try p.run()
         process = p
+        guard waitUntilServing else { return }
         let deadline = Date().addingTimeInterval(60)
         while Date() < deadline {
             if (try? client.whoami()) != nil { return }

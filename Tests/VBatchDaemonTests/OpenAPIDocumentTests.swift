@@ -161,6 +161,11 @@ struct OpenAPIDocumentTests {
         try check(WhoAmI(user: "alice", uid: 1000, vo: "cms", isOperator: false, via: "token 3 (user)"), "WhoAmI")
         try check(WhoAmI(user: "root", uid: 0, vo: nil, isOperator: true), "WhoAmI")
         try check(ReloadResponse(message: "configuration reloaded"), "ReloadResponse")
+        try check(ConfigResponse(directory: "/etc/vbatch", settings: [
+            ConfigSetting(key: "site.name", value: "\"T2\"", origin: "site.toml:2"),
+            ConfigSetting(key: "site.placement", value: "\"pack\"", origin: nil),
+        ]), "ConfigResponse")
+        try check(ConfigResponse(directory: nil, settings: []), "ConfigResponse")
         try check(ImagePushResult(node: "wn1", uploadedBytes: 10, seconds: 0.5, error: "refused"), "ImagePushResult")
         try check(NodeInfo(name: "wn1", uri: "qemu+tls://wn1/system", slots: 4, freeSlots: 2, memoryMB: 8192,
                            freeMemoryMB: 4096, enabled: false, environments: ["el9"], jobs: [7], note: "drained",
