@@ -11,7 +11,8 @@ need=()
 # debootstrap: the image factory (vbatch image build) makes Debian roots with it.
 # iproute2, iptables, openssl, util-linux: the test worker nodes (scripts/test-hosts.sh).
 # curl: the TLS API tests; tshark: they capture the test bridge to show no job script crosses it in clear.
-for pkg in libsqlite3-dev pkg-config debootstrap iproute2 iptables openssl util-linux curl tshark; do
+# prometheus (prometheus, promtool): PrometheusTests scrape vbatchd and check scripts/monitoring/.
+for pkg in libsqlite3-dev pkg-config debootstrap iproute2 iptables openssl util-linux curl tshark prometheus; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
 if ((${#need[@]})); then
