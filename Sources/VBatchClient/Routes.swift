@@ -36,6 +36,8 @@ public enum Route {
     public static let nodes = "/v1/nodes"
     public static let whoami = "/v1/whoami"
     public static let reload = "/v1/reload"
+    /// Since-start figures of the daemon (`vbatch diag`).
+    public static let diag = "/v1/diag"
     /// Bearer tokens for the TLS listener.
     public static let tokens = "/v1/tokens"
     public static func tokens(all: Bool) -> String { all ? "/v1/tokens?all=1" : "/v1/tokens" }
