@@ -111,6 +111,8 @@ struct PrometheusTests {
         #expect(drained.status == 0, "\(drained.stderr)")
         let firing = try prometheus.waitAlert("VBatchNodeDrained", node: "wn2", state: "firing", timeout: 110)
         #expect(firing["severity"] == "info")
+        #expect(try prometheus.value("vbatch_node_state{node=\"wn2\", state=\"drained\"}") == 1)
+        #expect(try prometheus.value("vbatch_node_slots_used{node=\"wn2\"}") == 0)
         #expect(try prometheus.alerts().allSatisfy { !($0.labels["alertname"] == "VBatchNodeDrained" && $0.labels["node"] == "wn1") })
     }
 
