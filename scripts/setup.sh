@@ -14,8 +14,9 @@ need=()
 # chromium, chromium-driver, python3-selenium: the dashboard's browser tests (Tests/browser).
 # groff-base, man-db: the manual pages (scripts/make-manuals.sh) are checked by rendering them; systemd: its
 # systemd-analyze verifies the units in scripts/systemd (systemd need not be PID 1).
+# prometheus (prometheus, promtool): PrometheusTests scrape vbatchd and check scripts/monitoring/.
 for pkg in libsqlite3-dev pkg-config debootstrap iproute2 iptables openssl util-linux curl tshark \
-           chromium chromium-driver python3-selenium groff-base man-db systemd; do
+           chromium chromium-driver python3-selenium groff-base man-db systemd prometheus; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
 if ((${#need[@]})); then

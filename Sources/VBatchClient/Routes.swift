@@ -38,6 +38,8 @@ public enum Route {
     public static let reload = "/v1/reload"
     /// Operators: the running configuration with the origin of each value.
     public static let config = "/v1/config"
+    /// Since-start figures of the daemon (`vbatch diag`).
+    public static let diag = "/v1/diag"
     /// Bearer tokens for the TLS listener.
     public static let tokens = "/v1/tokens"
     public static func tokens(all: Bool) -> String { all ? "/v1/tokens?all=1" : "/v1/tokens" }

@@ -178,6 +178,11 @@ public struct VBatchClient: Sendable {
         try get(WhoAmI.self, Route.whoami)
     }
 
+    /// The daemon's since-start figures, like Slurm's `sdiag` (`GET /v1/diag`).
+    public func diagnostics() throws(ClientError) -> Diagnostics {
+        try get(Diagnostics.self, Route.diag)
+    }
+
     // MARK: - Untyped API
 
     /// `GET path`; the body of a 2xx answer, unparsed (for `--json`). Non-2xx answers throw.

@@ -12,7 +12,7 @@ public enum OpenAPIDocument {
   "info": {
     "title": "vbatchd API",
     "version": "1",
-    "description": "vbatchd's HTTP/JSON API, version 1. All paths are under /v1; bodies are JSON (UTF-8) except a job file's bytes; times are Unix seconds (numbers, possibly fractional); optional fields of an answer are omitted, never null.\n\nThe same API is served on two transports:\n\n- the Unix socket (default /run/vbatch/vbatchd.sock): the caller is the Unix user of the connecting process, which the daemon reads from the kernel (SO_PEERCRED); nothing the client sends names it, and no token is used;\n- the TLS listener (`listen` in the `[api]` table of the site file), where a request is authenticated either by a bearer token (`Authorization: Bearer TOKEN`, issued by POST /v1/tokens, scoped `read`, `user` or `operator`), or by a relay: a client certificate (mutual TLS) whose subject is one of the site's `relays`, asserting the local user it acts for in the `X-VBatch-User`, `X-VBatch-UID` and `X-VBatch-Groups` headers (OpenAPI 3.0 has no mutual-TLS security scheme, so the relay is only described here and in the bearer scheme).\n\nA `read` token may only use GET routes; a `user` token may do what its user may do through the socket. Operator routes (POST /v1/nodes/{name}/state, POST /v1/nodes/{name}/fence, POST /v1/queues/{name}/state, POST /v1/images/{name}/push, POST /v1/reload, and `all=1` on listings of jobs, history, accounting and tokens) need operator rights: an operator of the site file on the Unix socket, or an `operator` token (relays never act for operators). Tokens are created, listed and revoked on the Unix socket or through a relay, never with a token.\n\nEvery non-2xx response has an ErrorResponse body: `{\"error\": \"one line\", \"code\": \"...\"}`."
+    "description": "vbatchd's HTTP/JSON API, version 1. All paths are under /v1 (but /metrics, for Prometheus); bodies are JSON (UTF-8) except a job file's bytes; times are Unix seconds (numbers, possibly fractional); optional fields of an answer are omitted, never null.\n\nThe same API is served on two transports:\n\n- the Unix socket (default /run/vbatch/vbatchd.sock): the caller is the Unix user of the connecting process, which the daemon reads from the kernel (SO_PEERCRED); nothing the client sends names it, and no token is used;\n- the TLS listener (`listen` in the `[api]` table of the site file), where a request is authenticated either by a bearer token (`Authorization: Bearer TOKEN`, issued by POST /v1/tokens, scoped `read`, `user` or `operator`), or by a relay: a client certificate (mutual TLS) whose subject is one of the site's `relays`, asserting the local user it acts for in the `X-VBatch-User`, `X-VBatch-UID` and `X-VBatch-Groups` headers (OpenAPI 3.0 has no mutual-TLS security scheme, so the relay is only described here and in the bearer scheme).\n\nA `read` token may only use GET routes; a `user` token may do what its user may do through the socket. Operator routes (POST /v1/nodes/{name}/state, POST /v1/nodes/{name}/fence, POST /v1/queues/{name}/state, POST /v1/images/{name}/push, POST /v1/reload, and `all=1` on listings of jobs, history, accounting and tokens) need operator rights: an operator of the site file on the Unix socket, or an `operator` token (relays never act for operators). Tokens are created, listed and revoked on the Unix socket or through a relay, never with a token.\n\nEvery non-2xx response has an ErrorResponse body: `{\"error\": \"one line\", \"code\": \"...\"}`."
   },
   "tags": [
     {
@@ -971,6 +971,68 @@ public enum OpenAPIDocument {
               "application/json": {
                 "schema": {
                   "$ref": "#/components/schemas/ConfigResponse"
+                }
+              }
+            }
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthenticated"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          },
+          "default": {
+            "$ref": "#/components/responses/Error"
+          }
+        }
+      }
+    },
+    "/v1/diag": {
+      "get": {
+        "operationId": "getDiagnostics",
+        "tags": [
+          "admin"
+        ],
+        "summary": "The daemon's since-start figures (vbatch diag)",
+        "description": "Like Slurm's sdiag: scheduling cycles, placements, backfill starts and preemptions, durable store commits, API requests by route and libvirt calls by worker node, counted since this vbatchd started (a reload starts again); jobs pending and running and each node's libvirt connection as of now.",
+        "responses": {
+          "200": {
+            "description": "The report.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Diagnostics"
+                }
+              }
+            }
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthenticated"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          },
+          "default": {
+            "$ref": "#/components/responses/Error"
+          }
+        }
+      }
+    },
+    "/metrics": {
+      "get": {
+        "operationId": "getMetrics",
+        "tags": [
+          "admin"
+        ],
+        "summary": "Prometheus metrics",
+        "description": "The site's gauges (queues, VOs, nodes, pools, state directory), counters and histograms in the Prometheus text exposition format 0.0.4, for a Prometheus scraping with a read token. Outside /v1: the path Prometheus expects. docs/operations.md lists the metrics.",
+        "responses": {
+          "200": {
+            "description": "The metrics.",
+            "content": {
+              "text/plain": {
+                "schema": {
+                  "type": "string"
                 }
               }
             }
@@ -2414,6 +2476,115 @@ public enum OpenAPIDocument {
           "via": {
             "type": "string",
             "description": "How the identity was established: `socket`, `relay NAME` (the relay certificate's common name) or `token ID (SCOPE)`."
+          }
+        },
+        "additionalProperties": true
+      },
+      "DiagnosticsTally": {
+        "type": "object",
+        "description": "Count, failures and durations (seconds) of one kind of call.",
+        "required": [
+          "count",
+          "failures",
+          "totalSeconds",
+          "maxSeconds",
+          "lastSeconds"
+        ],
+        "properties": {
+          "count": {
+            "type": "integer"
+          },
+          "failures": {
+            "type": "integer",
+            "description": "API: answers of 500 or more; libvirt: calls that failed or timed out; 0 for cycles and commits."
+          },
+          "totalSeconds": {
+            "type": "number"
+          },
+          "maxSeconds": {
+            "type": "number"
+          },
+          "lastSeconds": {
+            "type": "number"
+          }
+        },
+        "additionalProperties": true
+      },
+      "Diagnostics": {
+        "type": "object",
+        "description": "Since-start figures of vbatchd (vbatch diag).",
+        "required": [
+          "started",
+          "reported",
+          "cycles",
+          "placements",
+          "backfillStarts",
+          "preemptions",
+          "commits",
+          "api",
+          "libvirt",
+          "connected",
+          "pending",
+          "running"
+        ],
+        "properties": {
+          "started": {
+            "type": "number",
+            "description": "When this vbatchd (or its last reload) started."
+          },
+          "reported": {
+            "type": "number",
+            "description": "When this report was made."
+          },
+          "cycles": {
+            "$ref": "#/components/schemas/DiagnosticsTally"
+          },
+          "lastCycle": {
+            "type": "number",
+            "description": "When the last scheduling cycle finished; omitted before the first."
+          },
+          "placements": {
+            "type": "integer",
+            "description": "Jobs placed by scheduling cycles."
+          },
+          "backfillStarts": {
+            "type": "integer",
+            "description": "Placements made by backfill ahead of the reserved job."
+          },
+          "preemptions": {
+            "type": "integer"
+          },
+          "commits": {
+            "$ref": "#/components/schemas/DiagnosticsTally"
+          },
+          "api": {
+            "type": "object",
+            "description": "API requests by `METHOD /route/template`.",
+            "additionalProperties": {
+              "$ref": "#/components/schemas/DiagnosticsTally"
+            }
+          },
+          "libvirt": {
+            "type": "object",
+            "description": "Libvirt calls by worker node (none on simulated nodes).",
+            "additionalProperties": {
+              "$ref": "#/components/schemas/DiagnosticsTally"
+            }
+          },
+          "connected": {
+            "type": "object",
+            "description": "Whether each worker node's libvirt connection is up now.",
+            "additionalProperties": {
+              "type": "boolean"
+            }
+          },
+          "pending": {
+            "type": "integer",
+            "description": "Jobs waiting now."
+          },
+          "running": {
+            "type": "integer",
+            "description": "Jobs running now."
           }
         },
         "additionalProperties": true

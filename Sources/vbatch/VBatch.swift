@@ -11,7 +11,7 @@ struct VBatch: ParsableCommand {
             Submit.self, Status.self, Show.self, ShowOutput.self, Cancel.self, Hold.self, Release.self,
             Suspend.self, Resume.self, Checkpoint.self, History.self,
             Queues.self, Nodes.self, WhoAmI.self, Accounting.self, NodeControl.self, QueueControl.self, Reload.self, Config.self,
-            Token.self, Relay.self, Image.self, Simulate.self,
+            Token.self, Relay.self, Image.self, Simulate.self, Diag.self,
         ]
     )
 }

@@ -60,7 +60,8 @@ struct OpenAPIDocumentTests {
     @Test func everyOperationIsComplete() throws {
         var operationIDs: [String] = []
         for (path, item) in document["paths"]?.object ?? [:] {
-            #expect(path.hasPrefix("/v1/"), "\(path) is outside /v1")
+            // Prometheus scrapes /metrics, where it looks by default.
+            #expect(path.hasPrefix("/v1/") || path == "/metrics", "\(path) is outside /v1")
             let templated = Set(path.split(separator: "/").filter { $0.hasPrefix("{") }.map { String($0.dropFirst().dropLast()) })
             for method in Self.methods {
                 guard let operation = item[method] else { continue }
@@ -166,6 +167,16 @@ struct OpenAPIDocumentTests {
             ConfigSetting(key: "site.placement", value: "\"pack\"", origin: nil),
         ]), "ConfigResponse")
         try check(ConfigResponse(directory: nil, settings: []), "ConfigResponse")
+        var diagnostics = Diagnostics()
+        try check(diagnostics, "Diagnostics")
+        diagnostics.cycle(.milliseconds(3), placements: 2, backfilled: 1, preemptions: 0, at: 1_700_000_000.5)
+        diagnostics.commits.add(.microseconds(1500))
+        diagnostics.api["GET /v1/jobs/{id}"] = Diagnostics.Tally()
+        diagnostics.api["GET /v1/jobs/{id}"]?.add(.milliseconds(1), failed: true)
+        diagnostics.libvirt["wn1"] = Diagnostics.Tally()
+        diagnostics.connected = ["wn1": true, "wn2": false]
+        try check(diagnostics, "Diagnostics")
+        #expect(document["paths"]?["/metrics"]?["get"]?["responses"]?["200"]?["content"]?["text/plain"] != nil)
         try check(ImagePushResult(node: "wn1", uploadedBytes: 10, seconds: 0.5, error: "refused"), "ImagePushResult")
         try check(NodeInfo(name: "wn1", uri: "qemu+tls://wn1/system", slots: 4, freeSlots: 2, memoryMB: 8192,
                            freeMemoryMB: 4096, enabled: false, environments: ["el9"], jobs: [7], note: "drained",
