@@ -186,5 +186,11 @@ echo "(the count goes on across the move: the guest's uptime never jumps back)"
 run "$bin/vbatch" output "$count"
 run "$bin/vbatch" node resume localhost "$node"
 
+step "Seeing the site: what vbatchd did (vbatch diag) and a few of its Prometheus metrics"
+run "$bin/vbatch" diag
+curl -s --unix-socket "$VBATCH_SOCKET" http://localhost/metrics \
+    | grep -E '^vbatch_(jobs_ended_total|jobs_started_total|node_slots|vm_start_seconds_(sum|count))' | sort
+echo "(the web dashboard is at https://10.77.0.1:8443/ui/ while vbatchd runs; docs/operations.md)"
+
 step "Done. State, spool (outputs, console logs) and the daemon log are in $demo"
 echo "(stopping vbatchd and the worker nodes; VMs and volumes are removed)"

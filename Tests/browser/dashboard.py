@@ -16,7 +16,7 @@ import time
 import urllib.request
 
 from selenium import webdriver
-from selenium.common.exceptions import TimeoutException
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException, TimeoutException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -74,10 +74,27 @@ def visit(driver, path, shot=None):
 
 
 def wait_for(driver, timeout, condition, message):
+    """Polls `condition`; live updates replace the page's content under it, so an element
+    that went stale or is missing for a moment only means: look again."""
     try:
-        return WebDriverWait(driver, timeout, poll_frequency=0.05).until(condition)
+        return WebDriverWait(driver, timeout, poll_frequency=0.05,
+                             ignored_exceptions=[NoSuchElementException, StaleElementReferenceException]).until(condition)
     except TimeoutException:
         raise AssertionError(f"timed out after {timeout} s: {message}")
+
+
+def js(driver, expression):
+    """Evaluates `expression` in the page in one step (live updates cannot swap elements under it)."""
+    return driver.execute_script("return " + expression)
+
+
+def rows(driver):
+    return js(driver, "[...document.querySelectorAll('#jobs tbody tr')].map(r => [r.dataset.job, r.dataset.state])")
+
+
+def click(driver, css, message):
+    """Clicks the element `css` matches, looking it up again if a live update replaced it."""
+    wait_for(driver, 10, lambda d: d.find_element(By.CSS_SELECTOR, css).click() or True, message)
 
 
 def main():
@@ -100,48 +117,53 @@ def main():
                  "the live-update stream is connected")
         submitted = time.monotonic()
         job = subprocess.run(SUBMIT, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
-        wait_for(driver, 10, lambda d: d.find_elements(By.CSS_SELECTOR, f"tr[data-job='{job}']"), f"job {job} listed")
+        wait_for(driver, 10, lambda d: any(r[0] == job for r in rows(d)), f"job {job} listed")
         appeared = time.monotonic() - submitted
         check(appeared < 2.0, f"job {job} appeared in the list {appeared:.2f} s after the CLI submitted it (< 2 s)")
-        wait_for(driver, 180, lambda d: d.find_element(By.CSS_SELECTOR, f"tr[data-job='{job}']").get_attribute("data-state")
-                 == "running", f"job {job} shown running")
+        wait_for(driver, 180, lambda d: [job, "running"] in rows(d), f"job {job} shown running")
         check(driver.execute_script("return window.__noReload") == "still here",
               f"job {job} went from queued to running on the page without a reload")
         driver.save_screenshot(f"{SHOTS}/jobs.png")
 
         # Filters narrow the list.
-        all_rows = len(driver.find_elements(By.CSS_SELECTOR, "#jobs tbody tr"))
+        all_rows = len(rows(driver))
         Select(driver.find_element(By.NAME, "state")).select_by_visible_text("held")
         wait_for(driver, 10, lambda d: "state=held" in d.current_url, "the state filter applied")
-        held_rows = [r.get_attribute("data-job") for r in driver.find_elements(By.CSS_SELECTOR, "#jobs tbody tr")]
+        held_rows = [r[0] for r in rows(driver)]
         check(held_rows == [held] and all_rows >= 2, f"state=held narrows {all_rows} rows to the held job {held_rows}")
         visit(driver, f"/ui/jobs?state=running&vo={VO}")
-        rows = driver.find_elements(By.CSS_SELECTOR, "#jobs tbody tr")
-        check([r.get_attribute("data-job") for r in rows] == [job], f"state=running&vo={VO} lists exactly job {job}")
+        check([r[0] for r in rows(driver)] == [job], f"state=running&vo={VO} lists exactly job {job}")
         visit(driver, "/ui/jobs?vo=none")
-        check(not driver.find_elements(By.CSS_SELECTOR, f"tr[data-job='{job}']"), f"vo=none leaves job {job} out")
-        driver.find_element(By.CSS_SELECTOR, "a[data-sort='state']").click()
+        check(all(r[0] != job for r in rows(driver)), f"vo=none leaves job {job} out")
+        click(driver, "a[data-sort='state']", "the State column's sort link")
         wait_for(driver, 10, lambda d: "sort=state" in d.current_url, "sorting by state")
 
         # The CPU map shows the job's pinned CPUs in its VO's colour.
         visit(driver, "/ui/", "overview")
         pinned = api(f"/v1/jobs/{job}", USER_TOKEN)["job"]["cpus"]
-        cells = driver.find_elements(By.CSS_SELECTOR, f".cpu[data-job='{job}']")
-        shown = sorted(int(c.get_attribute("data-cpu")) for c in cells)
+        cells = js(driver, f"[...document.querySelectorAll(\".cpu[data-job='{job}']\")]"
+                           ".map(c => [Number(c.dataset.cpu), getComputedStyle(c).backgroundColor])")
+        shown = sorted(c[0] for c in cells)
         check(shown == sorted(pinned), f"the CPU map shows job {job} on CPUs {shown}, where it is pinned ({pinned})")
-        legend = driver.find_element(By.CSS_SELECTOR, f".legend-item[data-vo='{VO}'] .swatch")
-        colour = legend.value_of_css_property("background-color")
-        check(all(c.value_of_css_property("background-color") == colour for c in cells),
-              f"its CPUs have VO {VO}'s colour {colour}")
+        colour = js(driver, f"getComputedStyle(document.querySelector(\".legend-item[data-vo='{VO}'] .swatch\")).backgroundColor")
+        check(all(c[1] == colour for c in cells), f"its CPUs have VO {VO}'s colour {colour}")
 
         # The job's page: timeline, output, console.
         visit(driver, f"/ui/jobs/{job}", "job")
-        states = [li.get_attribute("data-state") for li in driver.find_elements(By.CSS_SELECTOR, "#timeline li")]
+        states = js(driver, "[...document.querySelectorAll('#timeline li')].map(li => li.dataset.state)")
         check(states[:3] == ["queued", "starting", "running"], f"the job page's timeline reads {states}")
+
+        # The owner cancels the held job from its page (the page's confirm dialog, then the API).
+        visit(driver, f"/ui/jobs/{held}")
+        click(driver, f"[data-action='cancel'][data-job='{held}']", "the Cancel button")
+        wait_for(driver, 5, lambda d: d.switch_to.alert, "the cancel confirmation").accept()
+        wait_for(driver, 10, lambda d: d.find_element(By.CSS_SELECTOR, ".card.job").get_attribute("data-state") == "cancelled",
+                 f"job {held} shown cancelled")
+        check(api(f"/v1/jobs/{held}", USER_TOKEN)["job"]["state"] == "cancelled", f"the owner cancelled job {held} from its page")
 
         # A user cannot drain a node: no button, and the API refuses the page's own call.
         visit(driver, "/ui/nodes")
-        check(not driver.find_elements(By.CSS_SELECTOR, "[data-action='drain-node']"), "a user sees no drain button")
+        check(not js(driver, "document.querySelector(\"[data-action='drain-node']\")"), "a user sees no drain button")
         refusal = driver.execute_async_script("""
             const done = arguments[arguments.length - 1];
             window.vbatch.call("POST", "/v1/nodes/%s/state", {enabled: false, reason: "user try"})
@@ -152,11 +174,11 @@ def main():
         check(api("/v1/nodes", OPERATOR_TOKEN)[0]["enabled"], f"{NODE} still takes jobs")
 
         # --- an operator ---
-        driver.find_element(By.CSS_SELECTOR, "form[action='/ui/logout'] button").click()
+        click(driver, "form[action='/ui/logout'] button", "sign out")
         wait_for(driver, 10, lambda d: "/ui/login" in d.current_url, "signed out")
         sign_in(driver, OPERATOR_TOKEN)
         visit(driver, "/ui/nodes")
-        driver.find_element(By.CSS_SELECTOR, f"[data-action='drain-node'][data-node='{NODE}']").click()
+        click(driver, f"[data-action='drain-node'][data-node='{NODE}']", "the Drain button")
         dialog = wait_for(driver, 5, lambda d: d.find_element(By.ID, "drain-dialog"), "the drain dialog opens")
         dialog.find_element(By.NAME, "reason").send_keys("disk replacement")
         Select(dialog.find_element(By.NAME, "mode")).select_by_value("finish")
