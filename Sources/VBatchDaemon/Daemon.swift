@@ -93,11 +93,15 @@ public enum Daemon {
             },
             logger: logger)
         var services: [any Service] = [app]
+        let streams = DashboardStreams()
         if let listener = try APIListener(settings: options.configuration.site.api) {
             services.append(try listener.application(
-                router: buildRouter(engine: engine, tokens: tokens, reloader: reloader, identity: .tls(logger)), logger: logger))
+                router: buildRouter(engine: engine, tokens: tokens, reloader: reloader, identity: .tls(logger), streams: streams),
+                logger: logger))
         }
         if let notifier { services.append(SystemdService.daemon(notifier: notifier, engine: engine, reloader: reloader)) }
+        // Last: told of a shutdown first, it ends the dashboard's streams before the listeners wait for them.
+        services.append(streams)
         let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint],
                                                       logger: logger))
         await reloader.attach(group)

@@ -66,8 +66,10 @@ public enum ListenerIdentity: Sendable {
 }
 
 /// Builds the router of the daemon's API over an engine; used by `vbatchd` and the tests.
+/// The TLS listener also serves the dashboard, whose event streams `streams` ends at shutdown.
 public func buildRouter(engine: Engine, tokens: TokenBook, reloader: Reloader? = nil,
-                        identity: ListenerIdentity = .unixSocket) -> Router<VBatchRequestContext> {
+                        identity: ListenerIdentity = .unixSocket,
+                        streams: DashboardStreams = DashboardStreams()) -> Router<VBatchRequestContext> {
     let router = Router(context: VBatchRequestContext.self)
     router.add(middleware: RequestMetricsMiddleware(metrics: engine.metrics))
     switch identity {
@@ -77,7 +79,7 @@ public func buildRouter(engine: Engine, tokens: TokenBook, reloader: Reloader? =
         router.add(middleware: TLSCallerMiddleware(configuration: engine.configuration, tokens: tokens, logger: logger))
     }
     router.add(middleware: AccessMiddleware())
-    if case .tls = identity { Dashboard.addRoutes(to: router, engine: engine, tokens: tokens) }
+    if case .tls = identity { Dashboard.addRoutes(to: router, engine: engine, tokens: tokens, streams: streams) }
     router.get(RouterPath(OpenAPIRoute.path)) { _, _ in
         Response(status: .ok, headers: [.contentType: "application/json"],
                  body: ResponseBody(byteBuffer: ByteBuffer(string: OpenAPIDocument.json)))

@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import NIOCore
 import ServiceLifecycle
+import Synchronization
 import VBatchAPI
 import VBatchCore
 import VBatchDrivers
@@ -34,7 +35,8 @@ enum Dashboard {
         return nil
     }
 
-    static func addRoutes(to router: Router<VBatchRequestContext>, engine: Engine, tokens: TokenBook) {
+    static func addRoutes(to router: Router<VBatchRequestContext>, engine: Engine, tokens: TokenBook,
+                          streams: DashboardStreams) {
         let site = engine.configuration.site.name
         let configuration = engine.configuration
         let ui = router.group("ui")
@@ -91,7 +93,8 @@ enum Dashboard {
             }
         }
         ui.get("events") { request, context in
-            events(engine: engine, caller: context.caller!, after: request.headers[.init("Last-Event-ID")!].flatMap { Int64($0) })
+            events(engine: engine, caller: context.caller!, after: request.headers[.init("Last-Event-ID")!].flatMap { Int64($0) },
+                   streams: streams)
         }
     }
 
@@ -135,8 +138,9 @@ enum Dashboard {
 
     /// Server-sent events: each new job event the caller may see (`event: job`), and a
     /// `tick` every 5 s so node and scheduler figures refresh too. The stream ends after 10
-    /// minutes or when the daemon stops; the browser reconnects with `Last-Event-ID`.
-    static func events(engine: Engine, caller: Caller, after: Int64?) -> Response {
+    /// minutes or when the daemon stops or reloads (``DashboardStreams``); the browser
+    /// reconnects with `Last-Event-ID`.
+    static func events(engine: Engine, caller: Caller, after: Int64?, streams: DashboardStreams) -> Response {
         let body = ResponseBody { writer in
             var last: Int64
             if let after { last = after } else { last = try await engine.lastEventID() }
@@ -144,7 +148,7 @@ enum Dashboard {
             let started = ContinuousClock.now
             var lastTick = ContinuousClock.now
             let encoder = JSONEncoder()
-            while ContinuousClock.now - started < .seconds(600), !Task.isCancelled, !Task.isShuttingDownGracefully {
+            while ContinuousClock.now - started < .seconds(600), !Task.isCancelled, !streams.isClosing {
                 let (events, through) = try await engine.dashboardEvents(after: last, caller: caller)
                 var text = ""
                 for event in events {
@@ -195,5 +199,24 @@ enum Dashboard {
             if let key = parts.first { fields[key] = parts.count > 1 ? parts[1] : "" }
         }
         return fields
+    }
+}
+
+/// Ends the dashboard's event streams when the daemon stops or reloads. Each stream is an
+/// HTTP response that never finishes by itself, and the server's graceful shutdown waits
+/// for every response: one open browser tab would hold a stop or a reload for the stream's
+/// whole lifetime. Listed last in the daemon's service group, this service is told of the
+/// shutdown first and closes the streams before the listeners wait for them.
+public final class DashboardStreams: Service, Sendable {
+    private let closing = Mutex(false)
+
+    public init() {}
+
+    /// Streams end at their next poll (within a quarter of a second) once this is true.
+    var isClosing: Bool { closing.withLock { $0 } }
+
+    public func run() async throws {
+        try? await gracefulShutdown()
+        closing.withLock { $0 = true }
     }
 }
