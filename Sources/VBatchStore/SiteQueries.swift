@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import VBatchAPI
 import VBatchCore
 
 /// Active jobs of one queue, VO and state, and the cores they ask for.
@@ -133,6 +134,87 @@ extension JobStore {
             }
             return FinishedSummary(outcomes: outcomes, waitP50: percentile(0.5), waitP95: percentile(0.95),
                                    hours: hours.values.sorted { $0.start < $1.start })
+        }
+    }
+}
+
+/// What the dashboard's job list asks for: filters (nil matches anything), an order and a
+/// page size. Active jobs and those that ended since `endedSince` are listed.
+public struct JobQuery: Sendable, Equatable {
+    /// Orders the list can take; each maps to one column, ties broken by id.
+    public enum Order: String, Sendable, CaseIterable {
+        case id, name, owner, vo, queue, state, cores, node, submitted
+
+        var column: String { self == .submitted ? "submit_time" : rawValue }
+    }
+
+    public var owner: String?
+    /// A job state, or `active` for every state but the terminal ones.
+    public var state: String?
+    /// Matches the execution queue or the queue it was submitted to.
+    public var queue: String?
+    /// A VO, or `none` for jobs of no VO.
+    public var vo: String?
+    public var node: String?
+    public var endedSince: Double
+    public var order: Order
+    public var descending: Bool
+    public var limit: Int
+
+    public init(owner: String? = nil, state: String? = nil, queue: String? = nil, vo: String? = nil, node: String? = nil,
+                endedSince: Double, order: Order = .id, descending: Bool = true, limit: Int = 500) {
+        self.owner = owner
+        self.state = state
+        self.queue = queue
+        self.vo = vo
+        self.node = node
+        self.endedSince = endedSince
+        self.order = order
+        self.descending = descending
+        self.limit = limit
+    }
+}
+
+extension JobStore {
+    /// The jobs `query` selects, in its order, at most `query.limit`, and how many it selects in all.
+    public func jobs(matching query: JobQuery) throws -> (jobs: [JobInfo], total: Int) {
+        var conditions = ["(end_time IS NULL OR end_time >= ?)"]
+        var arguments: StatementArguments = [query.endedSince]
+        if let owner = query.owner {
+            conditions.append("owner = ?")
+            arguments += [owner]
+        }
+        if query.state == "active" {
+            conditions.append("end_time IS NULL")
+        } else if let state = query.state {
+            conditions.append("state = ?")
+            arguments += [state]
+        }
+        if let queue = query.queue {
+            conditions.append("(queue = ? OR submit_queue = ?)")
+            arguments += [queue, queue]
+        }
+        if query.vo == "none" {
+            conditions.append("vo IS NULL")
+        } else if let vo = query.vo {
+            conditions.append("vo = ?")
+            arguments += [vo]
+        }
+        if let node = query.node {
+            conditions.append("node = ?")
+            arguments += [node]
+        }
+        let filter = conditions.joined(separator: " AND ")
+        let direction = query.descending ? "DESC" : "ASC"
+        return try pool.read { db in
+            let total = try Int.fetchOne(db, sql: "SELECT count(*) FROM job WHERE \(filter)", arguments: arguments) ?? 0
+            let rows = try Row.fetchCursor(db, sql: """
+                SELECT \(JobQueries.jobInfoColumns) FROM job WHERE \(filter)
+                ORDER BY \(query.order.column) \(direction), id \(direction) LIMIT ?
+                """, arguments: arguments + [max(0, query.limit)])
+            var jobs: [JobInfo] = []
+            while let row = try rows.next() { jobs.append(try JobQueries.jobInfo(row)) }
+            return (jobs, total)
         }
     }
 }

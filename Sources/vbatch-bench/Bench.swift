@@ -98,6 +98,15 @@ struct Bench: AsyncParsableCommand {
             figures.append(Figure(key: "P8", value: round3(try DaemonBenchmarks.statusLatency(daemon)), unit: "ms",
                                   target: 40, lowerIsBetter: true))
         }
+        if wants("metrics_scrape") {
+            let nodes = 500
+            log("metrics_scrape: GET /metrics on \(nodes) simulated nodes, every slot running, as many jobs waiting")
+            let m = try MetricsBenchmark.scrape(nodes: nodes)
+            figures.append(Figure(key: "metrics_scrape", value: round3(m.milliseconds), unit: "ms", target: 500, lowerIsBetter: true,
+                                  note: "\(nodes) nodes × 32 slots, \(nodes * 32) running, \(nodes * 32) waiting; "
+                                      + "\(m.series) series, \(m.bytes / 1024) KiB; median of 21",
+                                  extra: [("series", Double(m.series)), ("bytes", Double(m.bytes))]))
+        }
         if wants("P6") {
             log("P6: daemon memory per pending job at \(p6Pending) pending")
             let daemon = try DaemonProcess(nodes: 4, started: false)

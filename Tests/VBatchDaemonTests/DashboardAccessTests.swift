@@ -46,7 +46,10 @@ struct DashboardAccessTests {
         #expect(refused.headers["set-cookie"] == nil)
 
         let token = try site.token("read", for: "vbce-atlas001")
-        let signedIn = try curl(site, "POST", "/ui/login", form: "token=\(token)")
+        // Another site's page posting a token would sign the browser in as someone else.
+        let crossSite = try curl(site, "POST", "/ui/login", headers: ["Origin: https://evil.example"], form: "token=\(token)")
+        #expect(crossSite.status == 403 && crossSite.headers["set-cookie"] == nil)
+        let signedIn = try curl(site, "POST", "/ui/login", headers: ["Origin: \(site.url)"], form: "token=\(token)")
         #expect(signedIn.status == 303 && signedIn.headers["location"] == "/ui/")
         let cookie = signedIn.headers["set-cookie"] ?? ""
         #expect(cookie.hasPrefix("vbatch_session=\(token);"))

@@ -44,9 +44,11 @@ enum Dashboard {
         ui.get("static/app.css") { _, _ in asset(DashboardAssets.css, "text/css; charset=utf-8") }
         ui.get("static/app.js") { _, _ in asset(DashboardAssets.javascript, "text/javascript; charset=utf-8") }
         ui.get("login") { request, _ in
-            html(loginPage(site: site, error: request.uri.queryParameters["error"].map(String.init)))
+            html(loginPage(site: site, problem: request.uri.queryParameters["error"] == nil ? nil : .badToken))
         }
         ui.post("login") { request, _ in
+            // A sign-in posted by another site's page would sign the browser in as someone else.
+            guard isSameOrigin(request) else { return html(loginPage(site: site, problem: .otherSite), status: .forbidden) }
             let body = try await request.body.collect(upTo: 16 << 10)
             let form = formFields(String(buffer: body))
             let token = (form["token"] ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
@@ -72,8 +74,12 @@ enum Dashboard {
             try await page(request, context, site: site, title: "Jobs", tab: .jobs) { caller in
                 let query = Dictionary(request.uri.queryParameters.map { (String($0.key), String($0.value)) },
                                        uniquingKeysWith: { a, _ in a })
-                return DashboardPages.jobs(try await engine.dashboardJobs(caller: caller), filter: .init(query), caller: caller,
-                                           configuration: configuration, now: WallClock.now())
+                let filter = DashboardPages.JobFilter(query)
+                let now = WallClock.now()
+                let (jobs, total) = try await engine.dashboardJobs(
+                    filter.query(endedSince: now - 86400, limit: DashboardPages.jobListLimit), caller: caller)
+                return DashboardPages.jobs(jobs, total: total, filter: filter, caller: caller, configuration: configuration,
+                                           now: now)
             }
         }
         ui.get("jobs/:id") { request, context in
@@ -119,7 +125,19 @@ enum Dashboard {
                     status: status)
     }
 
-    static func loginPage(site: String, error: String?) -> String {
+    /// Why the sign-in page is shown again.
+    enum SignInProblem {
+        case badToken, otherSite
+
+        var message: String {
+            switch self {
+            case .badToken: "That token is invalid, expired or revoked."
+            case .otherSite: "A sign-in sent from another site's page was refused."
+            }
+        }
+    }
+
+    static func loginPage(site: String, problem: SignInProblem?) -> String {
         """
         <!DOCTYPE html>
         <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
@@ -128,7 +146,7 @@ enum Dashboard {
         <h1>vbatch <small>\(HTML.escape(site))</small></h1>
         <p>Paste a token made with <code>vbatch token create</code> (a <em>read</em> token to look, <em>user</em> to act on your
         jobs, <em>operator</em> to manage the site).</p>
-        \(error == nil ? "" : "<p class=\"error\" role=\"alert\">That token is invalid, expired or revoked.</p>")
+        \(problem.map { "<p class=\"error\" role=\"alert\">\($0.message)</p>" } ?? "")
         <label>Token <input name="token" type="password" autocomplete="off" required autofocus placeholder="vbt_…"></label>
         <button class="btn primary">Sign in</button></form></body></html>
         """
@@ -187,6 +205,14 @@ enum Dashboard {
 
     static func redirect(_ location: String) -> Response {
         Response(status: .seeOther, headers: [.location: location, .cacheControl: "no-store"])
+    }
+
+    /// Whether a browser's `Origin` (sent with every cross-site POST) names this listener;
+    /// a request without one (not from a browser page) passes.
+    static func isSameOrigin(_ request: Request) -> Bool {
+        guard let origin = request.headers[.origin] else { return true }
+        guard let host = request.head.authority else { return false }
+        return origin == "https://" + host
     }
 
     /// Fields of an `application/x-www-form-urlencoded` body.

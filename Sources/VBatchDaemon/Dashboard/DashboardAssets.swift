@@ -88,7 +88,9 @@ enum DashboardAssets {
         "use strict";
         (() => {
           const main = () => document.getElementById("main");
-          let timer = null, busy = false;
+          // Redraws come at most every 700 ms however fast events arrive (a busy site).
+          const minInterval = 700;
+          let timer = null, busy = false, last = 0;
 
           function toast(text, error) {
             const t = document.getElementById("toast");
@@ -108,6 +110,7 @@ enum DashboardAssets {
               return;
             }
             busy = true;
+            last = Date.now();
             try {
               const url = new URL(location.href);
               url.searchParams.set("fragment", "1");
@@ -120,7 +123,9 @@ enum DashboardAssets {
               busy = false;
             }
           }
-          function schedule(delay) { if (!timer) timer = setTimeout(refresh, delay); }
+          function schedule(delay) {
+            if (!timer) timer = setTimeout(refresh, Math.max(delay, minInterval - (Date.now() - last)));
+          }
 
           function follow() {
             if (!window.EventSource || document.body.classList.contains("login")) return;

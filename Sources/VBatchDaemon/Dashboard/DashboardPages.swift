@@ -233,31 +233,13 @@ enum DashboardPages {
             descending = (query["dir"] ?? "desc") != "asc"
         }
 
-        static let columns = ["id", "name", "owner", "vo", "queue", "state", "cores", "node", "submitted"]
+        static let columns = JobQuery.Order.allCases.map(\.rawValue)
 
-        func matches(_ job: JobInfo) -> Bool {
-            (state.isEmpty || (state == "active" ? !job.state.isTerminal : job.state.rawValue == state))
-                && (queue.isEmpty || job.queue == queue || job.submitQueue == queue)
-                && (vo.isEmpty || (job.vo ?? "none") == vo)
-                && (user.isEmpty || job.owner == user)
-                && (node.isEmpty || job.node == node)
-        }
-
-        func sorted(_ jobs: [DashboardJob]) -> [DashboardJob] {
-            func less(_ a: JobInfo, _ b: JobInfo) -> Bool {
-                switch sort {
-                case "name": return (a.name, a.id) < (b.name, b.id)
-                case "owner": return (a.owner, a.id) < (b.owner, b.id)
-                case "vo": return (a.vo ?? "", a.id) < (b.vo ?? "", b.id)
-                case "queue": return (a.queue, a.id) < (b.queue, b.id)
-                case "state": return (a.state.rawValue, a.id) < (b.state.rawValue, b.id)
-                case "cores": return (a.cores, a.id) < (b.cores, b.id)
-                case "node": return (a.node ?? "", a.id) < (b.node ?? "", b.id)
-                case "submitted": return (a.submitTime, a.id) < (b.submitTime, b.id)
-                default: return a.id < b.id
-                }
-            }
-            return jobs.sorted { descending ? less($1.job, $0.job) : less($0.job, $1.job) }
+        /// The store query for this filter: active jobs and those that ended since `endedSince`.
+        func query(endedSince: Double, limit: Int) -> JobQuery {
+            JobQuery(owner: user.nonEmpty, state: state.nonEmpty, queue: queue.nonEmpty, vo: vo.nonEmpty, node: node.nonEmpty,
+                     endedSince: endedSince, order: JobQuery.Order(rawValue: sort) ?? .id, descending: descending,
+                     limit: limit)
         }
 
         /// The query string with `changes` applied.
@@ -270,8 +252,11 @@ enum DashboardPages {
         }
     }
 
-    static func jobs(_ all: [DashboardJob], filter: JobFilter, caller: Caller, configuration: Configuration, now: Double) -> String {
-        let shown = filter.sorted(all.filter { filter.matches($0.job) })
+    /// Rows the job list shows at most; the count above it says how many match.
+    static let jobListLimit = 500
+
+    static func jobs(_ shown: [DashboardJob], total: Int, filter: JobFilter, caller: Caller, configuration: Configuration,
+                     now: Double) -> String {
         func options(_ name: String, _ values: [String], _ selected: String, _ anyLabel: String) -> String {
             "<select name=\"\(name)\" aria-label=\"\(name)\"><option value=\"\">\(anyLabel)</option>"
                 + values.map { "<option\($0 == selected ? " selected" : "")>\(HTML.escape($0))</option>" }.joined() + "</select>"
@@ -286,7 +271,7 @@ enum DashboardPages {
             \(options("node", configuration.nodes.map(\.name), filter.node, "any node"))\
             <input type="hidden" name="sort" value="\(filter.sort)"><input type="hidden" name="dir" value="\(filter.descending ? "desc" : "asc")">\
             <button class="btn">Filter</button> <a class="link" href="/ui/jobs">clear</a>\
-            <span class="muted">\(shown.count) of \(all.count) jobs</span></form>
+            <span class="muted">\(total) job\(total == 1 ? "" : "s")\(total > shown.count ? ", the first \(shown.count) shown" : "")</span></form>
             """
         func header(_ column: String, _ label: String) -> String {
             let active = filter.sort == column
@@ -295,7 +280,7 @@ enum DashboardPages {
             return "<th><a href=\"/ui/jobs?\(filter.query(["sort": column, "dir": dir]))\" data-sort=\"\(column)\">\(label)\(arrow)</a></th>"
         }
         var rows = ""
-        for entry in shown.prefix(500) {
+        for entry in shown {
             let job = entry.job
             let when: String
             switch job.state {

@@ -19,17 +19,20 @@ struct DashboardOverview: Sendable {
 }
 
 extension Engine {
-    /// Jobs a caller may see (an operator every user's, others their own): the active ones
-    /// and those that ended in the last day, newest first; waiting reasons for queued ones.
-    func dashboardJobs(caller: Caller, limit: Int = 500) throws -> [DashboardJob] {
-        let owner = caller.isOperator ? nil : caller.user
+    /// The jobs of `query` a caller may see (an operator every user's, others their own), with
+    /// waiting reasons for the queued and held ones, and how many the query selects in all.
+    func dashboardJobs(_ query: JobQuery, caller: Caller) throws -> (jobs: [DashboardJob], total: Int) {
+        var query = query
+        if !caller.isOperator {
+            if let owner = query.owner, owner != caller.user { return ([], 0) }
+            query.owner = caller.user
+        }
         let now = WallClock.now()
-        let active = try store.jobs(owner: owner, active: true, limit: nil)
-        let ended = try store.jobs(owner: owner, active: false, limit: limit, endedSince: now - 86400)
-        return (active.sorted { $0.id > $1.id } + ended).prefix(limit).map { job in
+        let (jobs, total) = try store.jobs(matching: query)
+        return (jobs.map { job in
             DashboardJob(job: job, waiting: job.state == .queued || job.state == .held
                             ? scheduler.waitingReason(job.id, now: now) : nil)
-        }
+        }, total)
     }
 
     /// The overview: the site now, the queue tree, starts in the last minute and the last day's outcomes.
