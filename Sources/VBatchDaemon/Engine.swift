@@ -276,21 +276,14 @@ public actor Engine {
     // MARK: - Output
 
     /// Largest stream `output` returns inline; longer ones are cut to their last bytes.
-    static let maxInlineStream = 8 << 20
+    public static let maxInlineStream = 8 << 20
 
-    /// The streams, exit code and output files a job left in its spool.
-    public func output(_ id: Int64, caller: Caller) throws -> JobOutput {
+    /// The streams, exit code and output files a job left in its spool; each stream cut to
+    /// its last `maxStreamBytes`.
+    public func output(_ id: Int64, caller: Caller, maxStreamBytes: Int = Engine.maxInlineStream) throws -> JobOutput {
         let job = try authorizedJob(id, caller: caller)
         let spool = spoolDirectory(id)
-        func stream(_ name: String) -> String {
-            guard let handle = FileHandle(forReadingAtPath: spool + "/" + name) else { return "" }
-            defer { try? handle.close() }
-            let size = (try? handle.seekToEnd()) ?? 0
-            let start = size > UInt64(Self.maxInlineStream) ? size - UInt64(Self.maxInlineStream) : 0
-            try? handle.seek(toOffset: start)
-            let data = (try? handle.readToEnd()) ?? Data()
-            return (start > 0 ? "[vbatch: first \(start) bytes cut]\n" : "") + String(decoding: data, as: UTF8.self)
-        }
+        func stream(_ name: String) -> String { Self.tail(of: spool + "/" + name, maxBytes: maxStreamBytes) ?? "" }
         var files: [String] = []
         if let walker = FileManager.default.enumerator(atPath: spool + "/output") {
             for case let path as String in walker {
@@ -302,6 +295,20 @@ public actor Engine {
         }
         return JobOutput(id: id, state: job.state, exitCode: job.exitCode, stdout: stream("stdout"), stderr: stream("stderr"),
                          files: files.sorted(), spoolDirectory: spool)
+    }
+
+    /// The last `maxBytes` of a regular file (never through a symbolic link) as text, saying
+    /// how much was cut; nil when there is no such file.
+    static func tail(of path: String, maxBytes: Int) -> String? {
+        var st = stat()
+        guard lstat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG,
+              let handle = FileHandle(forReadingAtPath: path) else { return nil }
+        defer { try? handle.close() }
+        let size = (try? handle.seekToEnd()) ?? 0
+        let start = size > UInt64(maxBytes) ? size - UInt64(maxBytes) : 0
+        try? handle.seek(toOffset: start)
+        let data = (try? handle.readToEnd()) ?? Data()
+        return (start > 0 ? "[vbatch: first \(start) bytes cut]\n" : "") + String(decoding: data, as: UTF8.self)
     }
 
     /// One file of a job's spool: `output/…`, `stdout`, `stderr`, `agent.log` or `console.log`.

@@ -86,10 +86,9 @@ enum Dashboard {
             guard let id = context.parameters.get("id").flatMap(Int64.init) else { throw HTTPError(.notFound) }
             return try await page(request, context, site: site, title: "Job \(id)", tab: .jobs) { caller in
                 let detail = try await engine.job(id, caller: caller)
-                let output = try? await engine.output(id, caller: caller)
-                let console = (try? await engine.file(id, path: "console.log", caller: caller)).map { bytes in
-                    String(decoding: bytes.suffix(64 << 10), as: UTF8.self)
-                }
+                // The page redraws often: only the streams' and the console's last 64 KiB.
+                let output = try? await engine.output(id, caller: caller, maxStreamBytes: 64 << 10)
+                let console = try? await engine.consoleTail(id, caller: caller, maxBytes: 64 << 10)
                 return DashboardPages.job(detail, output: output, console: console, caller: caller, configuration: configuration)
             }
         }

@@ -50,6 +50,12 @@ extension Engine {
         return (events.filter { caller.isOperator || $0.owner == caller.user }, events.last?.id ?? id)
     }
 
+    /// The end of a job's VM console for its page (nil when there is none yet).
+    func consoleTail(_ id: Int64, caller: Caller, maxBytes: Int) throws -> String? {
+        _ = try authorizedJob(id, caller: caller)
+        return Self.tail(of: "\(spoolRoot)/\(id)/console.log", maxBytes: maxBytes)
+    }
+
     /// Where a live view starts following the job-event table.
     func lastEventID() throws -> Int64 { try store.lastEventID() }
 }
