@@ -112,9 +112,9 @@ enum TOMLText {
     case text(String)
     case unset
 
-    static func string(_ value: String?) -> TOMLText { value.map { .text(quoted($0)) } ?? .unset }
+    static func string(_ value: String?) -> TOMLText { value.map { .text(TOMLString.quoted($0)) } ?? .unset }
     static func strings(_ values: [String]?) -> TOMLText {
-        values.map { .text("[" + $0.map(quoted).joined(separator: ", ") + "]") } ?? .unset
+        values.map { .text("[" + $0.map(TOMLString.quoted).joined(separator: ", ") + "]") } ?? .unset
     }
     static func int(_ value: Int?) -> TOMLText { value.map { .text("\($0)") } ?? .unset }
     static func bool(_ value: Bool) -> TOMLText { .text(value ? "true" : "false") }
@@ -122,35 +122,13 @@ enum TOMLText {
     static func number(_ value: Double) -> TOMLText {
         .text(value == value.rounded() && abs(value) < 1e15 ? "\(Int(value))" : "\(value)")
     }
-    static func duration(_ seconds: Int) -> TOMLText { .text(quoted(Quantities.formatWalltime(seconds))) }
-    static func memory(_ mb: Int) -> TOMLText { .text(quoted(Quantities.formatMemory(mb).lowercased())) }
+    static func duration(_ seconds: Int) -> TOMLText { .text(TOMLString.quoted(Quantities.formatWalltime(seconds))) }
+    static func memory(_ mb: Int) -> TOMLText { .text(TOMLString.quoted(Quantities.formatMemory(mb).lowercased())) }
 
     var text: String {
         switch self {
         case .text(let t): t
         case .unset: "(unset)"
         }
-    }
-
-    /// A TOML basic string.
-    static func quoted(_ value: String) -> String {
-        var out = "\""
-        for scalar in value.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\t": out += "\\t"
-            case "\r": out += "\\r"
-            default:
-                if scalar.value < 0x20 || scalar.value == 0x7F {
-                    let hex = String(scalar.value, radix: 16, uppercase: true)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return out + "\""
     }
 }

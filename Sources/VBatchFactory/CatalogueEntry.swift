@@ -1,4 +1,5 @@
 import Foundation
+import VBatchConfig
 import VBatchCore
 
 /// The catalogue entry (`images/NAME.toml`) the factory writes for a built image.
@@ -30,18 +31,18 @@ enum CatalogueEntry {
             "# build \(c.buildKey)",
             "",
             "[image.\(r.name)]",
-            "description = " + quoted(r.description.isEmpty ? "Built by vbatch image build (\(r.base))" : r.description),
+            "description = " + TOMLString.quoted(r.description.isEmpty ? "Built by vbatch image build (\(r.base))" : r.description),
             "boot = \"kernel\"",
-            "kernel = " + quoted(c.kernel),
-            "initrd = " + quoted(c.initrd),
-            "cmdline = " + quoted(cmdline),
-            "disk = " + quoted(c.disk),
+            "kernel = " + TOMLString.quoted(c.kernel),
+            "initrd = " + TOMLString.quoted(c.initrd),
+            "cmdline = " + TOMLString.quoted(cmdline),
+            "disk = " + TOMLString.quoted(c.disk),
             "format = \"qcow2\"",
-            "sha256 = " + quoted(c.sha256),
+            "sha256 = " + TOMLString.quoted(c.sha256),
             "memory = \"\(r.memoryMB)mb\"",
-            "agent = " + quoted(r.agent.rawValue),
+            "agent = " + TOMLString.quoted(r.agent.rawValue),
         ]
-        if let vos = r.vos { lines.append("vos = [" + vos.map(quoted).joined(separator: ", ") + "]") }
+        if let vos = r.vos { lines.append("vos = [" + vos.map(TOMLString.quoted).joined(separator: ", ") + "]") }
         return lines.joined(separator: "\n") + "\n"
     }
 
@@ -51,26 +52,5 @@ enum CatalogueEntry {
         defer { try? handle.close() }
         let head = String(decoding: handle.readData(ofLength: marker.utf8.count), as: UTF8.self)
         return head == marker
-    }
-
-    /// A TOML basic string.
-    static func quoted(_ value: String) -> String {
-        var out = "\""
-        for scalar in value.unicodeScalars {
-            switch scalar {
-            case "\\": out += "\\\\"
-            case "\"": out += "\\\""
-            case "\n": out += "\\n"
-            case "\t": out += "\\t"
-            case "\r": out += "\\r"
-            default:
-                if scalar.value < 0x20 || scalar.value == 0x7f {
-                    out += String(format: "\\u%04X", scalar.value)
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return out + "\""
     }
 }

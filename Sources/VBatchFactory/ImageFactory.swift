@@ -1,4 +1,5 @@
 import Foundation
+import VBatchConfig
 import VBatchCore
 import VBatchDrivers
 
@@ -226,12 +227,12 @@ public final class ImageFactory: @unchecked Sendable {
         let seconds = Date().timeIntervalSince(started)
         let metadata = [
             "# What vbatch image build made here (the directory is published whole, by one rename).",
-            "name = " + CatalogueEntry.quoted(recipe.name),
-            "recipe = " + CatalogueEntry.quoted(recipeFile ?? ""),
-            "recipe_hash = " + CatalogueEntry.quoted(recipe.hash),
-            "build_key = " + CatalogueEntry.quoted(key),
-            "base = " + CatalogueEntry.quoted(recipe.base.description),
-            "disk_sha256 = " + CatalogueEntry.quoted(sha256),
+            "name = " + TOMLString.quoted(recipe.name),
+            "recipe = " + TOMLString.quoted(recipeFile ?? ""),
+            "recipe_hash = " + TOMLString.quoted(recipe.hash),
+            "build_key = " + TOMLString.quoted(key),
+            "base = " + TOMLString.quoted(recipe.base.description),
+            "disk_sha256 = " + TOMLString.quoted(sha256),
             "disk_bytes = \(diskBytes)",
             "size_mb = \(sizeMB)",
             "built_at = \(Int(Date().timeIntervalSince1970))",
