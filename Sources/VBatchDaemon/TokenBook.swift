@@ -76,6 +76,11 @@ public struct TokenBook: Sendable {
     /// The caller a bearer token stands for, or why it is refused (always `unauthenticated`,
     /// with no hint whether the id exists).
     public func caller(bearer: String, now: Double) throws -> Caller {
+        try session(bearer: bearer, now: now).caller
+    }
+
+    /// ``caller(bearer:now:)`` and when the token expires: how long the dashboard's session cookie may live.
+    public func session(bearer: String, now: Double) throws -> (caller: Caller, expires: Double) {
         let refused = EngineError.unauthenticated("invalid, expired or revoked token")
         guard bearer.hasPrefix(Self.prefix) else { throw refused }
         let parts = bearer.dropFirst(Self.prefix.count).split(separator: "_", maxSplits: 1)
@@ -91,17 +96,9 @@ public struct TokenBook: Sendable {
         if token.info.scope == .operator, !isOperator {
             throw EngineError.unauthenticated("token \(id) is an operator token but \(user) is no longer an operator")
         }
-        return Caller(user: user, uid: token.uid, groups: groups, vo: configuration.vo(forUser: user, groups: groups),
-                      isOperator: token.info.scope == .operator, authority: .token(id: id, scope: token.info.scope))
-    }
-
-    /// When a token expires (nil if it is not one); for the dashboard's session cookie.
-    public func expiry(bearer: String) -> Double? {
-        guard bearer.hasPrefix(Self.prefix),
-              let id = bearer.dropFirst(Self.prefix.count).split(separator: "_", maxSplits: 1).first.flatMap({ Int64($0) }),
-              let token = try? store.token(id: id)
-        else { return nil }
-        return token.info.expires
+        let caller = Caller(user: user, uid: token.uid, groups: groups, vo: configuration.vo(forUser: user, groups: groups),
+                            isOperator: token.info.scope == .operator, authority: .token(id: id, scope: token.info.scope))
+        return (caller, token.info.expires)
     }
 
     private func refuseTokens(_ caller: Caller, _ verb: String) throws {

@@ -53,9 +53,7 @@ enum Dashboard {
             let form = formFields(String(buffer: body))
             let token = (form["token"] ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
             let now = WallClock.now()
-            guard (try? tokens.caller(bearer: token, now: now)) != nil, let expires = tokens.expiry(bearer: token) else {
-                return redirect("/ui/login?error=1")
-            }
+            guard let expires = (try? tokens.session(bearer: token, now: now))?.expires else { return redirect("/ui/login?error=1") }
             var response = redirect("/ui/")
             response.headers[.setCookie] = "\(cookie)=\(token); Path=/; Max-Age=\(max(1, Int(expires - now))); HttpOnly; Secure; SameSite=Strict"
             return response
@@ -77,7 +75,7 @@ enum Dashboard {
                 let filter = DashboardPages.JobFilter(query)
                 let now = WallClock.now()
                 let (jobs, total) = try await engine.dashboardJobs(
-                    filter.query(endedSince: now - 86400, limit: DashboardPages.jobListLimit), caller: caller)
+                    filter.storeQuery(endedSince: now - 86400, limit: DashboardPages.jobListLimit), caller: caller)
                 return DashboardPages.jobs(jobs, total: total, filter: filter, caller: caller, configuration: configuration,
                                            now: now)
             }

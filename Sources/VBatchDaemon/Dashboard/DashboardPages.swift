@@ -236,7 +236,7 @@ enum DashboardPages {
         static let columns = JobQuery.Order.allCases.map(\.rawValue)
 
         /// The store query for this filter: active jobs and those that ended since `endedSince`.
-        func query(endedSince: Double, limit: Int) -> JobQuery {
+        func storeQuery(endedSince: Double, limit: Int) -> JobQuery {
             JobQuery(owner: user.nonEmpty, state: state.nonEmpty, queue: queue.nonEmpty, vo: vo.nonEmpty, node: node.nonEmpty,
                      endedSince: endedSince, order: JobQuery.Order(rawValue: sort) ?? .id, descending: descending,
                      limit: limit)
