@@ -34,9 +34,11 @@ let package = Package(
             "VBatchCore",
             .product(name: "TOMLKit", package: "TOMLKit"),
         ]),
+        // Crash points for the crash matrix: a test (debug) build kills itself where VBATCH_CRASH_AT says.
+        .target(name: "VBatchFaults"),
         // Durable job store: SQLite (WAL) through GRDB.
         .target(name: "VBatchStore", dependencies: [
-            "VBatchCore", "VBatchAPI",
+            "VBatchCore", "VBatchAPI", "VBatchFaults",
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "GRDBSQLite", package: "GRDB.swift"),
         ]),
@@ -44,7 +46,7 @@ let package = Package(
         .target(name: "VBatchDrivers", dependencies: ["VBatchCore"]),
         // The libvirt hypervisor driver: each job in a transient QEMU domain.
         .target(name: "VBatchLibvirtDriver", dependencies: [
-            "VBatchCore", "VBatchDrivers", "VBatchLibvirt",
+            "VBatchCore", "VBatchDrivers", "VBatchLibvirt", "VBatchFaults",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
@@ -59,7 +61,7 @@ let package = Package(
         // The daemon as a library: engine, HTTP API, services.
         .target(name: "VBatchDaemon", dependencies: [
             "VBatchCore", "VBatchAPI", "VBatchAccounts", "VBatchConfig", "VBatchStore", "VBatchDrivers", "VBatchLibvirtDriver",
-            "VBatchService",
+            "VBatchService", "VBatchFaults",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdTLS", package: "hummingbird"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -3,6 +3,7 @@ import Logging
 import VBatchAPI
 import VBatchCore
 import VBatchDrivers
+import VBatchFaults
 import VBatchStore
 
 /// The daemon's heart: owns the scheduler core, writes every decision to the store before
@@ -194,6 +195,7 @@ public actor Engine {
             throw EngineError.unavailable("the job store could not record the submission: \(error)")
         }
         committing[routed.queue, default: 0] -= request.count
+        CrashPoint.committed.reach()
         metrics.submitted(queue: routed.queue, count: ids.count)
         for id in ids {
             if let job = scheduler.pendingJob(id: id, routed: routed, user: caller.user, vo: caller.vo, submitTime: now,
@@ -440,6 +442,7 @@ public actor Engine {
             }
             do {
                 try store.record(transitions)
+                CrashPoint.placed.reach()
                 for p in result.placements {
                     countStart(p, now: now)
                     launch(p, now: now)
@@ -540,6 +543,7 @@ public actor Engine {
                                       + " with \(Quantities.formatWalltime(Int(restore.walltimeUsed))) of walltime used"))
             } else {
                 record(Transition(id: id, state: .running, time: time, reason: "VM running on \(nodeName)"))
+                CrashPoint.running.reach()
                 metrics.vmRunning(vm: run.pooled ? .pooled : .onDemand, after: time - run.startTime)
             }
             scheduler.setPreemptible(id, true)
@@ -595,6 +599,7 @@ public actor Engine {
         case .ended(let id, let nodeName, let outcome, let time, let usage):
             // An event of an earlier run of the job (its node was fenced) is not this run's end.
             guard let run = scheduler.runningJob(id), configuration.nodes[run.node].name == nodeName else { return }
+            CrashPoint.ended.reach()
             awaitingReattach.remove(id)
             let node = nodeName
             func ending(_ state: JobState, _ reason: String, exitCode: Int? = nil) -> Transition {

@@ -1,6 +1,7 @@
 import Foundation
 import VBatchCore
 import VBatchDrivers
+import VBatchFaults
 import VBatchLibvirt
 
 /// A job's life on a node: its volumes made through the storage API, its transient domain,
@@ -13,6 +14,8 @@ extension NodeAgent {
         let id = spec.jobID
         let volumes = VMVolumes(owner: .job(id))
         track(TrackedJob(spec: spec, phase: .preparing, startedAt: WallClock.now()))
+        // A verdict of an earlier run (requeued since) is not this run's.
+        EndVerdict.discard(inSpool: spec.spoolDirectory)
         do {
             let files = try ImageCheck.nodeFiles(spec.environment, catalogueDirectory: settings.catalogueDirectory)
             jobs[id]?.images = Set(files.map(\.sha256))
@@ -20,8 +23,10 @@ extension NodeAgent {
             try await uploadJobDisk(spec, spool: spec.spoolDirectory)
             try await createVMVolumes(volumes, image: spec.environment, files: files, outputDiskMB: spec.outputDiskMB)
             try await uploadSeed(spec, as: volumes.cidata)
+            CrashPoint.disksPrepared.reach()
             let xml = try DomainXML.render(JobDomain.spec(for: spec, boot: JobDomain.BootFiles(files)))
             let domain = try await control.createTransient(xml: xml)
+            CrashPoint.defined.reach()
             let startedAt = WallClock.now()
             guard var job = jobs[id] else { throw DriverError("job \(id) was abandoned while its VM was created") }
             job.phase = .running
@@ -195,6 +200,7 @@ extension NodeAgent {
         jobs[jobID] = job
         let spool = job.spec.spoolDirectory
         let volumes = job.volumes
+        let verdictFile = spool + "/" + EndVerdict.fileName
         var collected: OutputDisk.Result?
         var collectError: String?
         do {
@@ -203,17 +209,25 @@ extension NodeAgent {
             defer { unlink(local) }
             try await bulkConnection().download(volume: volumes.outputDisk, inPool: NodeLayout.jobPool, to: local)
             collected = try OutputDisk.collect(from: local, into: spool)
+            CrashPoint.collecting.reach()
         } catch let error as LibvirtError where error.isConnectionError || error.isTimeout {
             logger.warning("job \(jobID): cannot fetch its output from \(node.name) now (\(error)); the next resync tries again")
             jobs[jobID]?.phase = .running
             return
+        } catch let error as LibvirtError where error.isNoVolume {
+            // An earlier vbatchd collected this run and removed its volumes, then stopped before
+            // the end was recorded: that collection's verdict stands (the job must not run again).
+            if let outcome = EndVerdict.read(verdictFile) {
+                jobs[jobID] = nil
+                logger.info("job \(jobID): its end was collected before vbatchd restarted")
+                emit(.ended(jobID: jobID, node: node.name, outcome: outcome, time: WallClock.now(), usage: job.usage))
+                return
+            }
+            collectError = "\(error)"
         } catch {
             collectError = "\(error)"
         }
         await fetchConsole(volumes.console, to: spool + "/console.log")
-        await deleteVolumes(volumes)
-        if job.pool != nil { await deleteVolumes(VMVolumes(owner: .job(jobID))) }
-        jobs[jobID] = nil
         let console = (try? String(contentsOfFile: spool + "/console.log", encoding: .utf8)) ?? ""
         let outcome: JobOutcome
         switch job.stopReason {
@@ -229,6 +243,11 @@ extension NodeAgent {
                 outcome = .startFailed(reason: "the VM stopped before the payload started" + (tail.isEmpty ? "" : ": \(tail)"))
             }
         }
+        // Written before the volumes go: a restart between here and the recorded end reads it back.
+        EndVerdict.write(outcome, to: verdictFile)
+        await deleteVolumes(volumes)
+        if job.pool != nil { await deleteVolumes(VMVolumes(owner: .job(jobID))) }
+        jobs[jobID] = nil
         emit(.ended(jobID: jobID, node: node.name, outcome: outcome, time: WallClock.now(), usage: job.usage))
     }
 

@@ -43,6 +43,7 @@ extension NodeAgent {
         job.images = pool.images
         job.cpuBaseline = pool.cpuSample
         track(job)
+        EndVerdict.discard(inSpool: spec.spoolDirectory)
         do {
             try await uploadJobDisk(spec, spool: spec.spoolDirectory)
             guard var job = jobs[spec.jobID] else { throw DriverError("job \(spec.jobID) was abandoned while it started") }

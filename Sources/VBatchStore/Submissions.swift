@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import VBatchCore
+import VBatchFaults
 
 /// Writes submissions: one `job_payload` row per submission, then one `job` row and one
 /// `job_event` row per array element, all in the caller's transaction.
@@ -36,7 +37,11 @@ enum SubmissionWriter {
                     arguments: try Columns.encodeJSON(s.arguments),
                     variables: try Columns.encodeJSON(s.variables))
         }
-        return try pool.write { db in try insert(batch, payloads: payloads, db) }
+        return try pool.write { db in
+            let ids = try insert(batch, payloads: payloads, db)
+            CrashPoint.submitBatch.reach()
+            return ids
+        }
     }
 
     static func insert(_ batch: [NewSubmission], payloads: [Payload], _ db: Database) throws -> [[Int64]] {

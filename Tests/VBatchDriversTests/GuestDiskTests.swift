@@ -59,6 +59,26 @@ struct GuestDiskTests {
         #expect(!FileManager.default.fileExists(atPath: dir + "/spool/other"))
     }
 
+    /// vbatchd killed while unpacking, then restarted: the second collection replaces the
+    /// first whole (before, its exclusive creates failed and the job looked lost).
+    @Test func collectingAgainReplacesAnEarlierCollection() throws {
+        _ = try sh("""
+            mkdir -p g/output && printf 'out\\n' > g/stdout && echo 0 > g/exit_code && echo new > g/output/result.txt \\
+            && truncate -s 4M out.img && tar --format=ustar -C g -cf - stdout exit_code output | dd of=out.img conv=notrunc 2>/dev/null
+            """, in: dir)
+        let spool = dir + "/spool"
+        try FileManager.default.createDirectory(atPath: spool + "/output/stale", withIntermediateDirectories: true)
+        try "partial".write(toFile: spool + "/stdout", atomically: false, encoding: .utf8)
+        try "old".write(toFile: spool + "/output/stale/left.txt", atomically: false, encoding: .utf8)
+        try FileManager.default.createSymbolicLink(atPath: spool + "/exit_code", withDestinationPath: dir + "/elsewhere")
+        try "keep".write(toFile: dir + "/elsewhere", atomically: false, encoding: .utf8)
+        let result = try OutputDisk.collect(from: dir + "/out.img", into: spool)
+        #expect(result.exitCode == 0)
+        #expect(try String(contentsOfFile: spool + "/stdout", encoding: .utf8) == "out\n")
+        #expect(!FileManager.default.fileExists(atPath: spool + "/output/stale"))
+        #expect(try String(contentsOfFile: dir + "/elsewhere", encoding: .utf8) == "keep", "a symlink is removed, not followed")
+    }
+
     @Test func emptyOutputDiskMeansNoExitCode() throws {
         try OutputDisk.create(at: dir + "/empty.img", sizeMB: 1)
         try FileManager.default.createDirectory(atPath: dir + "/spool", withIntermediateDirectories: true)

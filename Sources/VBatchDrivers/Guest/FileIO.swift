@@ -60,4 +60,27 @@ enum FileIO {
             guard lstat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR else { throw Failure.system("mkdir \(path)", ENOTDIR) }
         }
     }
+
+    /// Removes `path` and, for a directory, everything in it; a symlink is removed, never
+    /// followed. Nothing there is not an error.
+    static func remove(_ path: String) throws {
+        var st = stat()
+        guard lstat(path, &st) == 0 else {
+            if errno == ENOENT { return }
+            throw Failure.system("stat \(path)", errno)
+        }
+        guard (st.st_mode & S_IFMT) == S_IFDIR else {
+            guard unlink(path) == 0 || errno == ENOENT else { throw Failure.system("unlink \(path)", errno) }
+            return
+        }
+        guard let directory = opendir(path) else { throw Failure.system("open \(path)", errno) }
+        var names: [String] = []
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        closedir(directory)
+        for name in names { try remove(path + "/" + name) }
+        guard rmdir(path) == 0 else { throw Failure.system("rmdir \(path)", errno) }
+    }
 }

@@ -91,11 +91,16 @@ public enum OutputDisk {
         public var files: [String]
     }
 
-    /// Extracts the archive on the output disk into `directory` (which must exist and be
-    /// empty of these names). Hostile archives are refused member by member: a refused
-    /// member stops extraction with an error.
+    /// The guest contract's names: the only members taken from an output disk.
+    static let contractNames = ["stdout", "stderr", "exit_code", "agent.log", "output"]
+
+    /// Extracts the archive on the output disk into `directory` (which must exist). What an
+    /// earlier collection left of these names goes first: a collection cut short (vbatchd
+    /// killed while unpacking) is done again whole. Hostile archives are refused member by
+    /// member: a refused member stops extraction with an error.
     public static func collect(from path: String, into directory: String) throws -> Result {
         let bytes = try FileIO.read(path)
+        for name in contractNames { try FileIO.remove(directory + "/" + name) }
         return try bytes.withUnsafeBytes { raw in
             let members = try UstarReader.members(of: raw)
             var files: [String] = []
@@ -103,7 +108,7 @@ public enum OutputDisk {
             for member in members {
                 // Only the contract's names: stdout, stderr, exit_code, agent.log, output/…
                 let top = member.name.split(separator: "/").first.map(String.init) ?? ""
-                guard ["stdout", "stderr", "exit_code", "agent.log", "output"].contains(top) else { continue }
+                guard contractNames.contains(top) else { continue }
                 guard top == "output" || !member.isDirectory else { continue }
                 let target = directory + "/" + member.name
                 if member.isDirectory {
