@@ -171,7 +171,11 @@ extension NodeAgent {
     /// A domain stopped: a job's (its end) or an idle pooled VM's (the pool lost it).
     func domainStopped(_ name: String) async {
         if let id = JobDomain.jobID(fromName: name) {
-            if let job = jobs[id], job.pool == nil, job.phase == .running { await finish(jobID: id) }
+            guard let job = jobs[id], job.pool == nil else { return }
+            if job.phase == .running { await finish(jobID: id) }
+            // Stopped while a resync was deciding about this adopted VM (a save finishing just
+            // then): look again soon rather than at the next period.
+            if job.phase == .adopted { resyncSoon() }
             return
         }
         guard let poolID = JobDomain.poolID(fromName: name) else { return }

@@ -9,13 +9,15 @@ import VBatchCore
 /// started again. Afterwards every acknowledged job is there once and ends once, every
 /// history is consistent, and on libvirt no job ran in two VMs and no VM or volume is left.
 ///
-/// `VBATCH_R1_ROUNDS` (rounds per step, default 1) and `VBATCH_R1_SUBMISSIONS` (per
-/// simulated round, default 200) set the size; scripts/reliability.sh runs the long version.
+/// `VBATCH_R1_ROUNDS` (rounds per step on simulated nodes, default 1), `VBATCH_R1_SUBMISSIONS`
+/// (per simulated round, default 200) and `VBATCH_R1_VM_ROUNDS` (per step on libvirt, default
+/// 1) set the size; scripts/reliability.sh runs the long version.
 @Suite("Crash matrix (R1)", .serialized)
 struct CrashMatrixTests {
     static let environment = ProcessInfo.processInfo.environment
     static let rounds = environment["VBATCH_R1_ROUNDS"].flatMap(Int.init) ?? 1
     static let submissions = environment["VBATCH_R1_SUBMISSIONS"].flatMap(Int.init) ?? 200
+    static let vmRounds = environment["VBATCH_R1_VM_ROUNDS"].flatMap(Int.init) ?? 1
     /// `VBATCH_R1_STEPS` (comma-separated) runs only these steps.
     static let only = environment["VBATCH_R1_STEPS"].map { Set($0.split(separator: ",").map(String.init)) }
 
@@ -54,7 +56,7 @@ struct CrashMatrixTests {
         for round in 0..<Self.rounds {
             try simulatedRound(step: step, round: round, into: &tally)
         }
-        ReliabilityResults.append(["figure": "R1", "kind": "simulated", "step": step, "submissions": Self.submissions,
+        ReliabilityResults.append(["figure": "R1", "kind": "simulated", "step": step, "submissions": Self.submissions * Self.rounds,
                                    "tally": tally.description, "result": tally.clean ? "pass" : "fail"])
         #expect(tally.clean, "\(step): \(tally) \(tally.problems.prefix(5))")
     }
@@ -112,10 +114,10 @@ struct CrashMatrixTests {
     func realVMs(step: String) async throws {
         guard Self.only?.contains(step) ?? true else { return }
         var tally = Tally()
-        for round in 0..<Self.rounds {
+        for round in 0..<Self.vmRounds {
             try await vmRound(step: step, round: round, into: &tally)
         }
-        ReliabilityResults.append(["figure": "R1", "kind": "libvirt", "step": step, "submissions": 1,
+        ReliabilityResults.append(["figure": "R1", "kind": "libvirt", "step": step, "submissions": Self.vmRounds,
                                    "tally": tally.description, "result": tally.clean ? "pass" : "fail"])
         #expect(tally.clean, "\(step): \(tally) \(tally.problems.prefix(5))")
     }
