@@ -197,8 +197,15 @@ extension NodeAgent {
         let volumes = job.volumes
         var collected: OutputDisk.Result?
         var collectError: String?
+        // The daemon's side could not take the output (a full spool): the payload's run is
+        // over, so the job fails with that reason rather than running again.
+        var spoolError: String?
         do {
-            try FileManager.default.createDirectory(atPath: spool, withIntermediateDirectories: true)
+            do {
+                try FileManager.default.createDirectory(atPath: spool, withIntermediateDirectories: true)
+            } catch {
+                throw SpoolWriteError("cannot create \(spool): \(error.localizedDescription)")
+            }
             let local = spool + "/out.img"
             defer { unlink(local) }
             try await bulkConnection().download(volume: volumes.outputDisk, inPool: NodeLayout.jobPool, to: local)
@@ -207,6 +214,10 @@ extension NodeAgent {
             logger.warning("job \(jobID): cannot fetch its output from \(node.name) now (\(error)); the next resync tries again")
             jobs[jobID]?.phase = .running
             return
+        } catch let error as SpoolWriteError {
+            spoolError = "\(error)"
+        } catch let error as LocalFileError {
+            spoolError = "\(error)"
         } catch {
             collectError = "\(error)"
         }
@@ -220,7 +231,9 @@ extension NodeAgent {
         case .cancel?: outcome = .cancelled
         case .walltime?: outcome = .walltimeExceeded
         case nil:
-            if let code = collected?.exitCode {
+            if let spoolError {
+                outcome = .outputNotStored(exitCode: nil, reason: spoolError)
+            } else if let code = collected?.exitCode {
                 outcome = .exited(code: code)
             } else if console.contains("vbatch-guest: job \(jobID) started") {
                 outcome = .lost(reason: "the VM stopped before the payload finished" + (collectError.map { " (\($0))" } ?? ""))

@@ -12,6 +12,8 @@ import VBatchCore
 /// (group commit) so they share fsyncs.
 public final class JobStore: Sendable {
     let pool: DatabasePool
+    /// The directory holding the database file (the daemon's state directory).
+    public let directory: String
     private let groupCommit: GroupCommitter
     /// Told how long each write transaction of submissions or transitions took (fsync included).
     private let observeCommit: CommitObserver?
@@ -59,7 +61,11 @@ public final class JobStore: Sendable {
         }
         try Migrations.migrator.migrate(pool)
         self.pool = pool
-        self.groupCommit = GroupCommitter(pool: pool, observeCommit: observeCommit)
+        let directory = url.deletingLastPathComponent().path
+        self.directory = directory
+        self.groupCommit = GroupCommitter(pool: pool, observeCommit: observeCommit) {
+            StoreSpace.classify($0, directory: directory)
+        }
         self.observeCommit = observeCommit
     }
 
@@ -88,7 +94,7 @@ public final class JobStore: Sendable {
     /// Records many submissions in one transaction and returns each one's job ids, in order,
     /// once durable. Each submission gets `count` consecutive ids.
     public func submit(batch: [NewSubmission]) throws -> [[Int64]] {
-        try timed { try SubmissionWriter.submit(batch, to: pool) }
+        try timed { try writing { try SubmissionWriter.submit(batch, to: pool) } }
     }
 
     // MARK: - Transitions
@@ -101,7 +107,16 @@ public final class JobStore: Sendable {
     /// - Returns: how many transitions were applied.
     @discardableResult
     public func record(_ transitions: [Transition]) throws -> Int {
-        try timed { try TransitionWriter.record(transitions, to: pool) }
+        try timed { try writing { try TransitionWriter.record(transitions, to: pool) } }
+    }
+
+    /// Runs a write, reporting a full filesystem as ``StoreError/full(directory:freeBytes:detail:)``.
+    func writing<T>(_ write: () throws -> T) throws -> T {
+        do {
+            return try write()
+        } catch {
+            throw StoreSpace.classify(error, directory: directory)
+        }
     }
 
     /// Runs one commit, telling the observer how long it took.
@@ -118,7 +133,7 @@ public final class JobStore: Sendable {
     /// - Returns: how many jobs were deleted.
     @discardableResult
     public func purge(endedBefore: Double) throws -> Int {
-        try pool.write { db in
+        try writing { try pool.write { db in
             try db.execute(sql: "DELETE FROM job WHERE end_time IS NOT NULL AND end_time < ?",
                            arguments: [endedBefore])
             let deleted = db.changesCount
@@ -129,7 +144,7 @@ public final class JobStore: Sendable {
                     """)
             }
             return deleted
-        }
+        } }
     }
 
     // MARK: - Queries
@@ -200,13 +215,13 @@ public final class JobStore: Sendable {
 
     /// Records an operator's setting durably, replacing the earlier one of the same flag.
     public func save(_ setting: AdminSetting) throws {
-        try pool.write { db in
+        try writing { try pool.write { db in
             try db.execute(sql: """
                 INSERT OR REPLACE INTO admin_setting (kind, name, flag, value, reason, changed_by, time, mode)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                 """, arguments: [setting.kind.rawValue, setting.name, setting.flag.rawValue, setting.value,
                                  Columns.withoutNUL(setting.reason), setting.changedBy, setting.time, setting.mode])
-        }
+        } }
     }
 
     /// The accounting records of `[since, until)` summed per `grouping`, in SQL.
