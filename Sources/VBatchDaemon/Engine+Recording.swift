@@ -17,43 +17,62 @@ extension Engine {
         record([transition])
     }
 
-    /// Records transitions in one transaction, after any kept ones; if the store refuses,
-    /// they are kept too.
+    /// Records transitions in one transaction, after any kept ones; if the store refuses
+    /// them for now (full, busy, an I/O error), they are kept too.
     func record(_ transitions: [Transition]) {
         guard !transitions.isEmpty else { return }
         do {
             try recordNow(transitions)
-        } catch {
+        } catch where JobStore.mayRecordLater(error) {
             unrecorded += transitions
+        } catch {
+            logger.error("could not record \(transitions.map { "job \($0.id) → \($0.state.rawValue)" }): \(error)")
         }
     }
 
-    /// Records the kept transitions and then `transitions` in one transaction, or throws
-    /// and records none of them (the kept ones stay kept). For decisions that are undone
-    /// when they cannot be recorded: placements, cancelling or holding a waiting job.
+    /// Records the kept transitions, then `transitions` in one transaction, or throws; the
+    /// kept ones stay kept until recorded, `transitions` are not recorded. For decisions that
+    /// are undone when they cannot be recorded: placements, cancelling or holding a waiting job.
     func recordNow(_ transitions: [Transition]) throws {
-        let all = unrecorded + transitions
-        guard !all.isEmpty else { return }
+        try recordKeptOrThrow()
+        guard !transitions.isEmpty else { return }
         do {
-            try store.record(all)
+            try store.record(transitions)
         } catch {
-            storeRefused(error, keeping: all.count)
+            storeRefused(error, keeping: unrecorded.count + transitions.count)
             throw error
         }
-        if let since = storeRefusingSince {
-            logger.notice("""
-                the job store records again after \(Int(WallClock.now() - since)) s: \
-                \(unrecorded.count) kept transitions written
-                """)
-            storeRefusingSince = nil
-        }
-        unrecorded.removeAll()
+        storeRecordsAgain(kept: 0)
     }
 
     /// Writes the kept transitions if there are any (each scheduling cycle).
     func recordKept() {
+        try? recordKeptOrThrow()
+    }
+
+    private func recordKeptOrThrow() throws {
         guard !unrecorded.isEmpty else { return }
-        try? recordNow([])
+        do {
+            try store.record(unrecorded)
+        } catch where JobStore.mayRecordLater(error) {
+            storeRefused(error, keeping: unrecorded.count)
+            throw error
+        } catch {
+            // Trying again cannot help (the data breaks a constraint): give them up, as before
+            // keeping existed, rather than stop every later write.
+            logger.error("could not record \(unrecorded.count) kept transitions, dropped: \(error)")
+            unrecorded.removeAll()
+            return
+        }
+        storeRecordsAgain(kept: unrecorded.count)
+        unrecorded.removeAll()
+    }
+
+    /// Ends an episode of refused writes, if one is under way (logged once).
+    private func storeRecordsAgain(kept: Int) {
+        guard let since = storeRefusingSince else { return }
+        storeRefusingSince = nil
+        logger.notice("the job store records again after \(Int(WallClock.now() - since)) s: \(kept) kept transitions written")
     }
 
     /// Logs a refused write once per episode (until the store records again), not per retry.

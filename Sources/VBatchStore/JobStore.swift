@@ -110,6 +110,15 @@ public final class JobStore: Sendable {
         try timed { try writing { try TransitionWriter.record(transitions, to: pool) } }
     }
 
+    /// Whether a failed write may succeed later if tried again unchanged: the filesystem was
+    /// full, the database busy or locked, or an I/O error; not when the data broke a constraint.
+    public static func mayRecordLater(_ error: any Error) -> Bool {
+        if case StoreError.full = error { return true }
+        guard let database = error as? DatabaseError else { return false }
+        return [.SQLITE_FULL, .SQLITE_IOERR, .SQLITE_BUSY, .SQLITE_LOCKED, .SQLITE_CANTOPEN, .SQLITE_READONLY,
+                .SQLITE_PROTOCOL].contains(database.resultCode)
+    }
+
     /// Runs a write, reporting a full filesystem as ``StoreError/full(directory:freeBytes:detail:)``.
     func writing<T>(_ write: () throws -> T) throws -> T {
         do {

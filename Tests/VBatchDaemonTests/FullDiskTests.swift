@@ -38,7 +38,21 @@ struct FullDiskTests {
             acknowledged += runners
             try d.waitRunning(runners)
             let runnersStarted = Date()
+            // A client submits while the disk fills, until it is refused (or 300 jobs).
+            let during = Acknowledged()
+            let client = d.client
+            let submitter = Thread {
+                for n in 0..<300 {
+                    guard let r = try? client.submit(SubmitRequest(name: "during\(round)-\(n)", queue: "two-way", script: Self.script,
+                                                                   variables: ["VBATCH_SIM_RUNTIME": "0.1"])) else { return }
+                    during.add(r.ids)
+                }
+            }
+            submitter.start()
+            usleep(20_000)
             try fs.fill()
+            while !submitter.isFinished { usleep(10_000) }
+            acknowledged += during.ids
 
             // Submissions: acknowledged ones (the WAL may still have room) must last; then refused.
             var refusal: ClientError?
