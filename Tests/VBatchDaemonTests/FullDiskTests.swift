@@ -83,6 +83,7 @@ struct FullDiskTests {
             #expect(cli?.stderr.contains("vbatch: error: vbatchd's state directory is full") == true, "\(String(describing: cli))")
             #expect(cli?.stderr.contains("submission not recorded") == true)
             #expect(cli?.stdout.isEmpty == true, "no id printed")
+            #expect(cli?.status == 1)
             if cli != nil { refusedCLI += 1 }
 
             // The runners end while the disk is full: the API shows their end, not yet recorded.
@@ -140,6 +141,42 @@ struct FullDiskTests {
             ? "pass" : "fail"
         record.durationSeconds = (Date().timeIntervalSince(began) * 10).rounded() / 10
         try record.append()
+    }
+
+    /// vbatchd killed and started again while its state directory is full: it serves, refuses
+    /// submissions with the clear error, and runs the waiting jobs once space is back.
+    @Test func restartWhileFull() throws {
+        let d = try DaemonHarness(nodes: 1, slots: 2)
+        let fs = try LoopFilesystem(image: d.root + "/state.img", mountPoint: d.stateDirectory)
+        defer {
+            d.stop()
+            fs.unmount()
+        }
+        try d.start()
+        var request = SubmitRequest(name: "waiting", queue: "two-way", script: Self.script, variables: ["VBATCH_SIM_RUNTIME": "0.2"],
+                                    count: 3)
+        request.held = true
+        let ids = try d.client.submit(request).ids
+        try fs.fill()
+        d.kill9()
+        try d.start()
+        do {
+            _ = try d.client.submit(SubmitRequest(name: "refused", queue: "two-way", script: Self.script))
+            // The WAL may have had room for one; the next must be refused.
+            _ = try d.client.submit(SubmitRequest(name: "refused", queue: "two-way", script: Self.script))
+            Issue.record("submissions accepted on a full disk after a restart")
+        } catch {
+            #expect(error.status == 503 && error.message.contains("vbatchd's state directory is full"), "\(error)")
+        }
+        #expect(try d.client.jobs(all: true).filter { ids.contains($0.id) }.allSatisfy { $0.state == .held })
+        fs.free()
+        for id in ids { _ = try d.client.release(id) }
+        try d.waitEnded(ids)
+        #expect(try ids.allSatisfy { try d.client.job($0).job.state == .completed })
+        d.stop()
+        let check = try DaemonHarness.run("/usr/bin/env", ["sqlite3", d.stateDirectory + "/vbatch.sqlite", "PRAGMA integrity_check"],
+                                          environment: [:], stdin: nil)
+        #expect(check.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "ok", "\(check.stdout) \(check.stderr)")
     }
 
     /// Cancelling, holding or releasing a waiting job while the disk is full is refused and
