@@ -75,6 +75,18 @@ extension Engine {
         logger.notice("the job store records again after \(Int(WallClock.now() - since)) s: \(kept) kept transitions written")
     }
 
+    /// Tries the kept transitions a last time as the engine stops (shutdown or reload); says
+    /// which jobs lose them: the next start finds those as the store has them (still running).
+    func recordBeforeStopping() {
+        recordKept()
+        guard !unrecorded.isEmpty else { return }
+        let jobs = Set(unrecorded.map(\.id)).sorted().map(String.init).joined(separator: ", ")
+        logger.error("""
+            stopping with \(unrecorded.count) transitions the job store could not record (jobs \(jobs)); \
+            these jobs start again as the store has them
+            """)
+    }
+
     /// Logs a refused write once per episode (until the store records again), not per retry.
     private func storeRefused(_ error: any Error, keeping count: Int) {
         guard storeRefusingSince == nil else { return }

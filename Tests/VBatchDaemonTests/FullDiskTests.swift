@@ -179,6 +179,33 @@ struct FullDiskTests {
         #expect(check.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "ok", "\(check.stdout) \(check.stderr)")
     }
 
+    /// Stopped while a job's end is kept in memory (the disk full): the daemon says which
+    /// jobs lose it; after the start they are what the store says, and run again.
+    @Test func stopWhileFullNamesTheJobsWhoseEndIsLost() throws {
+        let d = try DaemonHarness(nodes: 1, slots: 2)
+        let fs = try LoopFilesystem(image: d.root + "/state.img", mountPoint: d.stateDirectory)
+        defer {
+            d.stop()
+            fs.unmount()
+        }
+        try d.start()
+        let id = try d.client.submit(SubmitRequest(name: "runner", queue: "two-way", script: Self.script,
+                                                   variables: ["VBATCH_SIM_RUNTIME": "1.5"])).ids[0]
+        try d.waitRunning([id])
+        try fs.fill()
+        // Use up what the WAL had left.
+        for n in 0..<200 {
+            if (try? d.client.submit(SubmitRequest(name: "slack\(n)", queue: "two-way", script: Self.script))) == nil { break }
+        }
+        #expect(try d.wait(timeout: 10) { try d.client.job(id).job.reason?.contains("not yet recorded") == true })
+        d.stop()
+        #expect(d.daemonLog.contains("the job store could not record (jobs \(id))"), "\(d.daemonLog.suffix(2000))")
+        fs.free()
+        try d.start()
+        try d.waitEnded([id])
+        #expect(try d.client.job(id).job.state == .completed)
+    }
+
     /// Cancelling, holding or releasing a waiting job while the disk is full is refused and
     /// changes nothing: the job stays as the store has it and can be cancelled, released and
     /// run once space is back.
