@@ -33,7 +33,7 @@ if wants R2 || wants R3; then "$repo/scripts/test-hosts.sh" up 3 --dead 197; fi
 
 # Long sizes; --short keeps the suites' own defaults (what the test command runs).
 if ! $short; then
-    export VBATCH_R1_ROUNDS=${VBATCH_R1_ROUNDS:-50} VBATCH_R1_SUBMISSIONS=${VBATCH_R1_SUBMISSIONS:-1000}
+    export VBATCH_R1_ROUNDS=${VBATCH_R1_ROUNDS:-10} VBATCH_R1_SUBMISSIONS=${VBATCH_R1_SUBMISSIONS:-1000}
     export VBATCH_R1_VM_ROUNDS=${VBATCH_R1_VM_ROUNDS:-3}
     export VBATCH_R23_ROUNDS=${VBATCH_R23_ROUNDS:-5}
     export VBATCH_R4_ROUNDS=${VBATCH_R4_ROUNDS:-10}
@@ -66,9 +66,10 @@ if wants R6; then
 import json, sys
 for line in sys.stdin:
     fields = dict(part.split("=", 1) for part in line.split()[1:])
-    fields["figure"] = "R6"
-    fields["result"] = "pass" if fields.get("crashes") == "0" else "fail"
-    print(json.dumps(fields, sort_keys=True))' >>"$VBATCH_RELIABILITY_OUT"
+    target = fields.pop("target", "?")
+    checks = {k: int(float(v)) for k, v in fields.items()}
+    print(json.dumps({"id": "R6", "subject": "fuzz target " + target, "rounds": 1, "checks": checks,
+                      "result": "pass" if checks.get("crashes") == 0 else "fail"}, sort_keys=True))' >>"$VBATCH_RELIABILITY_OUT"
 fi
 wants R7 && run R7 "APIFuzzTests|APIAccessTests"
 
@@ -78,24 +79,21 @@ python3 - "$VBATCH_RELIABILITY_OUT" <<'PY'
 import json, sys
 rows = {}
 for line in open(sys.argv[1]):
-    line = line.strip()
-    if not line:
+    if not line.strip():
         continue
     r = json.loads(line)
-    figure = r.pop("figure", r.pop("id", "?"))
-    result = r.pop("result", "?")
-    case = " ".join(str(r.pop(k)) for k in ("kind", "fault", "step", "target") if k in r)
-    r.pop("round", None)
-    key = (figure, case)
-    entry = rows.setdefault(key, {"runs": 0, "passed": 0, "last": r})
-    entry["runs"] += 1
-    entry["passed"] += result == "pass"
-    entry["last"] = r
-print("| figure | case | runs | passed | last run |")
+    row = rows.setdefault((r["id"], r.get("subject", "")), {"records": 0, "rounds": 0, "passed": 0, "checks": {}})
+    row["records"] += 1
+    row["rounds"] += r.get("rounds", 1)
+    row["passed"] += r.get("result") == "pass"
+    for name, count in r.get("checks", {}).items():
+        row["checks"][name] = row["checks"].get(name, 0) + count
+print("| figure | case | rounds | result | counted (summed over the rounds) |")
 print("|---|---|---|---|---|")
-for (figure, case), e in sorted(rows.items()):
-    detail = " ".join(f"{k}={v}" for k, v in sorted(e["last"].items()))
-    print(f"| {figure} | {case} | {e['runs']} | {e['passed']} | {detail} |")
+for (figure, subject), row in sorted(rows.items()):
+    result = "pass" if row["passed"] == row["records"] else f"FAIL ({row['records'] - row['passed']} of {row['records']})"
+    counted = ", ".join(f"{name} {count:,}" for name, count in sorted(row["checks"].items()))
+    print(f"| {figure} | {subject} | {row['rounds']} | {result} | {counted} |")
 PY
 echo
 if [ ${#failed[@]} -gt 0 ]; then

@@ -15,8 +15,9 @@ need=()
 # groff-base, man-db: the manual pages (scripts/make-manuals.sh) are checked by rendering them; systemd: its
 # systemd-analyze verifies the units in scripts/systemd (systemd need not be PID 1).
 # prometheus (prometheus, promtool): PrometheusTests scrape vbatchd and check scripts/monitoring/.
+# sqlite3, e2fsprogs: the full-disk tests check the store's integrity on a loop-mounted ext4 (R4).
 for pkg in libsqlite3-dev pkg-config debootstrap iproute2 iptables openssl util-linux curl tshark \
-           chromium chromium-driver python3-selenium groff-base man-db systemd prometheus; do
+           chromium chromium-driver python3-selenium groff-base man-db systemd prometheus sqlite3 e2fsprogs; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
 if ((${#need[@]})); then

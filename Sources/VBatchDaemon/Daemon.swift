@@ -111,10 +111,12 @@ public enum Daemon {
             try await group.run()
         } catch {
             unlink(marker)
+            await engine.recordBeforeStopping()
             await driver.shutdown()
             throw error
         }
         unlink(socketPath)
+        await engine.recordBeforeStopping()
         await driver.shutdown()
         guard let next = await reloader.accepted else {
             unlink(marker)

@@ -84,7 +84,7 @@ extension Engine {
         do {
             try store.save(setting)
         } catch {
-            throw EngineError.unavailable("the job store could not record the change: \(error)")
+            throw refusal(error, "change")
         }
         _ = apply(setting)
         requestCycle()

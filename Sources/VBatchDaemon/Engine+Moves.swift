@@ -86,8 +86,14 @@ extension Engine {
         moving.insert(id)
         defer { moving.remove(id) }
         scheduler.setPreemptible(id, false)
-        record(Transition(id: id, state: state, time: WallClock.now(), reason: "saving its VM on \(node): \(reason)",
-                          move: .save(held: held)))
+        do {
+            try recordNow([Transition(id: id, state: state, time: WallClock.now(), reason: "saving its VM on \(node): \(reason)",
+                                      move: .save(held: held))])
+        } catch {
+            // A move is recorded before it begins, or not begun.
+            scheduler.setPreemptible(id, state == .running)
+            throw refusal(error, "save")
+        }
         let piece: VMPiece
         do {
             piece = try await driver.save(jobID: id)
@@ -151,9 +157,14 @@ extension Engine {
     /// `vbatch release`/`qrls` of a saved job: it waits to be restored where it fits.
     func releaseSaved(_ job: JobInfo, caller: Caller) throws -> JobInfo {
         guard scheduler.setHeld(job.id, false) else { throw EngineError.conflict("job \(job.id) is not waiting") }
-        record(Transition(id: job.id, state: .queued, time: WallClock.now(),
-                          reason: "released by \(caller.user); its VM saved on \(job.savedNode ?? "?") is restored when slots free",
-                          savedNode: job.savedNode))
+        do {
+            try recordNow([Transition(id: job.id, state: .queued, time: WallClock.now(),
+                                      reason: "released by \(caller.user); its VM saved on \(job.savedNode ?? "?") is restored when slots free",
+                                      savedNode: job.savedNode)])
+        } catch {
+            _ = scheduler.setHeld(job.id, true)
+            throw refusal(error, "release")
+        }
         requestCycle()
         return try store.job(job.id) ?? job
     }
@@ -169,9 +180,15 @@ extension Engine {
         let source = configuration.nodes[run.node].name
         moving.insert(id)
         defer { moving.remove(id) }
-        record(Transition(id: id, state: .running, time: WallClock.now(),
-                          reason: "migrating live from \(source) to \(target.nodeName): \(reason)",
-                          move: .migrate(node: target.nodeName, cpus: target.cpus)))
+        do {
+            try recordNow([Transition(id: id, state: .running, time: WallClock.now(),
+                                      reason: "migrating live from \(source) to \(target.nodeName): \(reason)",
+                                      move: .migrate(node: target.nodeName, cpus: target.cpus))])
+        } catch {
+            // A move is recorded before it begins, or not begun.
+            scheduler.cancelMove(id)
+            return false
+        }
         guard var spec = launchSpec(id) else {
             scheduler.cancelMove(id)
             return false

@@ -46,6 +46,11 @@ public actor Engine {
     var nodeStatus: [NodeStatus]
     /// Why a queue is disabled or stopped at run time.
     var queueNotes: [String: String] = [:]
+    /// Transitions the store refused (its filesystem full), oldest first, kept until it
+    /// records them (Engine+Recording.swift).
+    var unrecorded: [Transition] = []
+    /// Since when the store has refused to record transitions, if it does.
+    var storeRefusingSince: Double?
     private let cycleContinuation: AsyncStream<Void>.Continuation
     /// One element whenever a scheduling cycle is wanted; bursts collapse into one.
     public nonisolated let cycleRequests: AsyncStream<Void>
@@ -155,7 +160,7 @@ public actor Engine {
         for usage in try store.finishedUsage(since: now - 10 * halfLife) {
             scheduler.recordPastUsage(vo: usage.vo, coreSeconds: usage.coreSeconds, endedAgo: now - usage.endTime)
         }
-        try store.record(transitions)
+        record(transitions)
         logger.info("state rebuilt: \(scheduler.pendingCount) waiting, \(scheduler.runningCount) running")
         await driver.begin(nodes: driverNodes, adopting: adopted, saved: saved)
         requestCycle()
@@ -192,7 +197,7 @@ public actor Engine {
         } catch {
             committing[routed.queue, default: 0] -= request.count
             logger.error("submission not recorded: \(error)")
-            throw EngineError.unavailable("the job store could not record the submission: \(error)")
+            throw refusal(error, "submission")
         }
         committing[routed.queue, default: 0] -= request.count
         CrashPoint.committed.reach()
@@ -227,7 +232,9 @@ public actor Engine {
         if job.state == .queued, let saved = job.savedNode, let reason = waiting {
             waiting = "its VM is saved on \(saved) and resumes where it fits; \(reason)"
         }
-        return JobDetail(job: job, history: try store.history(id), waiting: waiting, node: nodeNote(ofJob: id))
+        let stored = try store.history(id)
+        let (known, history) = withUnrecorded(job, history: stored)
+        return JobDetail(job: known, history: history, waiting: waiting, node: nodeNote(ofJob: id))
     }
 
     /// Cancels a job: a waiting job at once, a running one by destroying its VM.
@@ -235,8 +242,13 @@ public actor Engine {
         let job = try authorizedJob(id, caller: caller)
         guard !job.state.isTerminal else { throw EngineError.conflict("job \(id) has already ended (\(job.state.rawValue))") }
         let reason = "cancelled by \(caller.user)"
-        if scheduler.removePending(id) != nil {
-            try store.record([Transition(id: id, state: .cancelled, time: WallClock.now(), reason: reason)])
+        if let pending = scheduler.removePending(id) {
+            do {
+                try recordNow([Transition(id: id, state: .cancelled, time: WallClock.now(), reason: reason)])
+            } catch {
+                scheduler.enqueue(pending)
+                throw refusal(error, "cancellation")
+            }
             metrics.ended(queue: job.queue, outcome: JobState.cancelled.rawValue)
             if let node = job.savedNode { await driver.discard(savedJob: id, node: node) }
         } else if scheduler.runningJob(id) != nil {
@@ -255,11 +267,16 @@ public actor Engine {
         guard job.state == .queued, scheduler.setHeld(id, true) else {
             throw EngineError.conflict("job \(id) is \(job.state.rawValue); only queued, running or suspended jobs can be held")
         }
-        if let savedNode = job.savedNode {
-            try store.record([Transition(id: id, state: .saved, time: WallClock.now(),
-                                         reason: "held by \(caller.user); its VM stays saved on \(savedNode)", savedNode: savedNode)])
-        } else {
-            try store.record([Transition(id: id, state: .held, time: WallClock.now(), reason: "held by \(caller.user)")])
+        do {
+            if let savedNode = job.savedNode {
+                try recordNow([Transition(id: id, state: .saved, time: WallClock.now(),
+                                          reason: "held by \(caller.user); its VM stays saved on \(savedNode)", savedNode: savedNode)])
+            } else {
+                try recordNow([Transition(id: id, state: .held, time: WallClock.now(), reason: "held by \(caller.user)")])
+            }
+        } catch {
+            _ = scheduler.setHeld(id, false)
+            throw refusal(error, "hold")
         }
         return try store.job(id) ?? job
     }
@@ -270,7 +287,12 @@ public actor Engine {
         guard job.state == .held, scheduler.setHeld(id, false) else {
             throw EngineError.conflict("job \(id) is \(job.state.rawValue); only held or saved jobs can be released")
         }
-        try store.record([Transition(id: id, state: .queued, time: WallClock.now(), reason: "released by \(caller.user)")])
+        do {
+            try recordNow([Transition(id: id, state: .queued, time: WallClock.now(), reason: "released by \(caller.user)")])
+        } catch {
+            _ = scheduler.setHeld(id, true)
+            throw refusal(error, "release")
+        }
         requestCycle()
         return try store.job(id) ?? job
     }
@@ -423,6 +445,7 @@ public actor Engine {
     public func runCycle() async {
         let began = ContinuousClock.now
         let now = WallClock.now()
+        recordKept()
         await settleLostJobs(now: now)
         let result = scheduler.schedule(now: now)
         defer {
@@ -441,14 +464,14 @@ public actor Engine {
                                   node: p.nodeName, cpus: p.cpus, savedNode: source, move: source.map { _ in .restore })
             }
             do {
-                try store.record(transitions)
+                try recordNow(transitions)
                 CrashPoint.placed.reach()
                 for p in result.placements {
                     countStart(p, now: now)
                     launch(p, now: now)
                 }
             } catch {
-                logger.error("could not record placements, putting jobs back: \(error)")
+                // Logged once per episode by recordNow; they are placed again once the store records.
                 for p in result.placements { scheduler.requeue(p.jobID, now: now) }
             }
         }
@@ -497,7 +520,7 @@ public actor Engine {
                 try await driver.start(spec)
             } catch let failure as ImageCheck.Failure {
                 // A bad image fails every attempt on every node: no retry, no blame on the node.
-                await self.fail(spec.jobID, reason: "\(failure)")
+                self.fail(spec.jobID, reason: "\(failure)")
             } catch {
                 await self.handle(.ended(jobID: spec.jobID, node: spec.node.name, outcome: .startFailed(reason: "\(error)"),
                                          time: WallClock.now()))
@@ -517,7 +540,8 @@ public actor Engine {
             payload: JobPayload(name: name, script: payload.script, arguments: payload.arguments, variables: payload.variables),
             outputDiskMB: scheduler.queues[Int(run.job.queue)].outputSizeMB,
             simulatedRuntime: payload.variables["VBATCH_SIM_RUNTIME"].flatMap(Double.init),
-            simulatedExitCode: payload.variables["VBATCH_SIM_EXIT"].flatMap { Int($0) })
+            simulatedExitCode: payload.variables["VBATCH_SIM_EXIT"].flatMap { Int($0) },
+            simulatedOutputBytes: payload.variables["VBATCH_SIM_OUTPUT"].flatMap { Int($0) })
     }
 
     private func spoolDirectory(_ id: Int64) -> String { "\(spoolRoot)/\(id)" }
@@ -611,6 +635,9 @@ public actor Engine {
                 finish(id, time, ending(.completed, "exited with code \(code)", exitCode: code))
             case .walltimeExceeded:
                 finish(id, time, ending(.failed, "killed: walltime of \(Quantities.formatWalltime(Int(run.job.walltime))) exceeded"))
+            case .outputNotStored(let code, let reason):
+                finish(id, time, ending(.failed, (code.map { "exited with code \($0), but " } ?? "")
+                    + "its output could not be stored in the spool: \(reason)", exitCode: code))
             case .cancelled:
                 if let requeue = requeueReasons.removeValue(forKey: id), cancelReasons[id] == nil {
                     countOutcome(.queued, queue: run.job.queue)
@@ -693,14 +720,6 @@ public actor Engine {
     func countOutcome(_ state: JobState, queue: Int32) {
         metrics.ended(queue: scheduler.queues[Int(queue)].name,
                       outcome: state == .queued || state == .held ? "requeued" : state.rawValue)
-    }
-
-    func record(_ transition: Transition) {
-        do {
-            try store.record([transition])
-        } catch {
-            logger.error("could not record job \(transition.id) → \(transition.state.rawValue): \(error)")
-        }
     }
 }
 

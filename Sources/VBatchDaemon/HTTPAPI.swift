@@ -7,6 +7,7 @@ import VBatchConfig
 import VBatchAPI
 import VBatchCore
 import VBatchDrivers
+import VBatchStore
 
 /// Request context carrying the socket channel (for peer credentials) and the caller.
 public struct VBatchRequestContext: RequestContext {
@@ -319,6 +320,10 @@ private func respond(status: Int = 200, contentType: String = "application/json"
         return errorResponse(error.httpStatus, error.description)
     } catch let error as HTTPError {
         return errorResponse(Int(error.status.code), error.body ?? "\(error.status)")
+    } catch let error as StoreError {
+        // A full state directory is a refusal to try again later, not the daemon's fault.
+        if case .full = error { return errorResponse(503, "\(error): nothing was recorded; try again once space is freed") }
+        return errorResponse(500, "internal error: \(error)")
     } catch {
         return errorResponse(500, "internal error: \(error)")
     }

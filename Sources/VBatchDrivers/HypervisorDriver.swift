@@ -23,10 +23,14 @@ public struct LaunchSpec: Sendable, Equatable {
     /// For the simulated driver: how long the payload runs and how it exits.
     public var simulatedRuntime: Double?
     public var simulatedExitCode: Int?
+    /// For the simulated driver in real time: bytes of stdout the payload leaves in the spool
+    /// (with its `exit_code`); nil: it leaves nothing there.
+    public var simulatedOutputBytes: Int?
 
     public init(jobID: Int64, node: NodeConfig, cpus: [Int], memoryMB: Int, walltime: Int, environment: ImageConfig,
                 spoolDirectory: String, payload: JobPayload = JobPayload(name: "job", script: ""),
-                outputDiskMB: Int = OutputDisk.defaultSizeMB, simulatedRuntime: Double? = nil, simulatedExitCode: Int? = nil) {
+                outputDiskMB: Int = OutputDisk.defaultSizeMB, simulatedRuntime: Double? = nil, simulatedExitCode: Int? = nil,
+                simulatedOutputBytes: Int? = nil) {
         self.jobID = jobID
         self.node = node
         self.cpus = cpus
@@ -39,6 +43,7 @@ public struct LaunchSpec: Sendable, Equatable {
         self.pooledVM = nil
         self.simulatedRuntime = simulatedRuntime
         self.simulatedExitCode = simulatedExitCode
+        self.simulatedOutputBytes = simulatedOutputBytes
     }
 }
 
@@ -78,6 +83,9 @@ public enum JobOutcome: Sendable, Equatable {
     case startFailed(reason: String)
     /// The VM disappeared without reporting (host failure, lost domain).
     case lost(reason: String)
+    /// The payload ran to its end (with `exitCode`, when the driver could read it) but its
+    /// output could not be stored in the job's spool (e.g. a full filesystem); it is not run again.
+    case outputNotStored(exitCode: Int?, reason: String)
 }
 
 /// What a job's VM used, as the hypervisor measured it (for accounting).

@@ -35,6 +35,8 @@ public final class SimulatedDriver: HypervisorDriver {
         var used: Double = 0
         /// Run time left while paused (suspended or saved); its heap entry is stale then.
         var paused: Double?
+        /// What it leaves in its spool when it ends (real time only).
+        var output: SimulatedOutput?
 
         func usage(until time: Double) -> JobUsage { JobUsage(cpuSeconds: Double(cores) * max(0, time - start)) }
     }
@@ -85,7 +87,10 @@ public final class SimulatedDriver: HypervisorDriver {
             let overrun = runtime > Double(spec.walltime)
             let end = s.now + (overrun ? Double(spec.walltime) : runtime)
             let outcome: JobOutcome = overrun ? .walltimeExceeded : .exited(code: exitCode)
-            s.running[spec.jobID] = Simulated(node: spec.node.name, start: s.now, end: end, cores: spec.cpus.count, outcome: outcome)
+            s.running[spec.jobID] = Simulated(node: spec.node.name, start: s.now, end: end, cores: spec.cpus.count, outcome: outcome,
+                                              output: wallClock ? spec.simulatedOutputBytes.map {
+                                                  SimulatedOutput(directory: spec.spoolDirectory, bytes: $0)
+                                              } : nil)
             s.heap.push(.init(time: end, jobID: spec.jobID, outcome: outcome))
             return .running(jobID: spec.jobID, node: spec.node.name, time: s.now)
         }
@@ -231,17 +236,41 @@ public final class SimulatedDriver: HypervisorDriver {
     /// In real-time mode the same events are also yielded on `events`.
     @discardableResult
     public func advance(to time: Double) -> [DriverEvent] {
+        ends(until: time).map(\.event)
+    }
+
+    /// The ends due by `time`, each with what the job leaves in its spool.
+    private func ends(until time: Double) -> [(event: DriverEvent, output: SimulatedOutput?)] {
         state.withLock { s in
-            var due: [DriverEvent] = []
+            var due: [(event: DriverEvent, output: SimulatedOutput?)] = []
             while let next = s.heap.peek, next.time <= time {
                 s.heap.pop()
                 // Cancelled jobs left their heap entry behind; skip it.
                 guard let job = s.running[next.jobID], job.end == next.time, job.paused == nil else { continue }
                 s.running.removeValue(forKey: next.jobID)
-                due.append(.ended(jobID: next.jobID, node: job.node, outcome: next.outcome, time: next.time, usage: job.usage(until: next.time)))
+                due.append((.ended(jobID: next.jobID, node: job.node, outcome: next.outcome, time: next.time,
+                                   usage: job.usage(until: next.time)), job.output))
             }
             s.now = max(s.now, time)
             return due
+        }
+    }
+
+    /// Writes a job's output into its spool before its end is reported, as a VM's is
+    /// collected; one that cannot be stored turns the end into ``JobOutcome/outputNotStored(exitCode:reason:)``.
+    private static func storingOutput(_ event: DriverEvent, _ output: SimulatedOutput?) -> DriverEvent {
+        guard let output, case .ended(let id, let node, let outcome, let time, let usage) = event else { return event }
+        guard case .exited(let code) = outcome else {
+            // Killed at its walltime: that stays the reason, whatever became of its output.
+            if outcome == .walltimeExceeded { try? output.write(exitCode: nil) }
+            return event
+        }
+        do {
+            try output.write(exitCode: code)
+            return event
+        } catch {
+            return .ended(jobID: id, node: node, outcome: .outputNotStored(exitCode: code, reason: "\(error)"), time: time,
+                          usage: usage)
         }
     }
 
@@ -252,7 +281,9 @@ public final class SimulatedDriver: HypervisorDriver {
                 while !Task.isCancelled {
                     try? await Task.sleep(for: .milliseconds(20))
                     guard let self else { return }
-                    for event in self.advance(to: WallClock.now()) { self.continuation.yield(event) }
+                    for (event, output) in self.ends(until: WallClock.now()) {
+                        self.continuation.yield(Self.storingOutput(event, output))
+                    }
                 }
             }
         }

@@ -17,6 +17,7 @@ enum EndVerdict {
         case .cancelled: line = "cancelled"
         case .startFailed(let reason): line = "start-failed \(reason)"
         case .lost(let reason): line = "lost \(reason)"
+        case .outputNotStored(let code, let reason): line = "output-not-stored \(code.map(String.init) ?? "-") \(reason)"
         }
         let temporary = path + ".new"
         guard FileManager.default.createFile(atPath: temporary, contents: Data(line.utf8)) else { return }
@@ -33,6 +34,9 @@ enum EndVerdict {
         case "cancelled": return .cancelled
         case "start-failed": return .startFailed(reason: rest)
         case "lost": return .lost(reason: rest)
+        case "output-not-stored":
+            let code = rest.prefix { $0 != " " }
+            return .outputNotStored(exitCode: Int(code), reason: String(rest.dropFirst(code.count + 1)))
         default: return nil
         }
     }

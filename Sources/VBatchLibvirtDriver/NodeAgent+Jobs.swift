@@ -207,8 +207,15 @@ extension NodeAgent {
         let verdictFile = spool + "/" + EndVerdict.fileName
         var collected: OutputDisk.Result?
         var collectError: String?
+        // The daemon's side could not take the output (a full spool): the payload's run is
+        // over, so the job fails with that reason rather than running again.
+        var spoolError: String?
         do {
-            try FileManager.default.createDirectory(atPath: spool, withIntermediateDirectories: true)
+            do {
+                try FileManager.default.createDirectory(atPath: spool, withIntermediateDirectories: true)
+            } catch {
+                throw SpoolWriteError("cannot create \(spool): \(error.localizedDescription)")
+            }
             let local = spool + "/out.img"
             defer { unlink(local) }
             try await bulkConnection().download(volume: volumes.outputDisk, inPool: NodeLayout.jobPool, to: local)
@@ -228,6 +235,10 @@ extension NodeAgent {
                 return
             }
             collectError = "\(error)"
+        } catch let error as SpoolWriteError {
+            spoolError = "\(error)"
+        } catch let error as LocalFileError {
+            spoolError = "\(error)"
         } catch {
             collectError = "\(error)"
         }
@@ -238,7 +249,9 @@ extension NodeAgent {
         case .cancel?: outcome = .cancelled
         case .walltime?: outcome = .walltimeExceeded
         case nil:
-            if let code = collected?.exitCode {
+            if let spoolError {
+                outcome = .outputNotStored(exitCode: nil, reason: spoolError)
+            } else if let code = collected?.exitCode {
                 outcome = .exited(code: code)
             } else if console.contains("vbatch-guest: job \(jobID) started") {
                 outcome = .lost(reason: "the VM stopped before the payload finished" + (collectError.map { " (\($0))" } ?? ""))

@@ -22,10 +22,13 @@ final class GroupCommitter: @unchecked Sendable {
     private var draining = false
 
     private let observeCommit: JobStore.CommitObserver?
+    /// Turns a failed commit's error into the one callers get (a full disk said so).
+    private let classify: @Sendable (any Error) -> any Error
 
-    init(pool: DatabasePool, observeCommit: JobStore.CommitObserver?) {
+    init(pool: DatabasePool, observeCommit: JobStore.CommitObserver?, classify: @escaping @Sendable (any Error) -> any Error) {
         self.pool = pool
         self.observeCommit = observeCommit
+        self.classify = classify
     }
 
     func submit(_ submission: NewSubmission) async throws -> [Int64] {
@@ -77,7 +80,7 @@ final class GroupCommitter: @unchecked Sendable {
             // The transaction rolled back as a whole: retry each submission alone, so one
             // bad submission fails only its own caller.
             if round.count == 1 {
-                round[0].continuation.resume(throwing: error)
+                round[0].continuation.resume(throwing: classify(error))
                 return
             }
             for waiter in round {
@@ -85,7 +88,7 @@ final class GroupCommitter: @unchecked Sendable {
                     let ids = try SubmissionWriter.submit([waiter.submission], to: pool)
                     waiter.continuation.resume(returning: ids[0])
                 } catch {
-                    waiter.continuation.resume(throwing: error)
+                    waiter.continuation.resume(throwing: classify(error))
                 }
             }
         }

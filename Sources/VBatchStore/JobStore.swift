@@ -12,6 +12,8 @@ import VBatchCore
 /// (group commit) so they share fsyncs.
 public final class JobStore: Sendable {
     let pool: DatabasePool
+    /// The directory holding the database file (the daemon's state directory).
+    public let directory: String
     private let groupCommit: GroupCommitter
     /// Told how long each write transaction of submissions or transitions took (fsync included).
     private let observeCommit: CommitObserver?
@@ -34,7 +36,7 @@ public final class JobStore: Sendable {
         // the database file's mode; existing files (an older store) are restricted too.
         let files = FileManager.default
         if !files.fileExists(atPath: path) {
-            files.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600])
+            _ = files.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600])
         }
         for file in [path, path + "-wal", path + "-shm"] where files.fileExists(atPath: file) {
             try files.setAttributes([.posixPermissions: 0o600], ofItemAtPath: file)
@@ -59,7 +61,11 @@ public final class JobStore: Sendable {
         }
         try Migrations.migrator.migrate(pool)
         self.pool = pool
-        self.groupCommit = GroupCommitter(pool: pool, observeCommit: observeCommit)
+        let directory = url.deletingLastPathComponent().path
+        self.directory = directory
+        self.groupCommit = GroupCommitter(pool: pool, observeCommit: observeCommit) {
+            StoreSpace.classify($0, directory: directory)
+        }
         self.observeCommit = observeCommit
     }
 
@@ -88,7 +94,7 @@ public final class JobStore: Sendable {
     /// Records many submissions in one transaction and returns each one's job ids, in order,
     /// once durable. Each submission gets `count` consecutive ids.
     public func submit(batch: [NewSubmission]) throws -> [[Int64]] {
-        try timed { try SubmissionWriter.submit(batch, to: pool) }
+        try timed { try writing { try SubmissionWriter.submit(batch, to: pool) } }
     }
 
     // MARK: - Transitions
@@ -101,7 +107,25 @@ public final class JobStore: Sendable {
     /// - Returns: how many transitions were applied.
     @discardableResult
     public func record(_ transitions: [Transition]) throws -> Int {
-        try timed { try TransitionWriter.record(transitions, to: pool) }
+        try timed { try writing { try TransitionWriter.record(transitions, to: pool) } }
+    }
+
+    /// Whether a failed write may succeed later if tried again unchanged: the filesystem was
+    /// full, the database busy or locked, or an I/O error; not when the data broke a constraint.
+    public static func mayRecordLater(_ error: any Error) -> Bool {
+        if case StoreError.full = error { return true }
+        guard let database = error as? DatabaseError else { return false }
+        return [.SQLITE_FULL, .SQLITE_IOERR, .SQLITE_BUSY, .SQLITE_LOCKED, .SQLITE_CANTOPEN, .SQLITE_READONLY,
+                .SQLITE_PROTOCOL].contains(database.resultCode)
+    }
+
+    /// Runs a write, reporting a full filesystem as ``StoreError/full(directory:freeBytes:detail:)``.
+    func writing<T>(_ write: () throws -> T) throws -> T {
+        do {
+            return try write()
+        } catch {
+            throw StoreSpace.classify(error, directory: directory)
+        }
     }
 
     /// Runs one commit, telling the observer how long it took.
@@ -118,7 +142,7 @@ public final class JobStore: Sendable {
     /// - Returns: how many jobs were deleted.
     @discardableResult
     public func purge(endedBefore: Double) throws -> Int {
-        try pool.write { db in
+        try writing { try pool.write { db in
             try db.execute(sql: "DELETE FROM job WHERE end_time IS NOT NULL AND end_time < ?",
                            arguments: [endedBefore])
             let deleted = db.changesCount
@@ -129,7 +153,7 @@ public final class JobStore: Sendable {
                     """)
             }
             return deleted
-        }
+        } }
     }
 
     // MARK: - Queries
@@ -200,13 +224,13 @@ public final class JobStore: Sendable {
 
     /// Records an operator's setting durably, replacing the earlier one of the same flag.
     public func save(_ setting: AdminSetting) throws {
-        try pool.write { db in
+        try writing { try pool.write { db in
             try db.execute(sql: """
                 INSERT OR REPLACE INTO admin_setting (kind, name, flag, value, reason, changed_by, time, mode)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                 """, arguments: [setting.kind.rawValue, setting.name, setting.flag.rawValue, setting.value,
                                  Columns.withoutNUL(setting.reason), setting.changedBy, setting.time, setting.mode])
-        }
+        } }
     }
 
     /// The accounting records of `[since, until)` summed per `grouping`, in SQL.

@@ -238,11 +238,16 @@ public enum StoreError: Error, Equatable, CustomStringConvertible {
     case invalidSubmission(String)
     /// A row that does not decode (a database edited by hand, or corrupt).
     case corruptRow(String)
+    /// A write failed because the filesystem of the store's directory is full: nothing of
+    /// it was recorded. `freeBytes` is what the filesystem had left for the daemon then.
+    case full(directory: String, freeBytes: Int64?, detail: String)
 
     public var description: String {
         switch self {
         case .invalidSubmission(let why): "invalid submission: \(why)"
         case .corruptRow(let why): "corrupt job store row: \(why)"
+        case .full(let directory, let free, _):
+            "vbatchd's state directory is full (\(free.map(StoreSpace.formatted) ?? "nothing") free in \(directory))"
         }
     }
 }

@@ -15,13 +15,13 @@ extension JobStore {
     /// Records a new token and returns its id.
     public func createToken(user: String, uid: Int, scope: TokenScope, name: String?, createdBy: String,
                             created: Double, expires: Double, secretSHA256: String) throws -> Int64 {
-        try pool.write { db in
+        try writing { try pool.write { db in
             try db.execute(sql: """
                 INSERT INTO api_token (user, uid, scope, name, created_by, created, expires, secret_sha256)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                 """, arguments: [user, uid, scope.rawValue, name, createdBy, created, expires, secretSHA256])
             return db.lastInsertedRowID
-        }
+        } }
     }
 
     /// One token, revoked and expired ones included.
@@ -44,10 +44,10 @@ extension JobStore {
 
     /// Marks a token revoked at `now` (once: a second revocation keeps the first time).
     public func revokeToken(id: Int64, now: Double) throws -> TokenInfo? {
-        try pool.write { db in
+        try writing { try pool.write { db in
             try db.execute(sql: "UPDATE api_token SET revoked = ? WHERE id = ? AND revoked IS NULL", arguments: [now, id])
             return try Row.fetchOne(db, sql: "SELECT * FROM api_token WHERE id = ?", arguments: [id]).map(Self.storedToken)?.info
-        }
+        } }
     }
 
     private static func storedToken(_ row: Row) -> StoredToken {

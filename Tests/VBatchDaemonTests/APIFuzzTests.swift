@@ -45,7 +45,8 @@ struct APIFuzzTests {
         let alive = (try? site.d.client.whoami().user) == "root"
         #expect(alive)
         let clean = r.status == 0 && counts.count == 2 && counts[0].1 > 0 && counts[0].1 == counts[1].1 && alive
-        ReliabilityResults.append(["figure": "R7", "kind": "schemathesis", "max_examples": examples,
-                                   "cases": String(cases.trimmingCharacters(in: .whitespaces)), "result": clean ? "pass" : "fail"])
+        try ReliabilityRecord(id: "R7", subject: "schemathesis, \(examples) examples per operation, user token", rounds: 1,
+                              checks: Dictionary(counts.map { ($0.0 == "generated" ? "cases" : "passed", $0.1) }) { $1 },
+                              passed: clean).append()
     }
 }

@@ -16,7 +16,7 @@ import VBatchLibvirt
 /// scripts/reliability.sh runs it for minutes.
 @Suite("Concurrency (R5)", .serialized)
 struct ConcurrencyTests {
-    static let seconds = ProcessInfo.processInfo.environment["VBATCH_R5_SECONDS"].flatMap(Double.init)
+    static let seconds = ProcessInfo.processInfo.environment["VBATCH_R5_SECONDS"].flatMap(Double.init).flatMap { $0 > 0 ? $0 : nil }
 
     /// What the clients and the sampler saw.
     final class Tally: @unchecked Sendable {
@@ -33,9 +33,10 @@ struct ConcurrencyTests {
             }
         }
         func sample(_ problems: [String]) { lock.withLock { samples += 1; oversubscriptions += problems } }
-        var summary: String {
+        var checks: [String: Int] {
             lock.withLock {
-                "requests=\(requests) refusals_409=\(refusals) errors=\(errors.count) samples=\(samples) oversubscribed=\(oversubscriptions.count)"
+                ["requests": requests, "refusals_409": refusals, "errors": errors.count, "samples": samples,
+                 "oversubscribed": oversubscriptions.count]
             }
         }
     }
@@ -44,26 +45,26 @@ struct ConcurrencyTests {
         let d = try DaemonHarness(nodes: 4, slots: 8, queues: ["crash.toml": CrashMatrixTests.queue])
         try d.start()
         let slots = Set(0..<8)
-        let tally = try run(d, seconds: Self.seconds ?? 20, queue: "crash",
+        let tally = try run(d, seconds: Self.seconds ?? 20,
                             request: { n in
                                 SubmitRequest(name: "r5", queue: "crash", script: "#!/bin/sh\ntrue\n",
                                               variables: ["VBATCH_SIM_RUNTIME": String(0.2 + Double(n % 10) * 0.2)],
                                               count: 1 + n % 3, held: n % 7 == 0)
                             },
                             sample: { Self.listingProblems(try d.client.jobs(all: true), cpus: slots) })
-        try finish(d, tally: tally, kind: "simulated")
+        try finish(d, tally: tally, subject: "16 clients, simulated nodes, \(Int(Self.seconds ?? 20)) s")
     }
 
     @Test func realVMs() throws {
         let d = try DaemonHarness(site: DaemonHarness.libvirtSite())
         try d.start()
-        let tally = try run(d, seconds: Self.seconds ?? 45, queue: "two-way",
+        let tally = try run(d, seconds: Self.seconds ?? 45,
                             request: { n in
                                 SubmitRequest(name: "r5", queue: "two-way", walltime: 600,
                                               script: "#!/bin/sh\nsleep \(n % 3)\necho done\n", held: n % 7 == 0)
                             },
                             sample: { try Self.pinProblems(cpus: [0, 1]) })
-        try finish(d, tally: tally, kind: "libvirt")
+        try finish(d, tally: tally, subject: "16 clients, real VMs on one node, \(Int(Self.seconds ?? 45)) s")
         #expect(try LibvirtLeftovers.findNow().isEmpty)
     }
 
@@ -71,7 +72,7 @@ struct ConcurrencyTests {
 
     /// 16 clients for `seconds`, each submitting, cancelling, holding or releasing one of its
     /// own jobs at random; a sampler checks the CPUs every 50 ms meanwhile.
-    func run(_ d: DaemonHarness, seconds: Double, queue: String, request: @escaping @Sendable (Int) -> SubmitRequest,
+    func run(_ d: DaemonHarness, seconds: Double, request: @escaping @Sendable (Int) -> SubmitRequest,
              sample: @escaping @Sendable () throws -> [String]) throws -> Tally {
         let tally = Tally()
         let deadline = Date().addingTimeInterval(seconds)
@@ -119,7 +120,7 @@ struct ConcurrencyTests {
     }
 
     /// Cancels what is left, waits for every job to end, and checks the whole run.
-    func finish(_ d: DaemonHarness, tally: Tally, kind: String) throws {
+    func finish(_ d: DaemonHarness, tally: Tally, subject: String) throws {
         for job in try d.client.jobs(all: true) { _ = try? d.client.cancel(job.id) }
         let settled = try d.wait(timeout: 240) { try d.client.jobs(all: true).isEmpty }
         let ended = try d.client.history(all: true, limit: 1_000_000)
@@ -132,9 +133,14 @@ struct ConcurrencyTests {
             runs += JobHistoryCheck.runs(history)
         }
         let busy = d.daemonLog.split(separator: "\n").filter { $0.contains("SQLITE_BUSY") || $0.contains("database is locked") }
-        let summary = tally.summary + " jobs=\(ended.count) runs=\(runs) inconsistent=\(inconsistent.count) sqlite_busy=\(busy.count)"
+        var checks = tally.checks
+        checks["jobs"] = ended.count
+        checks["runs"] = runs
+        checks["inconsistent"] = inconsistent.count
+        checks["sqlite_busy"] = busy.count
+        let summary = checks.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
         let clean = settled && tally.errors.isEmpty && tally.oversubscriptions.isEmpty && inconsistent.isEmpty && busy.isEmpty
-        ReliabilityResults.append(["figure": "R5", "kind": kind, "clients": 16, "tally": summary, "result": clean ? "pass" : "fail"])
+        try ReliabilityRecord(id: "R5", subject: subject, rounds: 1, checks: checks, passed: clean).append()
         let left = (try? d.client.jobs(all: true)) ?? []
         #expect(settled, "jobs left: \(left.prefix(5).map { "\($0.id) \($0.state.rawValue)" })")
         #expect(tally.errors.isEmpty, "\(summary): \(tally.errors.prefix(5))")

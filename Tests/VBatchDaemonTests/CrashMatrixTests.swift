@@ -15,9 +15,9 @@ import VBatchCore
 @Suite("Crash matrix (R1)", .serialized)
 struct CrashMatrixTests {
     static let environment = ProcessInfo.processInfo.environment
-    static let rounds = environment["VBATCH_R1_ROUNDS"].flatMap(Int.init) ?? 1
-    static let submissions = environment["VBATCH_R1_SUBMISSIONS"].flatMap(Int.init) ?? 200
-    static let vmRounds = environment["VBATCH_R1_VM_ROUNDS"].flatMap(Int.init) ?? 1
+    static let rounds = ReliabilityRecord.rounds("VBATCH_R1_ROUNDS", default: 1)
+    static let submissions = ReliabilityRecord.rounds("VBATCH_R1_SUBMISSIONS", default: 200)
+    static let vmRounds = ReliabilityRecord.rounds("VBATCH_R1_VM_ROUNDS", default: 1)
     /// `VBATCH_R1_STEPS` (comma-separated) runs only these steps.
     static let only = environment["VBATCH_R1_STEPS"].map { Set($0.split(separator: ",").map(String.init)) }
 
@@ -42,6 +42,10 @@ struct CrashMatrixTests {
                 + "unended=\(unended) inconsistent=\(inconsistent) run_twice=\(runTwice) left_behind=\(leftBehind) reruns=\(reruns)"
         }
         var clean: Bool { killed == rounds && lost + duplicated + unended + inconsistent + runTwice + leftBehind == 0 }
+        var checks: [String: Int] {
+            ["killed": killed, "acknowledged": acknowledged, "lost": lost, "duplicated": duplicated, "unended": unended,
+             "inconsistent": inconsistent, "run_twice": runTwice, "left_behind": leftBehind, "reruns": reruns]
+        }
     }
 
     // MARK: - Simulated nodes
@@ -56,8 +60,10 @@ struct CrashMatrixTests {
         for round in 0..<Self.rounds {
             try simulatedRound(step: step, round: round, into: &tally)
         }
-        ReliabilityResults.append(["figure": "R1", "kind": "simulated", "step": step, "submissions": Self.submissions * Self.rounds,
-                                   "tally": tally.description, "result": tally.clean ? "pass" : "fail"])
+        var checks = tally.checks
+        checks["submissions"] = Self.submissions * Self.rounds
+        try ReliabilityRecord(id: "R1", subject: "simulated nodes, killed at \(step)", rounds: tally.rounds, checks: checks,
+                              passed: tally.clean).append()
         #expect(tally.clean, "\(step): \(tally) \(tally.problems.prefix(5))")
     }
 
@@ -117,8 +123,8 @@ struct CrashMatrixTests {
         for round in 0..<Self.vmRounds {
             try await vmRound(step: step, round: round, into: &tally)
         }
-        ReliabilityResults.append(["figure": "R1", "kind": "libvirt", "step": step, "submissions": Self.vmRounds,
-                                   "tally": tally.description, "result": tally.clean ? "pass" : "fail"])
+        try ReliabilityRecord(id: "R1", subject: "real VMs, killed at \(step)", rounds: tally.rounds, checks: tally.checks,
+                              passed: tally.clean).append()
         #expect(tally.clean, "\(step): \(tally) \(tally.problems.prefix(5))")
     }
 

@@ -15,7 +15,7 @@ import VBatchCore
 @Suite("Worker nodes that fail", .serialized)
 final class RemoteNodeFaultTests {
     let hosts: TestHosts
-    static let rounds = Array(0..<(ProcessInfo.processInfo.environment["VBATCH_R23_ROUNDS"].flatMap(Int.init) ?? 1))
+    static let rounds = Array(0..<ReliabilityRecord.rounds("VBATCH_R23_ROUNDS", default: 1))
 
     init() throws {
         hosts = try TestHosts.load()
@@ -44,14 +44,15 @@ final class RemoteNodeFaultTests {
 
     /// One round's result for docs/reliability.md: the failed host's job settled as `victimStates`
     /// says (once), and every other job completed.
-    func record(_ figure: String, _ fault: String, round: Int, _ d: DaemonHarness, victim: Int64, victimStates: [String],
+    func record(_ figure: String, _ fault: String, _ d: DaemonHarness, victim: Int64, victimStates: [String],
                 others: [Int64]) throws {
         let states = try d.states(victim)
         let victimDone = try d.client.job(victim).job
         let othersDone = try others.filter { try d.client.job($0).job.state == .completed }.count
         let clean = states == victimStates && victimDone.state == .completed && victimDone.exitCode == 0 && othersDone == others.count
-        ReliabilityResults.append(["figure": figure, "fault": fault, "round": round, "victim_states": states.joined(separator: ","),
-                                   "others_completed": othersDone, "others": others.count, "result": clean ? "pass" : "fail"])
+        try ReliabilityRecord(id: figure, subject: fault, rounds: 1,
+                              checks: ["victim_settled_once": states == victimStates ? 1 : 0, "others": others.count,
+                                       "others_completed": othersDone], passed: clean).append()
     }
 
     func expectCompleted(_ d: DaemonHarness, _ ids: [Int64], stdout: (Int64) -> String) throws {
@@ -82,7 +83,7 @@ final class RemoteNodeFaultTests {
         #expect(try d.states(victim) == ["queued", "starting", "running", "completed"])
         #expect(try hosts.domains("wn3").isEmpty)
         #expect(try hosts.volumes("wn3", pool: "vbatch-jobs").isEmpty)
-        try record("R2", "libvirtd killed -9", round: round, d, victim: victim,
+        try record("R2", "libvirtd killed -9", d, victim: victim,
                    victimStates: ["queued", "starting", "running", "completed"], others: others)
     }
 
@@ -112,7 +113,7 @@ final class RemoteNodeFaultTests {
         try d.waitEnded([victim], timeout: 90)
         try expectCompleted(d, [victim]) { "done \($0)\n" }
         #expect(try d.states(victim) == ["queued", "starting", "running", "completed"])
-        try record("R2", "libvirtd stopped (SIGSTOP) 60 s", round: round, d, victim: victim,
+        try record("R2", "libvirtd stopped (SIGSTOP) 60 s", d, victim: victim,
                    victimStates: ["queued", "starting", "running", "completed"], others: others + quick)
     }
 
@@ -162,7 +163,7 @@ final class RemoteNodeFaultTests {
         #expect(try hosts.domains("wn3").isEmpty)
         #expect(try hosts.volumes("wn3", pool: "vbatch-jobs").isEmpty)
         let overrunOnce = try d.states(overruns) == ["queued", "starting", "running", "failed"]
-        try record("R3", "link cut and restored", round: round, d, victim: finishes,
+        try record("R3", "link cut and restored", d, victim: finishes,
                    victimStates: ["queued", "starting", "running", "completed"] + (overrunOnce ? [] : ["(overrun not failed once)"]),
                    others: [elsewhere])
     }
@@ -197,7 +198,7 @@ final class RemoteNodeFaultTests {
         #expect(try d.client.nodes().first { $0.name == "wn3" }?.fenced == true)
         #expect(try d.vbatch(["node", "resume", "wn3"]).status == 0)
         #expect(try d.client.nodes().first { $0.name == "wn3" }?.state == "free")
-        try record("R3", "node fenced", round: round, d, victim: victim,
+        try record("R3", "node fenced", d, victim: victim,
                    victimStates: ["queued", "starting", "running", "queued", "starting", "running", "completed"], others: others)
     }
 

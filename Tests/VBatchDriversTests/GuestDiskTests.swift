@@ -79,6 +79,17 @@ struct GuestDiskTests {
         #expect(try String(contentsOfFile: dir + "/elsewhere", encoding: .utf8) == "keep", "a symlink is removed, not followed")
     }
 
+    /// What the spool cannot take (here: it is not a directory) is a `SpoolWriteError`, which
+    /// drivers report as `outputNotStored`; the libvirt driver once took it for a lost VM and ran the job again.
+    @Test func outputTheSpoolCannotTakeIsASpoolWriteError() throws {
+        var w = UstarWriter()
+        try w.addFile("stdout", contents: Array("out\n".utf8))
+        try w.addFile("exit_code", contents: Array("0\n".utf8))
+        try Data(w.finish()).write(to: URL(fileURLWithPath: dir + "/out.img"))
+        _ = FileManager.default.createFile(atPath: dir + "/not-a-directory", contents: Data())
+        #expect(throws: SpoolWriteError.self) { try OutputDisk.collect(from: dir + "/out.img", into: dir + "/not-a-directory") }
+    }
+
     @Test func emptyOutputDiskMeansNoExitCode() throws {
         try OutputDisk.create(at: dir + "/empty.img", sizeMB: 1)
         try FileManager.default.createDirectory(atPath: dir + "/spool", withIntermediateDirectories: true)

@@ -97,8 +97,17 @@ public enum OutputDisk {
     /// Extracts the archive on the output disk into `directory` (which must exist). What an
     /// earlier collection left of these names goes first: a collection cut short (vbatchd
     /// killed while unpacking) is done again whole. Hostile archives are refused member by
-    /// member: a refused member stops extraction with an error.
+    /// member: a refused member stops extraction with an error. A file that cannot be read
+    /// or written in `directory` (a full spool) is a ``SpoolWriteError``.
     public static func collect(from path: String, into directory: String) throws -> Result {
+        do {
+            return try extract(from: path, into: directory)
+        } catch let failure as FileIO.Failure {
+            throw SpoolWriteError("\(failure)")
+        }
+    }
+
+    private static func extract(from path: String, into directory: String) throws -> Result {
         let bytes = try FileIO.read(path)
         for name in contractNames { try FileIO.remove(directory + "/" + name) }
         return try bytes.withUnsafeBytes { raw in

@@ -2,20 +2,6 @@ import Foundation
 import Synchronization
 import VBatchLibvirt
 
-/// One JSON line per reliability figure run, appended to `$VBATCH_RELIABILITY_OUT` when
-/// it is set: scripts/reliability.sh collects them into docs/reliability.md's table.
-enum ReliabilityResults {
-    static func append(_ fields: [String: Any]) {
-        guard let path = ProcessInfo.processInfo.environment["VBATCH_RELIABILITY_OUT"], !path.isEmpty,
-              let data = try? JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys]) else { return }
-        if !FileManager.default.fileExists(atPath: path) { _ = FileManager.default.createFile(atPath: path, contents: nil) }
-        guard let file = FileHandle(forWritingAtPath: path) else { return }
-        file.seekToEndOfFile()
-        file.write(data + Data("\n".utf8))
-        try? file.close()
-    }
-}
-
 /// What vbatch left on this machine's libvirtd once its jobs ended: domains named as job or
 /// pooled VMs, and volumes in the job pool.
 enum LibvirtLeftovers {
