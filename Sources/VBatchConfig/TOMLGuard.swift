@@ -1,0 +1,130 @@
+import TOMLKit
+
+/// A table header toml++ cannot be given: see ``TOMLGuard``.
+package struct TOMLHeaderError: Error, CustomStringConvertible, Sendable, Equatable {
+    /// 1-based line of the header.
+    package var line: Int
+    package var description: String {
+        "TOML syntax error while parsing table header: expected a bare key or a quoted key after '['"
+    }
+}
+
+/// Parses TOML text with TOMLKit, refusing first what would abort the process.
+///
+/// toml++ 3.4.0 (vendored by TOMLKit, built without `NDEBUG`) asserts, and so aborts the
+/// whole process, on a table header whose first character after `[` or `[[` and any blanks
+/// is not a key's (a bare-key character or a quote), a closing `]` or the end: `[#`, `[=`,
+/// `[` alone on a line, `[` then an invalid UTF-8 byte. Found by `vbatch-fuzz config`;
+/// vbatchd, `vbatch config check` and `vbatch image build` read such files.
+package enum TOMLGuard {
+    /// The document, or the error toml++ reports (`TOMLParseError`), or ``TOMLHeaderError``
+    /// when the first problem is a table header toml++ would abort on.
+    package static func parse(_ text: String) throws -> TOMLTable {
+        if let line = firstUnsafeTableHeader(in: text) {
+            // An error toml++ meets before that line is the one to report.
+            let before = text.split(separator: "\n", omittingEmptySubsequences: false).prefix(line - 1)
+                .joined(separator: "\n")
+            _ = try TOMLTable(string: before)
+            throw TOMLHeaderError(line: line)
+        }
+        return try TOMLTable(string: text)
+    }
+
+    /// The line of the first table header (a `[` that starts a line outside any value) whose
+    /// key would start with a character toml++ asserts on; nil if there is none.
+    ///
+    /// Follows TOML's lexical structure only as far as it decides where a line is at the
+    /// document level: strings (basic, literal, multi-line), comments, and the brackets and
+    /// braces of values, which may span lines.
+    package static func firstUnsafeTableHeader(in text: String) -> Int? {
+        let b = Array(text.utf8)
+        let n = b.count
+        let quote = UInt8(ascii: "\""), apostrophe = UInt8(ascii: "'"), newline = UInt8(ascii: "\n")
+        var i = 0, line = 1, depth = 0
+        var atLineStart = true
+
+        func isBareKey(_ c: UInt8) -> Bool {
+            (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A) || c == 0x2D || c == 0x5F
+        }
+        func starts(_ delimiter: UInt8, count: Int, at index: Int) -> Bool {
+            index + count <= n && (index..<index + count).allSatisfy { b[$0] == delimiter }
+        }
+        /// Skips a string starting at `i` (on its opening delimiter), counting the lines it spans.
+        func skipString() {
+            let delimiter = b[i]
+            let escapes = delimiter == quote
+            if starts(delimiter, count: 3, at: i) {
+                i += 3
+                while i < n {
+                    if escapes && b[i] == UInt8(ascii: "\\") {
+                        if i + 1 < n, b[i + 1] == newline { line += 1 }
+                        i += 2
+                        continue
+                    }
+                    if starts(delimiter, count: 3, at: i) {
+                        i += 3
+                        // Up to two more quotes belong to the content: `"""a""""`.
+                        var extra = 0
+                        while extra < 2, i < n, b[i] == delimiter { i += 1; extra += 1 }
+                        return
+                    }
+                    if b[i] == newline { line += 1 }
+                    i += 1
+                }
+                return
+            }
+            i += 1
+            while i < n, b[i] != newline {
+                if escapes && b[i] == UInt8(ascii: "\\") { i += 2; continue }
+                if b[i] == delimiter { i += 1; return }
+                i += 1
+            }
+        }
+
+        while i < n {
+            let c = b[i]
+            if c == newline {
+                line += 1
+                i += 1
+                if depth == 0 { atLineStart = true }
+                continue
+            }
+            if atLineStart {
+                if c == UInt8(ascii: " ") || c == UInt8(ascii: "\t") || c == UInt8(ascii: "\r") {
+                    i += 1
+                    continue
+                }
+                atLineStart = false
+                if c == UInt8(ascii: "[") {
+                    var j = i + 1
+                    if j < n, b[j] == UInt8(ascii: "[") { j += 1 }
+                    while j < n, b[j] == UInt8(ascii: " ") || b[j] == UInt8(ascii: "\t") { j += 1 }
+                    if j < n, !(isBareKey(b[j]) || b[j] == quote || b[j] == apostrophe || b[j] == UInt8(ascii: "]")) {
+                        return line
+                    }
+                    // The rest of the header line: keys (quoted ones may hold brackets), a comment.
+                    i = j
+                    while i < n, b[i] != newline {
+                        if b[i] == quote || b[i] == apostrophe { skipString() } else { i += 1 }
+                    }
+                    continue
+                }
+            }
+            switch c {
+            case UInt8(ascii: "#"):
+                while i < n, b[i] != newline { i += 1 }
+            case quote, apostrophe:
+                skipString()
+            case UInt8(ascii: "["), UInt8(ascii: "{"):
+                depth += 1
+                i += 1
+            case UInt8(ascii: "]"), UInt8(ascii: "}"):
+                depth = max(0, depth - 1)
+                i += 1
+            default:
+                i += 1
+            }
+        }
+        return nil
+    }
+}
