@@ -121,7 +121,7 @@ public enum ConfigLoader {
         do {
             let root = try TOMLGuard.parse(text)
             return SourceFile(path: path, root: root, locator: SourceLocator(text: text))
-        } catch let error as TOMLHeaderError {
+        } catch let error as TOMLGuardError {
             diagnostics.add(file: path, line: error.line, key: "", error.description)
         } catch let error as TOMLParseError {
             // toml++ says "Error while parsing X: detail".

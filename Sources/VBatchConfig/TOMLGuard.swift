@@ -1,47 +1,77 @@
 import TOMLKit
 
-/// A table header toml++ cannot be given: see ``TOMLGuard``.
-package struct TOMLHeaderError: Error, CustomStringConvertible, Sendable, Equatable {
-    /// 1-based line of the header.
+/// TOML syntax toml++ cannot be given: see ``TOMLGuard``.
+package struct TOMLGuardError: Error, CustomStringConvertible, Sendable, Equatable {
+    /// 1-based line of the problem.
     package var line: Int
-    package var description: String {
-        "TOML syntax error while parsing table header: expected a bare key or a quoted key after '['"
+    package var description: String
+
+    /// The line of the statement (key-value pair or header) the problem is in: what comes
+    /// before it is a whole document.
+    var statementLine = 0
+
+    package init(line: Int, description: String) {
+        self.line = line
+        self.description = description
+    }
+
+    package static func == (a: TOMLGuardError, b: TOMLGuardError) -> Bool {
+        a.line == b.line && a.description == b.description
+    }
+
+    static func header(_ line: Int) -> TOMLGuardError {
+        TOMLGuardError(line: line, description:
+            "TOML syntax error while parsing table header: expected a bare key or a quoted key after '['")
+    }
+
+    static func arrayValue(_ line: Int) -> TOMLGuardError {
+        TOMLGuardError(line: line, description: "TOML syntax error while parsing array: expected a value or ']', saw '}'")
     }
 }
 
 /// Parses TOML text with TOMLKit, refusing first what would abort the process.
 ///
 /// toml++ 3.4.0 (vendored by TOMLKit, built without `NDEBUG`) asserts, and so aborts the
-/// whole process, on a table header whose first character after `[` or `[[` and any blanks
-/// is not a key's (a bare-key character or a quote), a closing `]` or the end: `[#`, `[=`,
-/// `[` alone on a line, `[` then an invalid UTF-8 byte. Found by `vbatch-fuzz config`;
-/// vbatchd, `vbatch config check` and `vbatch image build` read such files.
+/// whole process, where its own checks leave a gap (found by `vbatch-fuzz config` and
+/// `vbatch-fuzz recipe`; vbatchd, `vbatch config check` and `vbatch image build` read such files):
+/// - a table header whose first character after `[` or `[[` and any blanks is not a key's
+///   (a bare-key character or a quote), a closing `]` or the end: `[#`, `[=`, `[` alone on
+///   a line, `[` then a character that is not ASCII;
+/// - a `}` where an array expects a value: `a = [1, }`, `a = [ }`.
 package enum TOMLGuard {
-    /// The document, or the error toml++ reports (`TOMLParseError`), or ``TOMLHeaderError``
-    /// when the first problem is a table header toml++ would abort on.
+    /// The document, or the error toml++ reports (`TOMLParseError`), or ``TOMLGuardError``
+    /// when the first problem is one toml++ would abort on.
     package static func parse(_ text: String) throws -> TOMLTable {
-        if let line = firstUnsafeTableHeader(in: text) {
+        if let problem = firstUnsafeSyntax(in: text) {
             // An error toml++ meets before that line is the one to report.
-            let before = text.split(separator: "\n", omittingEmptySubsequences: false).prefix(line - 1)
+            let before = text.split(separator: "\n", omittingEmptySubsequences: false).prefix(problem.statementLine - 1)
                 .joined(separator: "\n")
             _ = try TOMLTable(string: before)
-            throw TOMLHeaderError(line: line)
+            throw problem
         }
         return try TOMLTable(string: text)
     }
 
-    /// The line of the first table header (a `[` that starts a line outside any value) whose
-    /// key would start with a character toml++ asserts on; nil if there is none.
+    /// The first table header (a `[` that starts a line outside any value) whose key would
+    /// start with a character toml++ asserts on, or array value that starts with `}`; nil if
+    /// there is none.
     ///
     /// Follows TOML's lexical structure only as far as it decides where a line is at the
-    /// document level: strings (basic, literal, multi-line), comments, and the brackets and
-    /// braces of values, which may span lines.
-    package static func firstUnsafeTableHeader(in text: String) -> Int? {
+    /// document level and where an array expects a value: strings (basic, literal,
+    /// multi-line), comments, and the brackets and braces of values, which may span lines.
+    package static func firstUnsafeSyntax(in text: String) -> TOMLGuardError? {
         let b = Array(text.utf8)
         let n = b.count
         let quote = UInt8(ascii: "\""), apostrophe = UInt8(ascii: "'"), newline = UInt8(ascii: "\n")
-        var i = 0, line = 1, depth = 0
+        // toml++ skips a byte order mark.
+        var i = b.starts(with: [0xEF, 0xBB, 0xBF]) ? 3 : 0
+        var line = 1
+        // The open brackets and braces of the value being read, innermost last.
+        var open: [UInt8] = []
+        // Inside an array, where a value (or `]`) must come next: after `[` or `,`.
+        var expectingValue = false
         var atLineStart = true
+        var statementLine = 1
 
         func isBareKey(_ c: UInt8) -> Bool {
             (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A) || c == 0x2D || c == 0x5F
@@ -86,7 +116,7 @@ package enum TOMLGuard {
             if c == newline {
                 line += 1
                 i += 1
-                if depth == 0 { atLineStart = true }
+                if open.isEmpty { atLineStart = true }
                 continue
             }
             if atLineStart {
@@ -95,12 +125,15 @@ package enum TOMLGuard {
                     continue
                 }
                 atLineStart = false
+                statementLine = line
                 if c == UInt8(ascii: "[") {
                     var j = i + 1
                     if j < n, b[j] == UInt8(ascii: "[") { j += 1 }
                     while j < n, b[j] == UInt8(ascii: " ") || b[j] == UInt8(ascii: "\t") { j += 1 }
                     if j < n, !(isBareKey(b[j]) || b[j] == quote || b[j] == apostrophe || b[j] == UInt8(ascii: "]")) {
-                        return line
+                        var problem = TOMLGuardError.header(line)
+                        problem.statementLine = line
+                        return problem
                     }
                     // The rest of the header line: keys (quoted ones may hold brackets), a comment.
                     i = j
@@ -110,16 +143,32 @@ package enum TOMLGuard {
                     continue
                 }
             }
-            switch c {
-            case UInt8(ascii: "#"):
+            if c == UInt8(ascii: " ") || c == UInt8(ascii: "\t") || c == UInt8(ascii: "\r") {
+                i += 1
+                continue
+            }
+            if c == UInt8(ascii: "#") {
                 while i < n, b[i] != newline { i += 1 }
+                continue
+            }
+            if expectingValue && c == UInt8(ascii: "}") {
+                var problem = TOMLGuardError.arrayValue(line)
+                problem.statementLine = statementLine
+                return problem
+            }
+            expectingValue = false
+            switch c {
             case quote, apostrophe:
                 skipString()
             case UInt8(ascii: "["), UInt8(ascii: "{"):
-                depth += 1
+                open.append(c)
+                expectingValue = c == UInt8(ascii: "[")
                 i += 1
             case UInt8(ascii: "]"), UInt8(ascii: "}"):
-                depth = max(0, depth - 1)
+                if !open.isEmpty { open.removeLast() }
+                i += 1
+            case UInt8(ascii: ","):
+                expectingValue = open.last == UInt8(ascii: "[")
                 i += 1
             default:
                 i += 1

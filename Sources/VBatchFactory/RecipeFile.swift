@@ -50,7 +50,7 @@ public enum RecipeFile {
         let root: TOMLTable
         do {
             root = try TOMLGuard.parse(text)
-        } catch let error as TOMLHeaderError {
+        } catch let error as TOMLGuardError {
             throw ConfigErrors(errors: [ConfigError(file: path, line: error.line, key: "", message: error.description)])
         } catch let error as TOMLParseError {
             let message = error.description.hasPrefix("Error while ")

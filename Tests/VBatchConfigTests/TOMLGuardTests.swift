@@ -1,9 +1,9 @@
 import Testing
 @testable import VBatchConfig
 
-/// Table headers that made toml++ 3.4.0 assert (and so abort vbatchd or `vbatch config
-/// check`), found by `vbatch-fuzz config` (Tests/fuzz/config/crash-table-header-*): now a
-/// syntax error on the header's line.
+/// TOML that made toml++ 3.4.0 assert (and so abort vbatchd, `vbatch config check` or
+/// `vbatch image build`), found by `vbatch-fuzz config` and `vbatch-fuzz recipe`
+/// (Tests/fuzz/config/crash-*, Tests/fuzz/recipe/crash-*): now a syntax error on its line.
 @Suite struct TOMLGuardTests {
     @Test("a header whose key starts with '#' is a syntax error, not an abort")
     func hashAfterBracket() throws {
@@ -21,8 +21,29 @@ import Testing
     ])
     func otherStarts(_ header: String) throws {
         let text = "[site]\nname = \"x\"\n" + header
-        #expect(TOMLGuard.firstUnsafeTableHeader(in: text) == 3)
-        #expect(throws: TOMLHeaderError(line: 3)) { try TOMLGuard.parse(text) }
+        #expect(TOMLGuard.firstUnsafeSyntax(in: text) == .header(3))
+        #expect(throws: TOMLGuardError.header(3)) { try TOMLGuard.parse(text) }
+    }
+
+    @Test("a '}' where an array expects a value is a syntax error, not an abort")
+    func braceInArray() throws {
+        try ConfigFixture(["queues/q.toml": """
+            [queue.grid]
+            type = "routing"
+            destinations = ["one-way",
+              }]
+            """]).expectSingleError(file: "queues/q.toml", line: 4, key: "",
+                                    message: "TOML syntax error while parsing array")
+        for text in ["a = [}]", "a = [ # c\n }]", "a = [[1], }]", "a = [{ b = [ }] }]"] {
+            #expect(TOMLGuard.firstUnsafeSyntax(in: text)?.line != nil, "\(text)")
+        }
+    }
+
+    /// Tests/fuzz/recipe/crash-bom-header: a byte order mark, then such a header.
+    @Test("after a byte order mark too")
+    func afterByteOrderMark() {
+        #expect(TOMLGuard.firstUnsafeSyntax(in: "\u{FEFF}[\u{FFFD}]") == .header(1))
+        #expect(TOMLGuard.firstUnsafeSyntax(in: "\u{FEFF}[a]") == nil)
     }
 
     @Test("an earlier syntax error is the one reported")
@@ -57,7 +78,8 @@ import Testing
             [[ array ]]
             []
             """#
-        #expect(TOMLGuard.firstUnsafeTableHeader(in: text) == nil)
-        #expect(TOMLGuard.firstUnsafeTableHeader(in: "[") == nil)
+        #expect(TOMLGuard.firstUnsafeSyntax(in: text) == nil)
+        #expect(TOMLGuard.firstUnsafeSyntax(in: "[") == nil)
+        #expect(TOMLGuard.firstUnsafeSyntax(in: "a = [1, { b = 2 }, [ ], ]\nc = { d = [] }") == nil)
     }
 }

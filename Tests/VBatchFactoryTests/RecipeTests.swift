@@ -61,6 +61,13 @@ import VBatchCore
                     message: "TOML syntax error while parsing table header")
     }
 
+    /// Found by `vbatch-fuzz recipe` (Tests/fuzz/recipe/crash-array-brace): toml++ asserted
+    /// on a `}` where an array expects a value.
+    @Test func braceInAnArrayIsASyntaxError() {
+        expectError("name = \"x\"\npackages = [\"curl\",  }\"\"]\n", line: 2, key: "",
+                    message: "TOML syntax error while parsing array")
+    }
+
     @Test func everyKeyIsRead() throws {
         let r = try parse(Self.full)
         #expect(r.name == "cms-el")
