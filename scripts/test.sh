@@ -26,6 +26,13 @@ if ! swift build --build-tests >"$log" 2>&1; then
     echo "test: build failed (full log: $log)" >&2
     exit 1
 fi
+# vbatch-fuzz with libFuzzer's instrumentation, for FuzzCorpusTests' short run of every
+# fuzz target (scripts/fuzz.sh --seconds 10, which VBATCH_TEST_FUZZ=1 turns on).
+if ! scripts/fuzz.sh --build-only >/dev/null; then
+    echo "test: the fuzzing build failed (log: $repo/.build/fuzz-build.log)" >&2
+    exit 1
+fi
+export VBATCH_TEST_FUZZ=1
 # Three worker nodes in namespaces (libvirtd over qemu+tls, sharing no file with the daemon),
 # 197 addresses that never answer, and a CE host (ce1: its own accounts, the relay and the
 # CE commands installed by the tests), for the multi-host tests; removed on any exit.

@@ -95,8 +95,12 @@ public enum OutputDisk {
     /// empty of these names). Hostile archives are refused member by member: a refused
     /// member stops extraction with an error.
     public static func collect(from path: String, into directory: String) throws -> Result {
-        let bytes = try FileIO.read(path)
-        return try bytes.withUnsafeBytes { raw in
+        try collect(archive: try FileIO.read(path), into: directory)
+    }
+
+    /// ``collect(from:into:)`` on the bytes of the disk, already read (`vbatch-fuzz ustar` feeds it).
+    public static func collect(archive bytes: [UInt8], into directory: String) throws -> Result {
+        try bytes.withUnsafeBytes { raw in
             let members = try UstarReader.members(of: raw)
             var files: [String] = []
             var exitCode: Int?
