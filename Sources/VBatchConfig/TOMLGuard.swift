@@ -24,6 +24,10 @@ package struct TOMLGuardError: Error, CustomStringConvertible, Sendable, Equatab
             "TOML syntax error while parsing table header: expected a bare key or a quoted key after '['")
     }
 
+    static func dateTime(_ line: Int) -> TOMLGuardError {
+        TOMLGuardError(line: line, description: "TOML syntax error while parsing date-time: expected a time after 'T'")
+    }
+
     static func arrayValue(_ line: Int) -> TOMLGuardError {
         TOMLGuardError(line: line, description: "TOML syntax error while parsing array: expected a value or ']', saw '}'")
     }
@@ -37,7 +41,8 @@ package struct TOMLGuardError: Error, CustomStringConvertible, Sendable, Equatab
 /// - a table header whose first character after `[` or `[[` and any blanks is not a key's
 ///   (a bare-key character or a quote), a closing `]` or the end: `[#`, `[=`, `[` alone on
 ///   a line, `[` then a character that is not ASCII;
-/// - a `}` where an array expects a value: `a = [1, }`, `a = [ }`.
+/// - a `}` where an array expects a value: `a = [1, }`, `a = [ }`;
+/// - a date-time value whose `T` is not followed by a digit: `a = 1979-05-27T[`.
 package enum TOMLGuard {
     /// The document, or the error toml++ reports (`TOMLParseError`), or ``TOMLGuardError``
     /// when the first problem is one toml++ would abort on.
@@ -70,11 +75,21 @@ package enum TOMLGuard {
         var open: [UInt8] = []
         // Inside an array, where a value (or `]`) must come next: after `[` or `,`.
         var expectingValue = false
+        // Where a value may start: after `=`, or `[` or `,` in an array.
+        var valueStart = false
         var atLineStart = true
         var statementLine = 1
 
         func isBareKey(_ c: UInt8) -> Bool {
             (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A) || c == 0x2D || c == 0x5F
+        }
+        func isDigit(_ index: Int) -> Bool { index < n && b[index] >= 0x30 && b[index] <= 0x39 }
+        /// `YYYY-MM-DD` then `T` or `t` and no digit at `index`: toml++ parses the date, then
+        /// asserts that the time starts with a digit.
+        func isBrokenDateTime(at index: Int) -> Bool {
+            let digits = [0, 1, 2, 3, 5, 6, 8, 9].allSatisfy { isDigit(index + $0) }
+            guard digits, index + 10 < n, b[index + 4] == UInt8(ascii: "-"), b[index + 7] == UInt8(ascii: "-") else { return false }
+            return (b[index + 10] == UInt8(ascii: "T") || b[index + 10] == UInt8(ascii: "t")) && !isDigit(index + 11)
         }
         func starts(_ delimiter: UInt8, count: Int, at index: Int) -> Bool {
             index + count <= n && (index..<index + count).allSatisfy { b[$0] == delimiter }
@@ -156,19 +171,27 @@ package enum TOMLGuard {
                 problem.statementLine = statementLine
                 return problem
             }
+            if valueStart && isBrokenDateTime(at: i) {
+                var problem = TOMLGuardError.dateTime(line)
+                problem.statementLine = statementLine
+                return problem
+            }
             expectingValue = false
+            valueStart = c == UInt8(ascii: "=")
             switch c {
             case quote, apostrophe:
                 skipString()
             case UInt8(ascii: "["), UInt8(ascii: "{"):
                 open.append(c)
                 expectingValue = c == UInt8(ascii: "[")
+                valueStart = expectingValue
                 i += 1
             case UInt8(ascii: "]"), UInt8(ascii: "}"):
                 if !open.isEmpty { open.removeLast() }
                 i += 1
             case UInt8(ascii: ","):
                 expectingValue = open.last == UInt8(ascii: "[")
+                valueStart = expectingValue
                 i += 1
             default:
                 i += 1

@@ -46,6 +46,22 @@ import Testing
         #expect(TOMLGuard.firstUnsafeSyntax(in: "\u{FEFF}[a]") == nil)
     }
 
+    /// Tests/fuzz/config/crash-datetime-t: toml++ asserted that a time follows the `T`.
+    @Test("a date-time with no time after its 'T' is a syntax error, not an abort")
+    func dateTimeWithoutTime() throws {
+        try ConfigFixture(["queues/q.toml": """
+            [queue.grid]
+            type = 1979-05-27T[vo.2:00Z
+            """]).expectSingleError(file: "queues/q.toml", line: 2, key: "",
+                                    message: "TOML syntax error while parsing date-time")
+        for text in ["a = 1979-05-27t", "a = [1979-05-27Tx]", "a = { b = 2000-01-01T }", "a = [\n 1, 1979-05-27T:00 ]"] {
+            #expect(TOMLGuard.firstUnsafeSyntax(in: text) != nil, "\(text)")
+        }
+        for text in ["a = 1979-05-27T07:32:00Z", "a = 1979-05-27 07:32:00", "a = 1979-05-27", "1979-05-27T = 1"] {
+            #expect(TOMLGuard.firstUnsafeSyntax(in: text) == nil, "\(text)")
+        }
+    }
+
     @Test("an earlier syntax error is the one reported")
     func earlierErrorFirst() throws {
         try ConfigFixture(["queues/q.toml": """
