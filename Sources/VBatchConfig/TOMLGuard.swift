@@ -49,8 +49,9 @@ package enum TOMLGuard {
     package static func parse(_ text: String) throws -> TOMLTable {
         if let problem = firstUnsafeSyntax(in: text) {
             // An error toml++ meets before that line is the one to report.
-            let before = text.split(separator: "\n", omittingEmptySubsequences: false).prefix(problem.statementLine - 1)
-                .joined(separator: "\n")
+            // Lines split on the byte: "\r\n" is one Character, which a split on "\n" would not cut.
+            let lines = text.utf8.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
+            let before = lines.prefix(problem.statementLine - 1).map { String(decoding: $0, as: UTF8.self) + "\n" }.joined()
             _ = try TOMLTable(string: before)
             throw problem
         }

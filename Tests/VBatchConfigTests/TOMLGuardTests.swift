@@ -62,6 +62,14 @@ import Testing
         }
     }
 
+    /// Tests/fuzz/recipe/crash-crlf-header: with CRLF line ends the text before the header
+    /// was not cut, and toml++ was given the header after all.
+    @Test("with CRLF line ends too")
+    func crlfLineEnds() {
+        #expect(throws: TOMLGuardError.header(2)) { try TOMLGuard.parse("a = 1\r\n[#") }
+        #expect(throws: TOMLGuardError.arrayValue(3)) { try TOMLGuard.parse("a = 1\r\nb = [\r\n}]") }
+    }
+
     @Test("an earlier syntax error is the one reported")
     func earlierErrorFirst() throws {
         try ConfigFixture(["queues/q.toml": """
