@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Coverage-guided fuzzing of the parsers of outside input (DESIGN.md R6; docs/reliability.md).
 #
-#   scripts/fuzz.sh [--seconds N] [--runs N] [--target NAME]... [--no-asan] [--merge-into-repo] [--build-only]
+#   scripts/fuzz.sh [--seconds N] [--runs N] [--rss-limit-mb N] [--target NAME]... [--no-asan]
+#                   [--merge-into-repo] [--build-only]
 #
 # Builds vbatch-fuzz with libFuzzer's instrumentation (and AddressSanitizer unless --no-asan)
 # in its own scratch path under .build, then fuzzes each target (all six unless --target
@@ -14,7 +15,7 @@
 #
 # Prints a table, then one machine-readable line per target:
 #   FUZZ target=NAME execs=N execs_per_s=N cov=N ft=N corpus=N crashes=N [crash=PATH]
-# and exits 1 if any target crashed (or timed out, or ran out of memory): the input is
+# and exits 1 if any target crashed (or timed out, or went over --rss-limit-mb, 2048 by default): the input is
 # kept at the printed crash= path. Exit 2: bad usage or a failed build.
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -22,6 +23,7 @@ cd "$repo"
 
 seconds=600
 runs=-1
+rss_limit=2048
 asan=1
 merge=0
 build_only=0
@@ -30,12 +32,13 @@ all_targets=(config http ustar swf pbs recipe)
 while [ $# -gt 0 ]; do
     case "$1" in
         --seconds) seconds=${2:?--seconds needs a number}; shift 2 ;;
+        --rss-limit-mb) rss_limit=${2:?--rss-limit-mb needs a number}; shift 2 ;;
         --runs) runs=${2:?--runs needs a number}; shift 2 ;;
         --target) targets+=("${2:?--target needs a name}"); shift 2 ;;
         --no-asan) asan=0; shift ;;
         --merge-into-repo) merge=1; shift ;;
         --build-only) build_only=1; shift ;;
-        -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "fuzz.sh: unknown argument $1" >&2; exit 2 ;;
     esac
 done
@@ -104,7 +107,7 @@ for t in "${targets[@]}"; do
     out=$dir/last-run.log
     started=$(date +%s.%N)
     set +e
-    "$bin" "$t" -max_total_time="$seconds" -runs="$runs" -timeout=10 -rss_limit_mb=2048 -max_len=16384 -print_final_stats=1 \
+    "$bin" "$t" -max_total_time="$seconds" -runs="$runs" -timeout=10 -rss_limit_mb="$rss_limit" -max_len=16384 -print_final_stats=1 \
         -artifact_prefix="$dir/crashes/" "${dict[@]}" "$dir/corpus" "Tests/fuzz/$t" >"$out" 2>&1 &
     child=$!
     wait "$child"
