@@ -11,6 +11,7 @@ let package = Package(
         .executable(name: "vbatch-image", targets: ["vbatch-image"]),
         .executable(name: "vbatch-simulate", targets: ["vbatch-simulate"]),
         .executable(name: "vbatch-relay", targets: ["vbatch-relay"]),
+        .executable(name: "vbatch-fuzz", targets: ["vbatch-fuzz"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -115,6 +116,12 @@ let package = Package(
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
+        // Coverage-guided fuzz targets for the parsers of outside input (DESIGN.md R6, scripts/fuzz.sh):
+        // built as usual it runs corpus files once (the tests' regression mode); built by
+        // scripts/fuzz.sh with -DVBATCH_FUZZ and libFuzzer's instrumentation it fuzzes.
+        .executableTarget(name: "vbatch-fuzz", dependencies: [
+            "VBatchAPI", "VBatchClient", "VBatchConfig", "VBatchCore", "VBatchDrivers", "VBatchFactory",
         ]),
         .executableTarget(name: "vbatch-bench", dependencies: [
             "VBatchCore", "VBatchAPI", "VBatchClient", "VBatchDrivers", "VBatchLibvirt", "VBatchLibvirtDriver",

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # What the test suite and the reliability runs need on this machine: vbatch's own setup
-# (scripts/setup.sh), the test guest, schemathesis in a virtual environment of its own, and
-# every target built for tests. The worker-node hosts are the caller's (they need its trap).
+# (scripts/setup.sh), the test guest, schemathesis in a virtual environment of its own,
+# every target built for tests, and the fuzz targets built with libFuzzer. The worker-node
+# hosts are the caller's (they need its trap).
 # Used by scripts/test.sh and scripts/reliability.sh; idempotent.
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -27,5 +28,10 @@ log=${TMPDIR:-/tmp}/vbatch-build-tests.log
 if ! swift build --build-tests >"$log" 2>&1; then
     grep -E "error" "$log" | head -30 >&2
     echo "test: build failed (full log: $log)" >&2
+    exit 1
+fi
+# vbatch-fuzz with libFuzzer's instrumentation, for the short fuzzing runs (R6).
+if ! "$repo/scripts/fuzz.sh" --build-only >/dev/null; then
+    echo "test: the fuzzing build failed (log: $repo/.build/fuzz-build.log)" >&2
     exit 1
 fi

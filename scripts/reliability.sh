@@ -58,16 +58,17 @@ wants R4 && run R4 "FullDiskTests"
 wants R5 && run R5 "ConcurrencyTests"
 if wants R6; then
     echo "reliability: R6 (scripts/fuzz.sh --seconds $fuzz_seconds) — $(date -u +%H:%M:%S)"
-    if ! "$repo/scripts/fuzz.sh" --seconds "$fuzz_seconds" >"$out/R6.log" 2>&1; then
+    # config's loader keeps ~7 KB per run (TOMLKit): room for 600 s of it.
+    if ! "$repo/scripts/fuzz.sh" --seconds "$fuzz_seconds" --rss-limit-mb 4096 >"$out/R6.log" 2>&1; then
         failed+=("R6")
         echo "reliability: R6 FAILED (log: $out/R6.log)" >&2
     fi
     grep '^FUZZ ' "$out/R6.log" | python3 -c '
-import json, sys
+import json, re, sys
 for line in sys.stdin:
     fields = dict(part.split("=", 1) for part in line.split()[1:])
     target = fields.pop("target", "?")
-    checks = {k: int(float(v)) for k, v in fields.items()}
+    checks = {k: int(float(v)) for k, v in fields.items() if re.fullmatch(r"[0-9.]+", v)}
     print(json.dumps({"id": "R6", "subject": "fuzz target " + target, "rounds": 1, "checks": checks,
                       "result": "pass" if checks.get("crashes") == 0 else "fail"}, sort_keys=True))' >>"$VBATCH_RELIABILITY_OUT"
 fi

@@ -4,6 +4,9 @@ set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 "$repo/scripts/prepare-tests.sh"
 cd "$repo"
+# FuzzCorpusTests' short run of every fuzz target (scripts/fuzz.sh --seconds 10, built
+# instrumented by scripts/prepare-tests.sh) is on in the test command.
+export VBATCH_TEST_FUZZ=1
 # Three worker nodes in namespaces (libvirtd over qemu+tls, sharing no file with the daemon),
 # 197 addresses that never answer, and a CE host (ce1: its own accounts, the relay and the
 # CE commands installed by the tests), for the multi-host tests; removed on any exit.

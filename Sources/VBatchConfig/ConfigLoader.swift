@@ -119,8 +119,10 @@ public enum ConfigLoader {
             return nil
         }
         do {
-            let root = try TOMLTable(string: text)
+            let root = try TOMLGuard.parse(text)
             return SourceFile(path: path, root: root, locator: SourceLocator(text: text))
+        } catch let error as TOMLGuardError {
+            diagnostics.add(file: path, line: error.line, key: "", error.description)
         } catch let error as TOMLParseError {
             // toml++ says "Error while parsing X: detail".
             let message = error.description.hasPrefix("Error while ")

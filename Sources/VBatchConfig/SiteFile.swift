@@ -331,7 +331,9 @@ extension ConfigLoader {
         }
         let root: TOMLTable
         do {
-            root = try TOMLTable(string: text)
+            root = try TOMLGuard.parse(text)
+        } catch let error as TOMLGuardError {
+            throw ConfigErrors(errors: [ConfigError(file: path, line: error.line, key: "", message: error.description)])
         } catch let error as TOMLParseError {
             throw ConfigErrors(errors: [ConfigError(file: path, line: max(1, error.source.begin.line), key: "",
                                                     message: "TOML syntax error: \(error.description)")])

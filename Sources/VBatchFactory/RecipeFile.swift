@@ -49,7 +49,9 @@ public enum RecipeFile {
     public static func parse(_ text: String, path: String) throws -> Recipe {
         let root: TOMLTable
         do {
-            root = try TOMLTable(string: text)
+            root = try TOMLGuard.parse(text)
+        } catch let error as TOMLGuardError {
+            throw ConfigErrors(errors: [ConfigError(file: path, line: error.line, key: "", message: error.description)])
         } catch let error as TOMLParseError {
             let message = error.description.hasPrefix("Error while ")
                 ? "TOML syntax error " + error.description.dropFirst("Error ".count)

@@ -54,6 +54,20 @@ import VBatchCore
         #expect(error.message.hasPrefix(message), "\(error)", sourceLocation: sourceLocation)
     }
 
+    /// Found by `vbatch-fuzz recipe` (Tests/fuzz/recipe/crash-table-header-hash): toml++
+    /// asserted, aborting `vbatch image build`, on a table header starting `[#`.
+    @Test func tableHeaderToml4ppAssertedOnIsASyntaxError() {
+        expectError("name = \"x\"\n[# A minimal Debian 12 (bookworm)\n", line: 2, key: "",
+                    message: "TOML syntax error while parsing table header")
+    }
+
+    /// Found by `vbatch-fuzz recipe` (Tests/fuzz/recipe/crash-array-brace): toml++ asserted
+    /// on a `}` where an array expects a value.
+    @Test func braceInAnArrayIsASyntaxError() {
+        expectError("name = \"x\"\npackages = [\"curl\",  }\"\"]\n", line: 2, key: "",
+                    message: "TOML syntax error while parsing array")
+    }
+
     @Test func everyKeyIsRead() throws {
         let r = try parse(Self.full)
         #expect(r.name == "cms-el")

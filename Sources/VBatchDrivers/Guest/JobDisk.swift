@@ -101,14 +101,22 @@ public enum OutputDisk {
     /// or written in `directory` (a full spool) is a ``SpoolWriteError``.
     public static func collect(from path: String, into directory: String) throws -> Result {
         do {
-            return try extract(from: path, into: directory)
+            return try collect(archive: try FileIO.read(path), into: directory)
         } catch let failure as FileIO.Failure {
             throw SpoolWriteError("\(failure)")
         }
     }
 
-    private static func extract(from path: String, into directory: String) throws -> Result {
-        let bytes = try FileIO.read(path)
+    /// ``collect(from:into:)`` on the bytes of the disk, already read (`vbatch-fuzz ustar` feeds it).
+    public static func collect(archive bytes: [UInt8], into directory: String) throws -> Result {
+        do {
+            return try extract(bytes, into: directory)
+        } catch let failure as FileIO.Failure {
+            throw SpoolWriteError("\(failure)")
+        }
+    }
+
+    private static func extract(_ bytes: [UInt8], into directory: String) throws -> Result {
         for name in contractNames { try FileIO.remove(directory + "/" + name) }
         return try bytes.withUnsafeBytes { raw in
             let members = try UstarReader.members(of: raw)

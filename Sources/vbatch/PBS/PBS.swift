@@ -137,102 +137,11 @@ struct PBSError: Error {
     }
 }
 
-/// Job identifiers as Torque's commands take them.
-enum PBSJobID {
-    /// `42`, `42.server` or `42.server.domain` (the suffix is accepted and ignored: there is
-    /// one server). Nil for anything else.
-    static func parse(_ text: String) -> Int64? {
-        let trimmed = text.drop { $0 == " " }
-        let digits = trimmed.prefix { $0.isASCII && $0.isNumber }
-        guard !digits.isEmpty, digits.count <= 18, let id = Int64(digits), id > 0 else { return nil }
-        let rest = trimmed.dropFirst(digits.count)
-        if rest.isEmpty { return id }
-        guard rest.first == ".", rest.count > 1,
-              rest.dropFirst().allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "." || $0 == "-" || $0 == "_") })
-        else { return nil }
-        return id
-    }
-
-    /// Torque's `isjobid`: an operand whose first non-blank character is a digit is a job
-    /// id; anything else is a destination (a queue).
-    static func looksLikeJobID(_ text: String) -> Bool {
-        text.drop { $0 == " " }.first.map { $0.isASCII && $0.isNumber } ?? false
-    }
-}
-
 /// Unbuffered output for the PBS commands (the same approach as `Output`).
 enum PBSOutput {
     static func print(_ text: String) { Output.print(text) }
 
     static func error(_ message: String) {
         Output.bytes(Array((message + "\n").utf8), to: 2)
-    }
-}
-
-/// POSIX/GNU-style option parsing as Torque's commands do it with getopt(3): clustered
-/// flags (`-f1`), option arguments attached (`-qbatch`) or separate (`-q batch`), `--`
-/// ends options. Operands may come between options (GNU permutation) unless
-/// `stopAtOperand` is set.
-struct GetOpt {
-    /// Option letters; a letter followed by `:` takes an argument.
-    let spec: String
-    var stopAtOperand = false
-
-    enum Item: Equatable {
-        case option(Character, String?)
-        case operand(String)
-    }
-
-    struct Failure: Error {
-        var message: String
-    }
-
-    func parse(_ arguments: [String]) throws(Failure) -> [Item] {
-        var takesArgument: [Character: Bool] = [:]
-        let chars = Array(spec)
-        var i = 0
-        while i < chars.count {
-            let c = chars[i]
-            let next = i + 1 < chars.count && chars[i + 1] == ":"
-            takesArgument[c] = next
-            i += next ? 2 : 1
-        }
-        var items: [Item] = []
-        var index = 0
-        var operandsOnly = false
-        while index < arguments.count {
-            let argument = arguments[index]
-            index += 1
-            if operandsOnly || argument == "-" || !argument.hasPrefix("-") {
-                items.append(.operand(argument))
-                if stopAtOperand { operandsOnly = true }
-                continue
-            }
-            if argument == "--" {
-                operandsOnly = true
-                continue
-            }
-            var letters = Substring(argument.dropFirst())
-            while let letter = letters.first {
-                letters = letters.dropFirst()
-                guard let needs = takesArgument[letter] else {
-                    throw Failure(message: "invalid option -- '\(PBSFormat.clean(String(letter)))'")
-                }
-                if !needs {
-                    items.append(.option(letter, nil))
-                    continue
-                }
-                if !letters.isEmpty {
-                    items.append(.option(letter, String(letters)))
-                } else if index < arguments.count {
-                    items.append(.option(letter, arguments[index]))
-                    index += 1
-                } else {
-                    throw Failure(message: "option requires an argument -- '\(letter)'")
-                }
-                break
-            }
-        }
-        return items
     }
 }

@@ -38,14 +38,7 @@ enum PBSFormat {
 
     /// `value` with control characters as spaces, so a hostile string cannot add lines (and
     /// so forge attributes) to output that scripts parse line by line.
-    static func clean(_ value: String) -> String {
-        guard value.unicodeScalars.contains(where: { $0.value < 32 || ($0.value >= 127 && $0.value < 160) }) else { return value }
-        var out = ""
-        for scalar in value.unicodeScalars {
-            out.unicodeScalars.append(scalar.value < 32 || (scalar.value >= 127 && scalar.value < 160) ? " " : scalar)
-        }
-        return out
-    }
+    static func clean(_ value: String) -> String { PBSText.clean(value) }
 
     /// One `    name = value` line of `qstat -f`, wrapped as Torque's `prt_attr` wraps it:
     /// the value is split at commas; a piece that does not fit on the line starts a
