@@ -96,16 +96,8 @@ struct CrashMatrixTests {
         }
         let feeding = Thread { submitAll() }
         feeding.start()
-        let killed = try d.wait(timeout: 120) { d.process?.isRunning == false }
+        try awaitCrash(d, at: "\(step):\(n)", timeout: 120, round: round, into: &tally)
         while !feeding.isFinished { usleep(10_000) }
-        tally.rounds += 1
-        if killed, let p = d.process, p.terminationReason == .uncaughtSignal, p.terminationStatus == SIGKILL {
-            tally.killed += 1
-        } else {
-            tally.problems.append("round \(round): the daemon was not killed at \(step):\(n)")
-        }
-        d.kill9()
-        try d.start()
         // The rest of the round's submissions go to the restarted daemon.
         submitAll()
         try check(d, acknowledged: acknowledged.ids, into: &tally, round: round, simulated: true)
@@ -135,15 +127,7 @@ struct CrashMatrixTests {
         var request = SubmitRequest(name: "crash-\(step)", queue: "one-way", script: "#!/bin/sh\nsleep 3\necho ran once\n")
         request.walltime = 600
         if let response = try? d.client.submit(request) { acknowledged = response.ids }
-        let killed = try d.wait(timeout: 180) { d.process?.isRunning == false }
-        tally.rounds += 1
-        if killed, let p = d.process, p.terminationReason == .uncaughtSignal, p.terminationStatus == SIGKILL {
-            tally.killed += 1
-        } else {
-            tally.problems.append("round \(round): the daemon was not killed at \(step)")
-        }
-        d.kill9()
-        try d.start()
+        try awaitCrash(d, at: step, timeout: 180, round: round, into: &tally)
         try check(d, acknowledged: acknowledged, into: &tally, round: round, simulated: false)
         // Every job the daemon knows ran once, in one VM, to its end, and its output came back.
         for job in try d.client.history(all: true, limit: 1_000_000) where job.name != Self.probeName {
@@ -167,6 +151,20 @@ struct CrashMatrixTests {
     }
 
     // MARK: - Checks
+
+    /// Waits for the armed daemon to kill itself (counted when it died of SIGKILL), then
+    /// starts it again, unarmed.
+    func awaitCrash(_ d: DaemonHarness, at point: String, timeout: Double, round: Int, into tally: inout Tally) throws {
+        let died = try d.wait(timeout: timeout) { d.process?.isRunning == false }
+        tally.rounds += 1
+        if died, let p = d.process, p.terminationReason == .uncaughtSignal, p.terminationStatus == SIGKILL {
+            tally.killed += 1
+        } else {
+            tally.problems.append("round \(round): the daemon was not killed at \(point)")
+        }
+        d.kill9()
+        try d.start()
+    }
 
     /// The held job each round submits last to see that ids keep growing; cancelled at once.
     static let probeName = "id-probe"

@@ -12,6 +12,23 @@ import VBatchClient
 struct FullDiskTests {
     static let script = "#!/bin/sh\ntrue\n"
 
+    /// A daemon (not started) whose state directory — or, with `spoolOnly`, only its spool —
+    /// is a small loop-mounted filesystem; the caller stops the one and unmounts the other.
+    static func daemonOnSmallFilesystem(nodes: Int = 1, spoolOnly: Bool = false) throws -> (DaemonHarness, LoopFilesystem) {
+        let d = try DaemonHarness(nodes: nodes, slots: 2)
+        let fs = spoolOnly
+            ? try LoopFilesystem(image: d.root + "/spool.img", mountPoint: d.stateDirectory + "/spool", sizeMB: 16)
+            : try LoopFilesystem(image: d.root + "/state.img", mountPoint: d.stateDirectory)
+        return (d, fs)
+    }
+
+    /// `PRAGMA integrity_check` of the stopped daemon's store, by the sqlite3 program: `ok` when whole.
+    static func integrityCheck(_ d: DaemonHarness) throws -> String {
+        let check = try DaemonHarness.run("/usr/bin/env", ["sqlite3", d.stateDirectory + "/vbatch.sqlite", "PRAGMA integrity_check"],
+                                          environment: [:], stdin: nil)
+        return (check.stdout + check.stderr).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
     /// Each round: two jobs run while the state directory fills; submissions through the
     /// client and the CLI are refused with a clear error; the running jobs end while it is
     /// full, and their ends are recorded once the space is back; kill -9, the store passes
@@ -20,12 +37,8 @@ struct FullDiskTests {
     @Test func stateDirectoryFull() throws {
         let rounds = ReliabilityRecord.rounds("VBATCH_R4_ROUNDS", default: 2)
         let began = Date()
-        let d = try DaemonHarness(nodes: 2, slots: 2)
-        let fs = try LoopFilesystem(image: d.root + "/state.img", mountPoint: d.stateDirectory)
-        defer {
-            d.stop()
-            fs.unmount()
-        }
+        let (d, fs) = try Self.daemonOnSmallFilesystem(nodes: 2)
+        defer { d.stop(); fs.unmount() }
         try d.start()
         var record = ReliabilityRecord(id: "R4", subject: "state directory full", rounds: rounds)
         var acknowledged: [Int64] = []
@@ -108,10 +121,9 @@ struct FullDiskTests {
 
             // kill -9; the store is whole; a restart finds everything.
             d.kill9()
-            let check = try DaemonHarness.run("/usr/bin/env", ["sqlite3", d.stateDirectory + "/vbatch.sqlite", "PRAGMA integrity_check"],
-                                              environment: [:], stdin: nil)
-            #expect(check.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "ok", "integrity_check: \(check.stdout) \(check.stderr)")
-            if check.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "ok" { integrityOK += 1 }
+            let integrity = try Self.integrityCheck(d)
+            #expect(integrity == "ok", "integrity_check: \(integrity)")
+            if integrity == "ok" { integrityOK += 1 }
             try d.start()
         }
 
@@ -146,12 +158,8 @@ struct FullDiskTests {
     /// vbatchd killed and started again while its state directory is full: it serves, refuses
     /// submissions with the clear error, and runs the waiting jobs once space is back.
     @Test func restartWhileFull() throws {
-        let d = try DaemonHarness(nodes: 1, slots: 2)
-        let fs = try LoopFilesystem(image: d.root + "/state.img", mountPoint: d.stateDirectory)
-        defer {
-            d.stop()
-            fs.unmount()
-        }
+        let (d, fs) = try Self.daemonOnSmallFilesystem()
+        defer { d.stop(); fs.unmount() }
         try d.start()
         var request = SubmitRequest(name: "waiting", queue: "two-way", script: Self.script, variables: ["VBATCH_SIM_RUNTIME": "0.2"],
                                     count: 3)
@@ -174,20 +182,15 @@ struct FullDiskTests {
         try d.waitEnded(ids)
         #expect(try ids.allSatisfy { try d.client.job($0).job.state == .completed })
         d.stop()
-        let check = try DaemonHarness.run("/usr/bin/env", ["sqlite3", d.stateDirectory + "/vbatch.sqlite", "PRAGMA integrity_check"],
-                                          environment: [:], stdin: nil)
-        #expect(check.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "ok", "\(check.stdout) \(check.stderr)")
+        let integrity = try Self.integrityCheck(d)
+        #expect(integrity == "ok", "integrity_check: \(integrity)")
     }
 
     /// Stopped while a job's end is kept in memory (the disk full): the daemon says which
     /// jobs lose it; after the start they are what the store says, and run again.
     @Test func stopWhileFullNamesTheJobsWhoseEndIsLost() throws {
-        let d = try DaemonHarness(nodes: 1, slots: 2)
-        let fs = try LoopFilesystem(image: d.root + "/state.img", mountPoint: d.stateDirectory)
-        defer {
-            d.stop()
-            fs.unmount()
-        }
+        let (d, fs) = try Self.daemonOnSmallFilesystem()
+        defer { d.stop(); fs.unmount() }
         try d.start()
         let id = try d.client.submit(SubmitRequest(name: "runner", queue: "two-way", script: Self.script,
                                                    variables: ["VBATCH_SIM_RUNTIME": "1.5"])).ids[0]
@@ -210,12 +213,8 @@ struct FullDiskTests {
     /// changes nothing: the job stays as the store has it and can be cancelled, released and
     /// run once space is back.
     @Test func waitingJobChangesAreRefusedWhileFull() throws {
-        let d = try DaemonHarness(nodes: 1, slots: 2)
-        let fs = try LoopFilesystem(image: d.root + "/state.img", mountPoint: d.stateDirectory)
-        defer {
-            d.stop()
-            fs.unmount()
-        }
+        let (d, fs) = try Self.daemonOnSmallFilesystem()
+        defer { d.stop(); fs.unmount() }
         try d.start()
         var held = SubmitRequest(name: "held", queue: "two-way", script: Self.script, variables: ["VBATCH_SIM_RUNTIME": "0.2"], count: 2)
         held.held = true
@@ -259,12 +258,8 @@ struct FullDiskTests {
     /// A spool on its own small filesystem fills up: a job whose output cannot be stored
     /// fails with that reason; the daemon keeps serving, and once space is back outputs are stored again.
     @Test func spoolFull() throws {
-        let d = try DaemonHarness(nodes: 1, slots: 2)
-        let fs = try LoopFilesystem(image: d.root + "/spool.img", mountPoint: d.stateDirectory + "/spool", sizeMB: 16)
-        defer {
-            d.stop()
-            fs.unmount()
-        }
+        let (d, fs) = try Self.daemonOnSmallFilesystem(spoolOnly: true)
+        defer { d.stop(); fs.unmount() }
         try d.start()
         let output = ["VBATCH_SIM_RUNTIME": "0.2", "VBATCH_SIM_OUTPUT": "4096"]
         let before = try d.client.submit(SubmitRequest(name: "before", queue: "two-way", script: Self.script, variables: output)).ids
