@@ -14,8 +14,9 @@ struct FullDiskTests {
 
     /// A daemon (not started) whose state directory — or, with `spoolOnly`, only its spool —
     /// is a small loop-mounted filesystem; the caller stops the one and unmounts the other.
-    static func daemonOnSmallFilesystem(nodes: Int = 1, spoolOnly: Bool = false) throws -> (DaemonHarness, LoopFilesystem) {
-        let d = try DaemonHarness(nodes: nodes, slots: 2)
+    static func daemonOnSmallFilesystem(nodes: Int = 1, spoolOnly: Bool = false, site: String? = nil) throws
+        -> (DaemonHarness, LoopFilesystem) {
+        let d = try DaemonHarness(nodes: nodes, slots: 2, site: site)
         let fs = spoolOnly
             ? try LoopFilesystem(image: d.root + "/spool.img", mountPoint: d.stateDirectory + "/spool", sizeMB: 16)
             : try LoopFilesystem(image: d.root + "/state.img", mountPoint: d.stateDirectory)
@@ -288,5 +289,27 @@ struct FullDiskTests {
         try d.waitEnded(after)
         #expect(try d.client.job(after[0]).job.state == .completed)
         #expect(try d.client.output(after[0]).stdout.utf8.count == 4096)
+    }
+
+    /// On a real libvirt node: a job whose output the spool cannot take (24 MiB of stdout, a
+    /// 16 MiB spool) fails with that reason, after one run; before, the libvirt driver took the
+    /// failed download for a lost VM and ran the job again, three times.
+    @Test func spoolFullOnLibvirt() throws {
+        let (d, fs) = try Self.daemonOnSmallFilesystem(spoolOnly: true, site: DaemonHarness.libvirtSite())
+        defer { d.stop(); fs.unmount() }
+        try d.start()
+        let big = SubmitRequest(name: "big", queue: "one-way", walltime: 600,
+                                script: "#!/bin/sh\ndd if=/dev/zero bs=1048576 count=24 2>/dev/null\n")
+        let id = try d.client.submit(big).ids[0]
+        try d.waitEnded([id], timeout: 240)
+        let detail = try d.client.job(id)
+        #expect(detail.job.state == .failed && (detail.job.reason ?? "").contains("could not be stored in the spool"),
+                "\(detail.job.state): \(detail.history.map(\.reason))")
+        #expect(JobHistoryCheck.runs(detail.history) == 1, "\(detail.history.map(\.reason))")
+        // The daemon goes on: a small job's output is stored.
+        let small = try d.client.submit(SubmitRequest(name: "small", queue: "one-way", walltime: 600,
+                                                      script: "#!/bin/sh\necho fits\n")).ids[0]
+        try d.waitEnded([small], timeout: 240)
+        #expect(try d.client.output(small).stdout == "fits\n")
     }
 }
