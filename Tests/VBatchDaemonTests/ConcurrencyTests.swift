@@ -32,7 +32,10 @@ struct ConcurrencyTests {
                 if error.kind == .server, error.status == 409 { refusals += 1 } else { errors.append(error.message) }
             }
         }
-        func sample(_ problems: [String]) { lock.withLock { samples += 1; oversubscriptions += problems } }
+        func sample(_ problems: [String]) {
+            let at = String(format: "%.2f", Date().timeIntervalSince1970)
+            lock.withLock { samples += 1; oversubscriptions += problems.map { "at \(at): \($0)" } }
+        }
         var checks: [String: Int] {
             lock.withLock {
                 ["requests": requests, "refusals_409": refusals, "errors": errors.count, "samples": samples,
@@ -144,13 +147,29 @@ struct ConcurrencyTests {
         let left = (try? d.client.jobs(all: true)) ?? []
         #expect(settled, "jobs left: \(left.prefix(5).map { "\($0.id) \($0.state.rawValue)" })")
         #expect(tally.errors.isEmpty, "\(summary): \(tally.errors.prefix(5))")
-        #expect(tally.oversubscriptions.isEmpty, "\(tally.oversubscriptions.prefix(5))")
+        let explanation = tally.oversubscriptions.isEmpty ? "" : (try? Self.explain(tally.oversubscriptions, d)) ?? ""
+        #expect(tally.oversubscriptions.isEmpty, "\(tally.oversubscriptions.prefix(5))\n\(explanation)")
         #expect(inconsistent.isEmpty, "\(inconsistent.prefix(5))")
         #expect(busy.isEmpty, "\(busy.prefix(3))")
         #expect(tally.samples > 10 && ended.count > 16, "\(summary)")
     }
 
     // MARK: - Samplers
+
+    /// For a failure: the histories of the jobs a CPU was found shared by, and what the
+    /// daemon logged about them.
+    static func explain(_ problems: [String], _ d: DaemonHarness) throws -> String {
+        let ids = Set(problems.flatMap { $0.matches(of: /(?:vbatch-job-|jobs? )(\d+)/).compactMap { Int64($0.output.1) } })
+        var lines: [String] = []
+        for id in ids.sorted().prefix(4) {
+            let history = try d.client.job(id).history
+            lines.append("job \(id): " + history.map { "\(String(format: "%.2f", $0.time)) \($0.state.rawValue): \($0.reason)" }
+                .joined(separator: " | "))
+            lines += d.daemonLog.split(separator: "\n").filter { $0.contains("job \(id)") || $0.contains("job-\(id)") }
+                .suffix(20).map(String.init)
+        }
+        return lines.joined(separator: "\n")
+    }
 
     /// CPUs the daemon's listing gives to two jobs at once, or that its node does not have.
     static func listingProblems(_ jobs: [JobInfo], cpus: Set<Int>) -> [String] {
