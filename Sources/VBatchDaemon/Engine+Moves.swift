@@ -86,14 +86,9 @@ extension Engine {
         moving.insert(id)
         defer { moving.remove(id) }
         scheduler.setPreemptible(id, false)
-        do {
-            try recordNow([Transition(id: id, state: state, time: WallClock.now(), reason: "saving its VM on \(node): \(reason)",
-                                      move: .save(held: held))])
-        } catch {
-            // A move is recorded before it begins, or not begun.
-            scheduler.setPreemptible(id, state == .running)
-            throw refusal(error, "save")
-        }
+        // A move is recorded before it begins, or not begun.
+        try recordOrRefuse([Transition(id: id, state: state, time: WallClock.now(), reason: "saving its VM on \(node): \(reason)",
+                                       move: .save(held: held))], "save") { scheduler.setPreemptible(id, state == .running) }
         let piece: VMPiece
         do {
             piece = try await driver.save(jobID: id)
@@ -157,14 +152,9 @@ extension Engine {
     /// `vbatch release`/`qrls` of a saved job: it waits to be restored where it fits.
     func releaseSaved(_ job: JobInfo, caller: Caller) throws -> JobInfo {
         guard scheduler.setHeld(job.id, false) else { throw EngineError.conflict("job \(job.id) is not waiting") }
-        do {
-            try recordNow([Transition(id: job.id, state: .queued, time: WallClock.now(),
-                                      reason: "released by \(caller.user); its VM saved on \(job.savedNode ?? "?") is restored when slots free",
-                                      savedNode: job.savedNode)])
-        } catch {
-            _ = scheduler.setHeld(job.id, true)
-            throw refusal(error, "release")
-        }
+        try recordOrRefuse([Transition(id: job.id, state: .queued, time: WallClock.now(),
+                                       reason: "released by \(caller.user); its VM saved on \(job.savedNode ?? "?") is restored when slots free",
+                                       savedNode: job.savedNode)], "release") { _ = scheduler.setHeld(job.id, true) }
         requestCycle()
         return try store.job(job.id) ?? job
     }

@@ -45,6 +45,17 @@ extension Engine {
         storeRecordsAgain(kept: 0)
     }
 
+    /// Records the change a caller asked for, or undoes it in the scheduler and refuses with
+    /// the store's reason: a change that cannot be recorded is not made.
+    func recordOrRefuse(_ transitions: [Transition], _ what: String, undo: () -> Void) throws {
+        do {
+            try recordNow(transitions)
+        } catch {
+            undo()
+            throw refusal(error, what)
+        }
+    }
+
     /// Writes the kept transitions if there are any (each scheduling cycle).
     func recordKept() {
         try? recordKeptOrThrow()

@@ -243,11 +243,8 @@ public actor Engine {
         guard !job.state.isTerminal else { throw EngineError.conflict("job \(id) has already ended (\(job.state.rawValue))") }
         let reason = "cancelled by \(caller.user)"
         if let pending = scheduler.removePending(id) {
-            do {
-                try recordNow([Transition(id: id, state: .cancelled, time: WallClock.now(), reason: reason)])
-            } catch {
+            try recordOrRefuse([Transition(id: id, state: .cancelled, time: WallClock.now(), reason: reason)], "cancellation") {
                 scheduler.enqueue(pending)
-                throw refusal(error, "cancellation")
             }
             metrics.ended(queue: job.queue, outcome: JobState.cancelled.rawValue)
             if let node = job.savedNode { await driver.discard(savedJob: id, node: node) }
@@ -267,17 +264,11 @@ public actor Engine {
         guard job.state == .queued, scheduler.setHeld(id, true) else {
             throw EngineError.conflict("job \(id) is \(job.state.rawValue); only queued, running or suspended jobs can be held")
         }
-        do {
-            if let savedNode = job.savedNode {
-                try recordNow([Transition(id: id, state: .saved, time: WallClock.now(),
-                                          reason: "held by \(caller.user); its VM stays saved on \(savedNode)", savedNode: savedNode)])
-            } else {
-                try recordNow([Transition(id: id, state: .held, time: WallClock.now(), reason: "held by \(caller.user)")])
-            }
-        } catch {
-            _ = scheduler.setHeld(id, false)
-            throw refusal(error, "hold")
-        }
+        let transition = job.savedNode.map {
+            Transition(id: id, state: .saved, time: WallClock.now(), reason: "held by \(caller.user); its VM stays saved on \($0)",
+                       savedNode: $0)
+        } ?? Transition(id: id, state: .held, time: WallClock.now(), reason: "held by \(caller.user)")
+        try recordOrRefuse([transition], "hold") { _ = scheduler.setHeld(id, false) }
         return try store.job(id) ?? job
     }
 
@@ -287,12 +278,8 @@ public actor Engine {
         guard job.state == .held, scheduler.setHeld(id, false) else {
             throw EngineError.conflict("job \(id) is \(job.state.rawValue); only held or saved jobs can be released")
         }
-        do {
-            try recordNow([Transition(id: id, state: .queued, time: WallClock.now(), reason: "released by \(caller.user)")])
-        } catch {
-            _ = scheduler.setHeld(id, true)
-            throw refusal(error, "release")
-        }
+        try recordOrRefuse([Transition(id: id, state: .queued, time: WallClock.now(), reason: "released by \(caller.user)")],
+                           "release") { _ = scheduler.setHeld(id, true) }
         requestCycle()
         return try store.job(id) ?? job
     }
