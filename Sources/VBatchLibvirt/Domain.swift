@@ -71,7 +71,7 @@ public struct DomainInfo: Sendable, Hashable {
 /// What a running domain has used so far (from `virConnectGetAllDomainStats`).
 public struct DomainUsage: Sendable, Hashable {
     public var domain: DomainRef
-    /// CPU time of all vCPUs and the emulator together (`cpu.time`).
+    /// CPU time of all vCPUs together (see ``LibvirtConnection/domainUsage()``).
     public var cpuTimeNanoseconds: UInt64?
     /// Resident memory of the hypervisor process (`balloon.rss`).
     public var rssKiB: UInt64?

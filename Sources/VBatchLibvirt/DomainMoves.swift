@@ -63,19 +63,18 @@ extension LibvirtConnection {
     /// Starts the domain saved in `path` on the node (`virDomainRestoreFlags`), running. `xml`
     /// replaces the saved definition: the same devices, but CPU pinning and metadata may differ
     /// (a restore on another node pins the vCPUs to that node's CPUs). Returns the domain
-    /// named `name` it started.
+    /// named `name` it started; one that starts after the call timed out is destroyed, as with
+    /// ``createTransient(xml:)``.
     public func restore(from path: String, xml: String, name: String, timeout: Duration) async throws -> DomainRef {
-        try await call("virDomainRestoreFlags", timeout: timeout) { connection in
+        try await call("virDomainRestoreFlags", timeout: timeout, discard: { $0.destroyUnclaimed() }) { connection in
             guard virDomainRestoreFlags(connection, path, xml, VIR_DOMAIN_SAVE_RUNNING.rawValue) == 0 else {
                 throw LibvirtError.last(operation: "virDomainRestoreFlags")
             }
             guard let handle = virDomainLookupByName(connection, name) else {
                 throw LibvirtError.last(operation: "virDomainLookupByName")
             }
-            defer { virDomainFree(handle) }
-            guard let ref = DomainRef(handle: handle) else { throw LibvirtError.last(operation: "virDomainGetUUIDString") }
-            return ref
-        }
+            return try StartedDomain(handle, operation: "virDomainGetUUIDString")
+        }.claim()
     }
 
     /// Moves the running domain to the node of `destination` while it runs (`virDomainMigrate3`,

@@ -135,14 +135,15 @@ public final class LibvirtConnection: Sendable {
 
     /// Creates and starts a transient domain from `xml` (`virDomainCreateXML`). The domain is
     /// gone from libvirt once it stops.
+    /// If the call times out and libvirt creates the domain after all, the domain is destroyed
+    /// as soon as the call returns: nobody tracks it, and its CPUs may be given to another VM.
     public func createTransient(xml: String) async throws -> DomainRef {
-        try await call("virDomainCreateXML") { connection in
+        try await call("virDomainCreateXML", discard: { $0.destroyUnclaimed() }) { connection in
             guard let domain = virDomainCreateXML(connection, xml, 0) else {
                 throw LibvirtError.last(operation: "virDomainCreateXML")
             }
-            defer { virDomainFree(domain) }
-            return try domainRef(domain, operation: "virDomainCreateXML")
-        }
+            return try StartedDomain(domain, operation: "virDomainCreateXML")
+        }.claim()
     }
 
     /// The running domains (`virConnectListAllDomains` with `VIR_CONNECT_LIST_DOMAINS_ACTIVE`).
@@ -177,7 +178,8 @@ public final class LibvirtConnection: Sendable {
                 throw error
             }
             defer { virDomainFree(domain) }
-            return try domainRef(domain, operation: "virDomainLookupByUUIDString")
+            guard let ref = DomainRef(handle: domain) else { throw LibvirtError.last(operation: "virDomainLookupByUUIDString") }
+            return ref
         }
     }
 
@@ -193,11 +195,17 @@ public final class LibvirtConnection: Sendable {
     }
 
     /// CPU time and resident memory of every running domain, in one call
-    /// (`virConnectGetAllDomainStats` with the `cpu.time` and `balloon.rss` fields).
+    /// (`virConnectGetAllDomainStats`): the sum of the `vcpu.<n>.time` fields, or `cpu.time`
+    /// where libvirt gives no per-vCPU times, and `balloon.rss`.
+    ///
+    /// The vCPU times are what the guest ran, read from the vCPU threads themselves. `cpu.time`
+    /// is the whole QEMU process (emulator threads too) and comes from the domain's cgroup when
+    /// libvirt has one, so it depends on the host's cgroup setup (on one test machine two VMs
+    /// were reported the same time, more than both could have used).
     public func domainUsage() async throws -> [DomainUsage] {
         try await call("virConnectGetAllDomainStats") { connection in
             var records: UnsafeMutablePointer<virDomainStatsRecordPtr?>?
-            let stats = VIR_DOMAIN_STATS_CPU_TOTAL.rawValue | VIR_DOMAIN_STATS_BALLOON.rawValue
+            let stats = VIR_DOMAIN_STATS_VCPU.rawValue | VIR_DOMAIN_STATS_CPU_TOTAL.rawValue | VIR_DOMAIN_STATS_BALLOON.rawValue
             let count = virConnectGetAllDomainStats(connection, stats, &records,
                                                     VIR_CONNECT_GET_ALL_DOMAINS_STATS_ACTIVE.rawValue)
             guard count >= 0 else { throw LibvirtError.last(operation: "virConnectGetAllDomainStats") }
@@ -206,11 +214,17 @@ public final class LibvirtConnection: Sendable {
             for index in 0..<Int(count) {
                 guard let record = records?[index]?.pointee, let domain = record.dom,
                       let ref = DomainRef(handle: domain) else { continue }
-                var cpu: UInt64 = 0
-                var rss: UInt64 = 0
-                let hasCPU = virTypedParamsGetULLong(record.params, record.nparams, "cpu.time", &cpu) == 1
-                let hasRSS = virTypedParamsGetULLong(record.params, record.nparams, "balloon.rss", &rss) == 1
-                usage.append(DomainUsage(domain: ref, cpuTimeNanoseconds: hasCPU ? cpu : nil, rssKiB: hasRSS ? rss : nil))
+                func field(_ name: String) -> UInt64? {
+                    var value: UInt64 = 0
+                    return virTypedParamsGetULLong(record.params, record.nparams, name, &value) == 1 ? value : nil
+                }
+                func count(_ name: String) -> Int? {
+                    var value: UInt32 = 0
+                    return virTypedParamsGetUInt(record.params, record.nparams, name, &value) == 1 ? Int(value) : nil
+                }
+                let vcpuTimes = (0..<(count("vcpu.maximum") ?? 0)).compactMap { field("vcpu.\($0).time") }
+                let cpu = vcpuTimes.isEmpty ? field("cpu.time") : vcpuTimes.reduce(0, +)
+                usage.append(DomainUsage(domain: ref, cpuTimeNanoseconds: cpu, rssKiB: field("balloon.rss")))
             }
             return usage
         }
@@ -289,12 +303,13 @@ public final class LibvirtConnection: Sendable {
 
     /// Runs `body` with the live connection on a worker thread, with the call timeout. If the
     /// call fails and libvirt says the connection is dead, reconnecting starts.
-    func call<T: Sendable>(_ operation: String, timeout: Duration? = nil,
+    /// `discard` gets the result of a call that returned after its caller gave up.
+    func call<T: Sendable>(_ operation: String, timeout: Duration? = nil, discard: (@Sendable (T) -> Void)? = nil,
                            _ body: @escaping @Sendable (_ connection: OpaquePointer) throws -> T) async throws -> T {
         if let error = unavailable(operation) {
             throw error
         }
-        return try await perform(operation, timeout: timeout) { [self] in
+        return try await perform(operation, timeout: timeout, discard: discard) { [self] in
             guard let handle = acquire() else {
                 throw unavailable(operation) ?? LibvirtError.notConnected(uri: uri, operation: operation)
             }
@@ -363,9 +378,33 @@ public final class LibvirtConnection: Sendable {
     }
 }
 
-private func domainRef(_ handle: OpaquePointer, operation: String) throws -> DomainRef {
-    guard let ref = DomainRef(handle: handle) else {
-        throw LibvirtError.last(operation: operation)
+/// A domain a call started, its handle still held until someone claims it. A call that
+/// times out may still start its VM later; then nobody waits for it, nothing tracks it and its
+/// pinned CPUs may already belong to another VM, so it is destroyed rather than left running.
+struct StartedDomain: @unchecked Sendable {
+    let handle: OpaquePointer
+    let ref: DomainRef
+
+    /// Takes ownership of `handle` (freed on failure).
+    init(_ handle: OpaquePointer, operation: String) throws {
+        guard let ref = DomainRef(handle: handle) else {
+            let error = LibvirtError.last(operation: operation)
+            virDomainFree(handle)
+            throw error
+        }
+        self.handle = handle
+        self.ref = ref
     }
-    return ref
+
+    /// The caller got it: the reference, the handle released.
+    func claim() -> DomainRef {
+        virDomainFree(handle)
+        return ref
+    }
+
+    /// The caller had given up: the VM is destroyed (a failure leaves it to the driver's resync).
+    func destroyUnclaimed() {
+        if virDomainDestroy(handle) != 0 { virResetLastError() }
+        virDomainFree(handle)
+    }
 }

@@ -28,7 +28,10 @@ extension NodeAgent {
             let domain = try await control.createTransient(xml: xml)
             CrashPoint.defined.reach()
             let startedAt = WallClock.now()
-            guard var job = jobs[id] else { throw DriverError("job \(id) was abandoned while its VM was created") }
+            guard var job = jobs[id] else {
+                _ = try? await control.destroy(domain)  // not left running untracked on CPUs no longer its own
+                throw DriverError("job \(id) was abandoned while its VM was created")
+            }
             job.phase = .running
             job.domain = domain
             job.startedAt = startedAt
@@ -169,9 +172,12 @@ extension NodeAgent {
     // MARK: - The end
 
     /// A domain stopped: a job's (its end) or an idle pooled VM's (the pool lost it).
-    func domainStopped(_ name: String) async {
+    func domainStopped(_ domain: DomainRef) async {
+        let name = domain.name
         if let id = JobDomain.jobID(fromName: name) {
             guard let job = jobs[id], job.pool == nil else { return }
+            // Another VM of the same name (one started late and destroyed) is not this job's.
+            if let tracked = job.domain, tracked.uuid != domain.uuid { return }
             if job.phase == .running { await finish(jobID: id) }
             // Stopped while a resync was deciding about this adopted VM (a save finishing just
             // then): look again soon rather than at the next period.

@@ -155,7 +155,10 @@ extension NodeAgent {
                                              node: node.name)
             let domain = try await bulkConnection().restore(from: path, xml: xml, name: JobDomain.name(jobID: id),
                                                             timeout: Self.moveTimeout)
-            guard var job = jobs[id] else { throw DriverError("job \(id) was abandoned while its VM was restored") }
+            guard var job = jobs[id] else {
+                _ = try? await control.destroy(domain)  // not left running untracked on CPUs no longer its own
+                throw DriverError("job \(id) was abandoned while its VM was restored")
+            }
             job.phase = .running
             job.domain = domain
             job.startedAt = WallClock.now() - spec.walltimeUsed

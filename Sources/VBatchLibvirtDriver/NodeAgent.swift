@@ -211,7 +211,7 @@ actor NodeAgent {
         case .lifecycle(let domain, let kind, _):
             switch kind {
             case .stopped, .crashed:
-                await domainStopped(domain.name)
+                await domainStopped(domain)
             case .shutdown:
                 // The guest powered off; its QEMU process may still answer: a last sample.
                 await sampleUsage()

@@ -119,6 +119,26 @@ struct VMTests {
         #expect(try await domainXML(jobID: id) == nil)
     }
 
+    /// Cancelled while its VM is being made (libvirtd held still meanwhile): the VM is destroyed
+    /// as soon as it runs (the engine cancels again on `running`), not left to run its payload.
+    @Test func cancelWhileTheVMStartsDestroysItOnceItRuns() async throws {
+        let d = try harness()
+        try d.waitNodes(["local"], link: "up")
+        let pidText = try String(contentsOfFile: "/run/libvirtd.pid", encoding: .utf8)
+        let libvirtd = try #require(pid_t(pidText.trimmingCharacters(in: .whitespacesAndNewlines)))
+        kill(libvirtd, SIGSTOP)
+        var resumed = false
+        defer { if !resumed { kill(libvirtd, SIGCONT) } }
+        let id = try submit(d, "#!/bin/sh\nsleep 600\n", ["-q", "one-way"])
+        #expect(try d.wait(timeout: 10) { try job(d, id).state == .starting })
+        #expect(try d.vbatch(["cancel", String(id)]).status == 0)
+        kill(libvirtd, SIGCONT)
+        resumed = true
+        try waitEnded(d, [id], timeout: 60)
+        #expect(try job(d, id).state == .cancelled)
+        #expect(try await domainXML(jobID: id) == nil)
+    }
+
     @Test func vCPUsArePinnedToCPUsOfTheirOwn() async throws {
         let d = try harness()
         let sleeper = "#!/bin/sh\nsleep 30\n"

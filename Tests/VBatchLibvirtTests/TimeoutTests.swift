@@ -63,5 +63,40 @@ extension SystemLibvirtd {
             #expect(connection.isConnected)
             await connection.close()
         }
+
+        @Test("a VM libvirt starts after its call timed out is destroyed, not left running untracked")
+        func lateDomainIsDestroyed() async throws {
+            Libvirtd.ensureRunning()
+            defer { Libvirtd.ensureRunning() }
+            let observer = try await LibvirtConnection(uri: "qemu:///system", callTimeout: .seconds(30))
+            let recorder = EventRecorder(observer)
+            let connection = try await LibvirtConnection(uri: "qemu:///system", callTimeout: .seconds(1))
+            let name = uniqueDomainName()
+            let xml = try DomainXML.render(DomainSpec(name: name, type: "qemu", memoryMB: 64, hostCPUs: [0], boot: .disk,
+                                                      consoleLogPath: NSTemporaryDirectory() + "\(name).console"))
+            defer { try? FileManager.default.removeItem(atPath: NSTemporaryDirectory() + "\(name).console") }
+            let pid = try #require(Libvirtd.pid())
+
+            // The request reaches the frozen libvirtd; the caller gives up after 1 s.
+            kill(pid, SIGSTOP)
+            let error = await #expect(throws: LibvirtError.self) { try await connection.createTransient(xml: xml) }
+            #expect(error?.isTimeout == true)
+            kill(pid, SIGCONT)
+
+            // libvirtd then creates the VM; the connection destroys it as the late answer arrives.
+            func event(_ kind: LifecycleEvent, from start: Int = 0) async -> Int? {
+                await recorder.index(from: start, timeout: .seconds(60)) { event in
+                    if case .lifecycle(let ref, let observed, _) = event { return ref.name == name && observed == kind }
+                    return false
+                }
+            }
+            let started = try #require(await event(.started), "libvirtd created the domain after the timeout")
+            let stopped = await event(.stopped, from: started + 1)
+            let left = try await observer.activeDomains().filter { $0.name == name }
+            for domain in left { await destroyQuietly(observer, domain) }
+            #expect(stopped != nil && left.isEmpty, "the late domain was destroyed")
+            await connection.close()
+            await observer.close()
+        }
     }
 }
