@@ -309,7 +309,7 @@ extension SWFTrace {
                 time: job.submitTime,
                 request: JobRequest(queue: options.queue, cores: cores,
                                     walltime: Self.walltime(for: job, factor: options.walltimeFactor)),
-                user: user, vo: vo, runtime: job.runTime)
+                user: user, vo: vo, runtime: job.runTime, traceID: job.number)
         }
     }
 

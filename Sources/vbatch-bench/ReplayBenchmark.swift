@@ -2,27 +2,28 @@ import Foundation
 import VBatchCore
 import VBatchDrivers
 
-/// P7: replay of a 10,000-job SWF trace on a simulated 256-node site — what
-/// `vbatch simulate` does, without the configuration files.
+/// P7: replay of a 10,000-job SWF trace on a simulated site of the trace's own size — what
+/// `vbatch simulate` does, without the configuration files. The Lublin trace models a
+/// 256-processor machine, so the site is one node of 256 slots: every job fits as logged,
+/// queues build up and backfill works. P7_deep replays the same trace with its arrivals
+/// compressed to half the time, twice the load: the queue stays thousands of jobs deep.
 enum ReplayBenchmark {
-    static let nodeCount = 256
-    /// The node shape of P1.
-    static let slotsPerNode = 32
+    static let slots = 256
     static let jobCount = 10_000
     /// The trace the project keeps outside the repository; used when present.
     static let sharedTrace = "/work/shared/traces/lublin_256.swf"
 
-    /// 256 nodes × 32 slots; one routing queue (`grid`, where the trace is submitted) → one
-    /// execution queue taking up to a whole node (32 cores) for up to 7 days (the Lublin
-    /// trace's longest job runs 35 h, × 1.5 for its walltime).
+    /// One node of 256 slots; one routing queue (`grid`, where the trace is submitted) → one
+    /// execution queue taking up to the whole node for up to 7 days (the Lublin trace's
+    /// longest job runs 35 h, × 1.5 for its walltime).
     static func site() -> Configuration {
         Configuration(
             site: SiteSettings(name: "p7", placement: .pack),
-            nodes: (0..<nodeCount).map { NodeConfig(name: "wn\($0)", slots: slotsPerNode, memoryMB: 128 * 1024) },
+            nodes: [NodeConfig(name: "wn0", slots: slots, memoryMB: 1024 * 1024)],
             queues: [
                 .routing(RoutingQueue(name: "grid", destinations: ["batch"])),
                 .execution(ExecutionQueue(name: "batch", environments: ["el9"], walltimeMax: 7 * 86_400,
-                                          maxCores: slotsPerNode, maxMemoryMB: 4096)),
+                                          maxCores: slots, maxMemoryMB: 4096)),
             ],
             images: [ImageConfig(name: "el9", kernel: "k")])
     }
@@ -45,9 +46,10 @@ enum ReplayBenchmark {
         var report: SiteSimulation.Report
     }
 
-    /// Parses the trace and replays it `runs` times (cores clamped to a node: a VM never
-    /// spans nodes); the median of the whole (parse + replay) and of the parse alone.
-    static func replay(_ bytes: [UInt8], runs: Int) -> Result {
+    /// Parses the trace and replays it `runs` times, arrival times multiplied by
+    /// `arrivalScale` (0.5: twice the load); the median of the whole (parse + replay) and of
+    /// the parse alone.
+    static func replay(_ bytes: [UInt8], runs: Int, arrivalScale: Double = 1) -> Result {
         var totals: [Double] = [], parses: [Double] = []
         var report = SiteSimulation.Report()
         var jobs = 0
@@ -57,7 +59,8 @@ enum ReplayBenchmark {
             let parse = measure {
                 let trace = bytes.withUnsafeBufferPointer { SWFTrace(parsingUTF8: $0) }
                 jobs = trace.jobs.count
-                arrivals = trace.arrivals(SWFTrace.ReplayOptions(queue: "grid", maxCores: slotsPerNode))
+                arrivals = trace.arrivals(SWFTrace.ReplayOptions(queue: "grid", maxCores: slots))
+                if arrivalScale != 1 { for i in arrivals.indices { arrivals[i].time *= arrivalScale } }
             }
             let run = measure { report = SiteSimulation(configuration: configuration).run(arrivals) }
             parses.append(parse)
