@@ -254,8 +254,13 @@ public struct Scheduler: Sendable {
             }
         }
         let envCount = environments.count
+        // Whether a full site ends the cycle: not while a pooled VM is idle or a queue may preempt.
+        let canStop = idlePoolVMs.allSatisfy(\.isEmpty) && queues.allSatisfy(\.preempts.isEmpty)
+        // The placement count when some queue last still had a free slot.
+        var stillStartable = -1
         while let (cursor, priority, factor) = cursors.pop() {
-            guard let job = pending[cursor.id] else { continue }
+            // The job as nextLive found it: nothing but its own start changes it during the cycle.
+            let job = cursor.job
             let q = Int(job.queue)
             if let next = nextLive(in: cursor.list, from: cursor.position + 1) {
                 cursors.push(next, priority: priority, factor: factor)
@@ -294,6 +299,8 @@ public struct Scheduler: Sendable {
             let placed = home.flatMap { n in
                 index.free(node: n).map { $0 >= Int(job.cores) } == true && fits(n) ? n : nil
             } ?? index.first(slots: Int(job.cores), policy: configuration.site.placement, where: fits)
+            // Read here, before a start changes the index: a copy kept alive past it would be copied on write.
+            let queueFull = placed == nil && !index.hasCapacity(slots: 1)
             if placed == nil, preemptionsFor[job.id] == nil, !queues[q].preempts.isEmpty,
                let plan = preemptionPlan(for: job, key: key, now: now) {
                 preemptionsFor[job.id] = Set(plan.map(\.victim))
@@ -315,10 +322,18 @@ public struct Scheduler: Sendable {
             } else {
                 if failures[key].count < 8 { failures[key].append(Failure(cores: job.cores, memory: job.memoryMB, short: short)) }
             }
+            // With the head job reserved and not one slot free anywhere, no later job can start
+            // this cycle: stop rather than walk a queue thousands deep to find that out job by job.
+            // (Asked again only after a placement: nothing else frees or takes slots meanwhile.)
+            if queueFull, reservation != nil, canStop, stillStartable != result.placements.count {
+                if indexes.allSatisfy({ $0.map { !$0.hasCapacity(slots: 1) } ?? true }) { break }
+                stillStartable = result.placements.count
+            }
         }
         lastReservation = result.reservation
         return result
     }
+
 
     // MARK: - Pools
 
@@ -422,7 +437,7 @@ public struct Scheduler: Sendable {
         let ids = lists[list].ids
         var p = position
         while p < ids.count {
-            if let job = pending[ids[p]] { return Cursor(list: list, position: p, id: job.id, submitTime: job.submitTime) }
+            if let job = pending[ids[p]] { return Cursor(list: list, position: p, job: job) }
             p += 1
         }
         return nil
@@ -580,8 +595,10 @@ struct JobList: Sendable {
 private struct Cursor {
     var list: Int
     var position: Int
-    var id: Int64
-    var submitTime: Double
+    /// The waiting job at `position` (a copy: plain values, no references).
+    var job: PendingJob
+    var id: Int64 { job.id }
+    var submitTime: Double { job.submitTime }
 }
 
 /// Binary heap of list cursors ordered by (priority desc, fair-share factor desc, submit time, id).

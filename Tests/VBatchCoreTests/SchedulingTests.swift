@@ -178,6 +178,27 @@ struct BackfillTests {
             images: [ImageConfig(name: "el9", kernel: "k")])
     }
 
+    /// A full site with its head job reserved: the cycle stops there instead of looking at
+    /// each of a thousand waiting jobs that cannot start either; the next cycle, with a slot
+    /// free again, backfills as before.
+    @Test func aFullSiteEndsTheCycleAtTheReservation() throws {
+        var h = Harness(site(slots: 4))
+        let blocker = try h.submit("batch", cores: 3, walltime: 100)
+        let filler = try h.submit("batch", cores: 1, walltime: 100)
+        #expect(h.cycle().placements.count == 2)
+        let head = try h.submit("batch", cores: 4, walltime: 100)
+        for _ in 0..<1000 { _ = try h.submit("batch", cores: 1, walltime: 50) }
+        let full = h.cycle()
+        #expect(full.reservation?.jobID == head && full.placements.isEmpty)
+        #expect(full.considered == 1, "the head alone, not \(full.considered)")
+        // One slot free: a short job backfills into it, then the site is full again.
+        h.now = 10
+        h.scheduler.finish(filler, now: h.now)
+        let next = h.cycle()
+        #expect(next.placements.count == 1 && next.placements[0].backfilled && next.considered == 3)
+        #expect(h.scheduler.runningJob(blocker) != nil)
+    }
+
     @Test func shortJobJumpsAheadWithoutDelayingTheHead() throws {
         var h = Harness(site(slots: 4))
         let blocker = try h.submit("batch", cores: 2, walltime: 100)
