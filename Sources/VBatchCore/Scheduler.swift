@@ -323,7 +323,7 @@ public struct Scheduler: Sendable {
                 if failures[key].count < 8 { failures[key].append(Failure(cores: job.cores, memory: job.memoryMB, short: short)) }
             }
             // With the head job reserved and not one slot free anywhere, no later job can start
-            // this cycle: stop rather than walk a queue thousands deep to find that out job by job.
+            // this cycle: stop rather than walk a deep queue to find that out job by job.
             // (Asked again only after a placement: nothing else frees or takes slots meanwhile.)
             if queueFull, reservation != nil, canStop, stillStartable != result.placements.count {
                 if indexes.allSatisfy({ $0.map { !$0.hasCapacity(slots: 1) } ?? true }) { break }

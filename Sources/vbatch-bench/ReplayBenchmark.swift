@@ -6,7 +6,7 @@ import VBatchDrivers
 /// `vbatch simulate` does, without the configuration files. The Lublin trace models a
 /// 256-processor machine, so the site is one node of 256 slots: every job fits as logged,
 /// queues build up and backfill works. P7_deep replays the same trace with its arrivals
-/// compressed to half the time, twice the load: the queue stays thousands of jobs deep.
+/// compressed to half the time, twice the load: the queue stays hundreds of jobs deep.
 enum ReplayBenchmark {
     static let slots = 256
     static let jobCount = 10_000
