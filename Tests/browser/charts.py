@@ -16,25 +16,9 @@ import json
 import os
 import sys
 
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
+from chromium import browser, check, console_errors, run
 
 CHARTS, SHOTS, EXPECTED = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
-
-
-def check(condition, message):
-    if not condition:
-        raise AssertionError(message)
-    print("ok:", message, flush=True)
-
-
-def browser():
-    options = webdriver.ChromeOptions()
-    options.binary_location = "/usr/bin/chromium"
-    for argument in ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=900,620"]:
-        options.add_argument(argument)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    return webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
 
 
 # Counts, per colour ("#rrggbb"), the canvas pixels within a small distance of it.
@@ -66,7 +50,7 @@ image.src = source;
 
 def main():
     os.makedirs(SHOTS, exist_ok=True)
-    driver = browser()
+    driver = browser(900, 620)
     try:
         driver.set_script_timeout(20)
         check(sorted(f for f in os.listdir(CHARTS) if f.endswith(".svg")) == sorted(EXPECTED),
@@ -74,7 +58,7 @@ def main():
         for name, colours in sorted(EXPECTED.items()):
             path = os.path.join(CHARTS, name)
             driver.get("file://" + path)
-            errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+            errors = console_errors(driver)
             check(not errors, f"{name}: Chromium opens it without errors {errors}")
             size = driver.execute_script(
                 "const r = document.documentElement.getBoundingClientRect(); return [r.width, r.height, "
@@ -96,8 +80,4 @@ def main():
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except AssertionError as failure:
-        print("FAILED:", failure, flush=True)
-        sys.exit(1)
+    run(main)

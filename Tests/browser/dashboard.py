@@ -15,20 +15,14 @@ import sys
 import time
 import urllib.request
 
-from selenium import webdriver
 from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException, TimeoutException
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
+from chromium import browser, check, console_errors, run
+
 URL, USER_TOKEN, OPERATOR_TOKEN, SUBMIT, SHOTS, NODE, VO = sys.argv[1:8]
 SUBMIT = json.loads(SUBMIT)
-
-
-def check(condition, message):
-    if not condition:
-        raise AssertionError(message)
-    print("ok:", message, flush=True)
 
 
 def api(path, token, method="GET", body=None):
@@ -40,20 +34,6 @@ def api(path, token, method="GET", body=None):
         request.add_header("Content-Type", "application/json")
     with urllib.request.urlopen(request, context=context, timeout=10) as response:
         return json.load(response)
-
-
-def browser():
-    options = webdriver.ChromeOptions()
-    options.binary_location = "/usr/bin/chromium"
-    for argument in ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                     "--window-size=1400,1000", "--ignore-certificate-errors"]:
-        options.add_argument(argument)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    return webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
-
-
-def console_errors(driver):
-    return [entry for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
 
 
 def sign_in(driver, token):
@@ -98,7 +78,7 @@ def click(driver, css, message):
 
 
 def main():
-    driver = browser()
+    driver = browser(1400, 1000, "--ignore-certificate-errors")
     try:
         # --- a user ---
         driver.get(URL + "/ui/login")
@@ -198,8 +178,4 @@ def main():
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except AssertionError as failure:
-        print("FAILED:", failure, flush=True)
-        sys.exit(1)
+    run(main)
