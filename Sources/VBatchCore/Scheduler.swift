@@ -259,7 +259,8 @@ public struct Scheduler: Sendable {
         // The placement count when some queue last still had a free slot.
         var stillStartable = -1
         while let (cursor, priority, factor) = cursors.pop() {
-            // The job as nextLive found it: nothing but its own start changes it during the cycle.
+            // The job as nextLive found it: during a cycle only a started job leaves `pending`, a
+            // job starts only when popped, and a list holds each job once (`JobList.insert`).
             let job = cursor.job
             let q = Int(job.queue)
             if let next = nextLive(in: cursor.list, from: cursor.position + 1) {
@@ -333,7 +334,6 @@ public struct Scheduler: Sendable {
         lastReservation = result.reservation
         return result
     }
-
 
     // MARK: - Pools
 

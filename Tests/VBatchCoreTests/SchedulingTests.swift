@@ -199,6 +199,20 @@ struct BackfillTests {
         #expect(h.scheduler.runningJob(blocker) != nil)
     }
 
+    /// A job taken out and put back (a cancellation the store could not record is undone this
+    /// way) is listed once, as the cycle relies on, and starts once.
+    @Test func aJobListedTwiceStartsOnce() throws {
+        var h = Harness(site(slots: 4))
+        let id = try h.submit("batch", cores: 1, walltime: 100)
+        let removed = h.scheduler.removePending(id)
+        let job = try #require(removed)
+        h.scheduler.enqueue(job)
+        let result = h.cycle()
+        #expect(result.placements.map(\.jobID) == [id])
+        #expect(h.scheduler.pendingCount == 0 && h.scheduler.runningJob(id) != nil)
+        #expect(h.cycle().placements.isEmpty)
+    }
+
     @Test func shortJobJumpsAheadWithoutDelayingTheHead() throws {
         var h = Harness(site(slots: 4))
         let blocker = try h.submit("batch", cores: 2, walltime: 100)
