@@ -198,10 +198,9 @@ public final class LibvirtConnection: Sendable {
     /// (`virConnectGetAllDomainStats`): the sum of the `vcpu.<n>.time` fields, or `cpu.time`
     /// where libvirt gives no per-vCPU times, and `balloon.rss`.
     ///
-    /// The vCPU times are what the guest ran, read from the vCPU threads themselves. `cpu.time`
-    /// is the whole QEMU process (emulator threads too) and comes from the domain's cgroup when
-    /// libvirt has one, so it depends on the host's cgroup setup (on one test machine two VMs
-    /// were reported the same time, more than both could have used).
+    /// The vCPU times are what the guest ran, read from the vCPU threads themselves; `cpu.time`
+    /// is the whole QEMU process, emulator threads too. For a domain whose QEMU is exiting,
+    /// libvirt can report another process's time: callers must not trust a sample then.
     public func domainUsage() async throws -> [DomainUsage] {
         try await call("virConnectGetAllDomainStats") { connection in
             var records: UnsafeMutablePointer<virDomainStatsRecordPtr?>?

@@ -54,9 +54,22 @@ actor NodeAgent {
         /// The domain's CPU time when the job took it (a pooled VM's boot is not the job's).
         var cpuBaseline: UInt64 = 0
         var cpuSample: UInt64?
+        /// When ``cpuSample`` was taken.
+        var sampledAt: Double?
         var maxRSSKiB: UInt64?
 
         var volumes: VMVolumes { VMVolumes(owner: pool.map { .pool($0) } ?? .job(spec.jobID)) }
+
+        /// Whether `cpu` can be this VM's: no more than its vCPUs could have run since the last
+        /// sample (or since the job took the VM), with a second to spare. While a VM's QEMU
+        /// process exits, libvirt can report another process's time for it (seen: libvirtd's
+        /// own, the same for two VMs ending together), which must not be charged to the job.
+        func isPlausible(cpu: UInt64, at now: Double) -> Bool {
+            let base = cpuSample ?? cpuBaseline
+            guard cpu > base else { return true }
+            let seconds = max(0, now - (sampledAt ?? startedAt)) + 1
+            return Double(cpu - base) <= seconds * Double(max(spec.cpus.count, 1)) * 1e9
+        }
 
         /// What the job's VM used, as last sampled.
         var usage: JobUsage? {
@@ -213,8 +226,9 @@ actor NodeAgent {
             case .stopped, .crashed:
                 await domainStopped(domain)
             case .shutdown:
-                // The guest powered off; its QEMU process may still answer: a last sample.
-                await sampleUsage()
+                // The guest powered off and QEMU is exiting: no sample now (libvirt's figures for
+                // an exiting QEMU are not the VM's); the last periodic one stands.
+                break
             default:
                 break
             }
@@ -447,9 +461,17 @@ actor NodeAgent {
         guard link == .up, !jobs.isEmpty || !pools.isEmpty, let control,
               let usage = try? await control.domainUsage() else { return }
         let byName = Dictionary(usage.map { ($0.domain.name, $0) }, uniquingKeysWith: { a, _ in a })
+        let now = WallClock.now()
         for (id, job) in jobs {
             guard let name = job.domain?.name, let sample = byName[name] else { continue }
-            if let cpu = sample.cpuTimeNanoseconds { jobs[id]?.cpuSample = max(cpu, job.cpuSample ?? 0) }
+            if let cpu = sample.cpuTimeNanoseconds {
+                if job.isPlausible(cpu: cpu, at: now) {
+                    jobs[id]?.cpuSample = max(cpu, job.cpuSample ?? 0)
+                    jobs[id]?.sampledAt = now
+                } else {
+                    logger.notice("job \(id): libvirt reported \(Double(cpu) / 1e9) s of CPU for \(name), more than its vCPUs could have used; sample ignored")
+                }
+            }
             if let rss = sample.rssKiB { jobs[id]?.maxRSSKiB = max(rss, job.maxRSSKiB ?? 0) }
         }
         for (id, pool) in pools {
