@@ -123,8 +123,8 @@ public struct SiteSimulation {
         var report = Report()
         report.slots = configuration.nodes.reduce(0) { $0 + $1.slots }
         report.jobs.reserveCapacity(arrivals.count)
+        // Per accepted job until it ends: its run time, exit code and row in `report.jobs`.
         var runtimes: [Int64: (runtime: Double, exit: Int, index: Int)] = [:]
-        var running: [Int64: (index: Int, walltime: Int)] = [:]
         var nextArrival = 0
         var nextID: Int64 = 1
         var now = start
@@ -132,12 +132,12 @@ public struct SiteSimulation {
         while true {
             // Job ends due now.
             for case .ended(let id, _, let outcome, let time, _) in driver.advance(to: now) {
-                _ = scheduler.finish(id, now: time)
-                guard let run = running.removeValue(forKey: id) else { continue }
-                report.jobs[run.index].end = time
+                let run = scheduler.finish(id, now: time)
+                guard let index = runtimes.removeValue(forKey: id)?.index else { continue }
+                report.jobs[index].end = time
                 if outcome == .walltimeExceeded {
-                    report.jobs[run.index].outcome = .killed
-                    report.jobs[run.index].reason = "walltime of \(Quantities.formatWalltime(run.walltime)) exceeded"
+                    report.jobs[index].outcome = .killed
+                    report.jobs[index].reason = "walltime of \(Quantities.formatWalltime(Int(run?.job.walltime ?? 0))) exceeded"
                 }
                 report.makespan = max(report.makespan, time - start)
             }
@@ -174,8 +174,7 @@ public struct SiteSimulation {
             let cycle = scheduler.schedule(now: now)
             report.cycles += 1
             for p in cycle.placements {
-                guard let run = scheduler.runningJob(p.jobID), let info = runtimes.removeValue(forKey: p.jobID) else { continue }
-                running[p.jobID] = (info.index, Int(run.job.walltime))
+                guard let run = scheduler.runningJob(p.jobID), let info = runtimes[p.jobID] else { continue }
                 report.jobs[info.index].start = now
                 report.jobs[info.index].backfilled = p.backfilled
                 report.jobs[info.index].outcome = .completed

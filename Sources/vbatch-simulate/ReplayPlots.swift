@@ -32,14 +32,14 @@ enum ReplayPlots {
             title: "Utilisation (share of the site's cores busy)", xLabel: "time since the first submission", yLabel: "busy cores",
             xAxis: .duration, yAxis: .percent,
             series: zip(variants, timelines).enumerated().map { i, pair in
-                .init(name: legend(pair.0.name, fallback: "utilisation"), points: pair.1.utilisation,
+                .init(name: pair.0.name.isEmpty ? "utilisation" : pair.0.name, points: pair.1.utilisation,
                       color: SVGChart.palette[i % SVGChart.palette.count], dashed: i == 1)
             })))
         charts.append(("queue-length.svg", SVGChart(
             title: "Queue length (jobs waiting)", xLabel: "time since the first submission", yLabel: "jobs waiting",
             xAxis: .duration, yAxis: .count,
             series: zip(variants, timelines).enumerated().map { i, pair in
-                .init(name: legend(pair.0.name, fallback: "waiting"), points: pair.1.waiting,
+                .init(name: pair.0.name.isEmpty ? "waiting" : pair.0.name, points: pair.1.waiting,
                       color: SVGChart.palette[i % SVGChart.palette.count], dashed: i == 1)
             })))
         for (file, what, key) in [("waits-by-queue.svg", "execution queue", \ReplayJob.queue), ("waits-by-vo.svg", "VO", \ReplayJob.vo)] {
@@ -50,7 +50,7 @@ enum ReplayPlots {
                 for (i, variant) in variants.enumerated() {
                     let waits = variant.report.jobs.filter { $0[keyPath: key] == group }.compactMap(\.wait)
                     guard !waits.isEmpty else { continue }
-                    series.append(.init(name: legend(variant.name, fallback: "") + group, points: distribution(waits),
+                    series.append(.init(name: variant.name.isEmpty ? group : "\(variant.name): \(group)", points: distribution(waits),
                                         color: SVGChart.palette[g % SVGChart.palette.count], dashed: i == 1))
                 }
             }
@@ -69,11 +69,6 @@ enum ReplayPlots {
             written.append(path)
         }
         return written
-    }
-
-    /// "A: " before a group, or the series' own name for a single configuration.
-    static func legend(_ variant: String, fallback: String) -> String {
-        variant.isEmpty ? fallback : fallback.isEmpty ? variant + ": " : variant
     }
 
     /// The cumulative distribution of `waits` as steps: (wait, share of jobs that waited at
