@@ -145,18 +145,6 @@ struct SVGChart {
         value == value.rounded() && abs(value) < 1e12 ? String(Int64(value)) : String(format: "%.1f", value)
     }
 
-    static func escape(_ text: String) -> String {
-        var out = ""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "'": out += "&apos;"
-            default: out += scalar.value < 0x20 || scalar.value == 0x7f ? "?" : String(scalar)
-            }
-        }
-        return out
-    }
+    /// Configuration text (queue and VO names) as SVG text: control characters as `?`.
+    static func escape(_ text: String) -> String { XMLText.escape(ReplayReport.clean(text)) }
 }

@@ -384,23 +384,9 @@ struct PBSNode {
 
     /// `pbsnodes -x`: `<Node><name>…</name><state>…</state>…</Node>`.
     func xml(_ details: Details, _ context: PBSContext) -> String {
-        var out = "<Node><name>\(Self.escape(PBSFormat.clean(info.name)))</name>"
-        for (name, value) in attributes(details, context) { out += "<\(name)>\(Self.escape(value))</\(name)>" }
+        var out = "<Node><name>\(XMLText.escape(PBSFormat.clean(info.name)))</name>"
+        for (name, value) in attributes(details, context) { out += "<\(name)>\(XMLText.escape(value))</\(name)>" }
         return out + "</Node>"
     }
 
-    static func escape(_ text: String) -> String {
-        var out = ""
-        for ch in text {
-            switch ch {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "'": out += "&apos;"
-            default: out.append(ch)
-            }
-        }
-        return out
-    }
 }
