@@ -93,10 +93,13 @@ let package = Package(
                 "VBatchAPI", "VBatchClient", "VBatchCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
-            // One `vbatch` process per job: linking the Swift runtime statically saves ~0.8 ms of
-            // dynamic loading per process (2.3 -> 1.5 ms for a whole `vbatch whoami`).
-            swiftSettings: [.unsafeFlags(["-static-stdlib"], .when(platforms: [.linux], configuration: .release))],
-            linkerSettings: [.unsafeFlags(["-static-stdlib"], .when(platforms: [.linux], configuration: .release))]
+            // One `vbatch` process per job: a static executable has no dynamic loading at all
+            // (41,000 relocations and libstdc++ with a static-stdlib binary): `vbatch --version`
+            // 4.7 -> 3.1 ms, half the page faults (docs/performance.md, issue 15). glibc's NSS
+            // (getpwuid, only when qsub finds neither $LOGNAME nor $USER) then loads the
+            // machine's own libnss at run time, so build it on the glibc it runs on.
+            swiftSettings: [.unsafeFlags(["-static-executable"], .when(platforms: [.linux], configuration: .release))],
+            linkerSettings: [.unsafeFlags(["-static-executable"], .when(platforms: [.linux], configuration: .release))]
         ),
         // `vbatch image …` execs it: the factory stays out of the `vbatch` binary, which starts once per job.
         .executableTarget(name: "vbatch-image", dependencies: ["VBatchFactory", "VBatchConfig", "VBatchCore", "VBatchDrivers"]),

@@ -51,7 +51,12 @@ public struct JSONWriter {
     private static let hex: [UInt8] = Array("0123456789abcdef".utf8)
 
     public mutating func int<T: BinaryInteger>(_ v: T) {
-        var value = Int64(v)
+        int(Int64(v))
+    }
+
+    /// The integer case itself, not generic: the job list calls it for every number of every row.
+    public mutating func int(_ v: Int64) {
+        var value = v
         if value < 0 {
             bytes.append(UInt8(ascii: "-"))
             guard value != .min else { bytes.append(contentsOf: "9223372036854775808".utf8); return }
@@ -71,7 +76,9 @@ public struct JSONWriter {
 
     /// Whole numbers print as integers; others with microsecond precision (times).
     public mutating func double(_ v: Double) {
-        guard v.isFinite, abs(v) < 1e15 else { raw("null"); return }
+        guard v.isFinite else { raw("null"); return }
+        // Microseconds must fit an Int64; beyond that (no real time or duration is) Swift's own form.
+        guard abs(v) < 9e12 else { bytes.append(contentsOf: String(v).utf8); return }
         let micros = Int64((v * 1_000_000).rounded())
         if micros % 1_000_000 == 0 { int(micros / 1_000_000); return }
         if micros < 0 { bytes.append(UInt8(ascii: "-")) }

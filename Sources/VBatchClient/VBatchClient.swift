@@ -38,12 +38,14 @@ public struct VBatchClient: Sendable {
 
     /// Submits a job or job array (`POST /v1/jobs`); returns once the daemon has made it durable.
     public func submit(_ r: SubmitRequest) throws(ClientError) -> SubmitResponse {
-        try decode(SubmitResponse.self, checked("POST", Route.submit, body: encode(r)), "POST", Route.submit)
+        try read(checked("POST", Route.submit, body: r.json()), "POST", Route.submit) { (json) throws(JSONReader.Error) in
+            try SubmitResponse(json: json)
+        }
     }
 
     /// The caller's unfinished jobs, or everyone's visible jobs with `all` (`GET /v1/jobs`).
     public func jobs(all: Bool) throws(ClientError) -> [JobInfo] {
-        try get([JobInfo].self, Route.jobs(all: all))
+        try readJobs(Route.jobs(all: all))
     }
 
     /// The raw JSON body of `GET /v1/jobs`, for `--json` pass-through.
@@ -53,7 +55,9 @@ public struct VBatchClient: Sendable {
 
     /// One job with its history (`GET /v1/jobs/ID`).
     public func job(_ id: Int64) throws(ClientError) -> JobDetail {
-        try get(JobDetail.self, Route.job(id))
+        try read(checked("GET", Route.job(id), body: nil), "GET", Route.job(id)) { (json) throws(JSONReader.Error) in
+            try JobDetail(json: json)
+        }
     }
 
     /// A job's stdout, stderr, exit code and output file list (`GET /v1/jobs/ID/output`).
@@ -153,7 +157,7 @@ public struct VBatchClient: Sendable {
 
     /// Finished jobs, newest first (`GET /v1/history`).
     public func history(all: Bool, limit: Int?, since: Double? = nil) throws(ClientError) -> [JobInfo] {
-        try get([JobInfo].self, Route.history(all: all, limit: limit, since: since))
+        try readJobs(Route.history(all: all, limit: limit, since: since))
     }
 
     /// Accounting records of jobs that ended in `[since, until)` (`GET /v1/accounting`): the
@@ -240,6 +244,22 @@ public struct VBatchClient: Sendable {
         try decode(type, checked("GET", path, body: nil), "GET", path)
     }
 
+    /// A job list (`GET` of `path`), read without Codable: `qstat` and `vbatch status` read
+    /// 10,000 jobs in a process that lives a few milliseconds (VBatchAPI/WireJSON.swift).
+    private func readJobs(_ path: String) throws(ClientError) -> [JobInfo] {
+        try read(checked("GET", path, body: nil), "GET", path) { (json) throws(JSONReader.Error) in try [JobInfo](json: json) }
+    }
+
+    /// An answer of the per-job commands, read by ``JSONReader`` rather than `JSONDecoder`.
+    private func read<T>(_ body: [UInt8], _ method: String, _ path: String,
+                         _ decode: ([UInt8]) throws(JSONReader.Error) -> T) throws(ClientError) -> T {
+        do {
+            return try decode(body)
+        } catch {
+            throw ClientError(.decoding, "unexpected answer from vbatchd to \(method) \(path): \(error)")
+        }
+    }
+
     private func encode<T: Encodable>(_ value: T) throws(ClientError) -> [UInt8] {
         do {
             return Array(try JSONEncoder().encode(value))
@@ -261,20 +281,11 @@ public struct VBatchClient: Sendable {
     /// The daemon's message for a non-2xx response: ``ErrorResponse/error``, Hummingbird's
     /// `{"error":{"message":…}}`, or else the status line.
     static func serverError(_ response: HTTPResponse) -> ClientError {
-        let data = Data(response.body)
-        if let e = try? JSONDecoder().decode(ErrorResponse.self, from: data), !e.error.isEmpty {
-            return ClientError(.server, e.error, status: response.status)
-        }
-        if let e = try? JSONDecoder().decode(NestedError.self, from: data), !e.error.message.isEmpty {
-            return ClientError(.server, e.error.message, status: response.status)
+        if let message = ErrorResponse.message(json: response.body) {
+            return ClientError(.server, message, status: response.status)
         }
         let reason = response.reason.isEmpty ? "" : " \(response.reason)"
         return ClientError(.server, "vbatchd answered \(response.status)\(reason)", status: response.status)
-    }
-
-    private struct NestedError: Decodable {
-        struct Inner: Decodable { var message: String }
-        var error: Inner
     }
 
     private static func summary(_ error: DecodingError) -> String {

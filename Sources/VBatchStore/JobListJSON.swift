@@ -1,3 +1,4 @@
+import Foundation
 import GRDB
 import GRDBSQLite
 import VBatchAPI
@@ -6,10 +7,11 @@ import VBatchAPI
 /// building a `JobInfo` (and its strings) per row: `vbatch status --all --json` over
 /// 10,000 jobs is a hot path (target ≤ 40 ms end to end). The output decodes as `[JobInfo]`.
 enum JobListJSON {
-    static func jobs(_ db: Database, owner: String?, active: Bool, limit: Int?, endedSince: Double? = nil) throws -> [UInt8] {
+    static func jobs(_ db: Database, owner: String?, active: Bool, limit: Int?, endedSince: Double? = nil,
+                     capacity: Int = 1 << 16) throws -> [UInt8] {
         let statement = try JobQueries.listStatement(db, owner: owner, active: active, limit: limit, endedSince: endedSince)
         let stmt = statement.sqliteStatement
-        var w = JSONWriter(capacity: 1 << 16)
+        var w = JSONWriter(capacity: capacity)
         var first = true
 
         func text(_ i: Int32) -> UnsafeBufferPointer<UInt8>? {
@@ -20,6 +22,11 @@ enum JobListJSON {
             guard let t = text(i) else { return }
             w.raw(key)
             w.string(utf8: t)
+        }
+        func required(_ key: StaticString, _ i: Int32) {
+            w.raw(key)
+            let p = sqlite3_column_text(stmt, i)
+            w.string(utf8: UnsafeBufferPointer(start: p, count: Int(sqlite3_column_bytes(stmt, i))))
         }
         func int(_ key: StaticString, _ i: Int32) {
             guard sqlite3_column_type(stmt, i) != SQLITE_NULL else { return }
@@ -38,18 +45,19 @@ enum JobListJSON {
             w.raw(first ? "{" : ",\n{")
             first = false
             // Same keys and column order as JobQueries.jobInfoColumns / JSONWriter.job.
+            // Columns declared NOT NULL are read without asking for their type first.
             w.raw("\"id\":"); w.int(sqlite3_column_int64(stmt, 0))
-            string(",\"name\":", 1)
-            string(",\"owner\":", 2)
+            required(",\"name\":", 1)
+            required(",\"owner\":", 2)
             string(",\"vo\":", 3)
-            string(",\"submitQueue\":", 4)
-            string(",\"queue\":", 5)
-            string(",\"environment\":", 6)
-            int(",\"cores\":", 7)
-            int(",\"memoryMB\":", 8)
-            int(",\"walltime\":", 9)
-            string(",\"state\":", 10)
-            double(",\"submitTime\":", 11)
+            required(",\"submitQueue\":", 4)
+            required(",\"queue\":", 5)
+            required(",\"environment\":", 6)
+            w.raw(",\"cores\":"); w.int(sqlite3_column_int64(stmt, 7))
+            w.raw(",\"memoryMB\":"); w.int(sqlite3_column_int64(stmt, 8))
+            w.raw(",\"walltime\":"); w.int(sqlite3_column_int64(stmt, 9))
+            required(",\"state\":", 10)
+            w.raw(",\"submitTime\":"); w.double(sqlite3_column_double(stmt, 11))
             double(",\"startTime\":", 12)
             double(",\"endTime\":", 13)
             string(",\"node\":", 14)
@@ -67,5 +75,21 @@ enum JobListJSON {
         }
         w.raw("]\n")
         return w.bytes
+    }
+}
+
+/// The size the next job listing's buffer starts at: a little over the largest of the recent
+/// listings, decaying so that one huge listing does not pin memory for every later one.
+final class ListingSizeHint: @unchecked Sendable {
+    private let lock = NSLock()
+    private var recent = 0
+
+    var capacity: Int {
+        let r = lock.withLock { recent }
+        return max(1 << 16, r + r / 8)
+    }
+
+    func record(_ bytes: Int) {
+        lock.withLock { recent = max(bytes, recent - recent / 4) }
     }
 }

@@ -42,6 +42,12 @@ struct Bench: AsyncParsableCommand {
     @Option(name: .long, help: "Moves per side for P13 and P14 (median of these).")
     var moveRuns = 3
 
+    @Option(name: .long, help: "Interleaved rounds of the side-by-side figures with Slurm (P3_cli_vs_sbatch, P8_vs_squeue).")
+    var slurmRounds = 5
+
+    @Option(name: .long, help: "Jobs per submission loop in those rounds.")
+    var slurmJobs = 500
+
     func wants(_ key: String) -> Bool { only.isEmpty || only.contains(key) }
 
     func run() async throws {
@@ -151,6 +157,19 @@ struct Bench: AsyncParsableCommand {
         }
         if ["P3_relay", "P9", "P10", "P11", "P12", "P13", "P14", "nodecosts"].contains(where: wants) {
             try await nodeFigures(&figures)
+        }
+        // Last: it deletes Slurm's state directory (thousands of files) when done, which slows
+        // file creation on this machine's filesystem for a while.
+        let slurmKeys = ["P3_cli_vs_sbatch", "P3_qsub_vs_submit", "P8_vs_squeue", "P8_qstat_vs_status"]
+        if slurmKeys.contains(where: wants) {
+            if SlurmController.isInstalled {
+                log("P3_cli_vs_sbatch, P8_vs_squeue: vbatch beside a private Slurm controller, \(slurmRounds) interleaved rounds")
+                figures += try SlurmComparison.run(rounds: slurmRounds, jobs: slurmJobs, pending: 10_000).filter { wants($0.key) }
+            } else if !only.isEmpty {
+                throw BenchError("Slurm is not installed: scripts/bench-slurm.sh installs it and runs these figures")
+            } else {
+                log("P3_cli_vs_sbatch, P8_vs_squeue: skipped, Slurm is not installed (scripts/bench-slurm.sh)")
+            }
         }
         report(figures)
     }

@@ -4,10 +4,6 @@ import VBatchClient
 // Parse, run, and turn every failure into one `vbatch: error: …` line on stderr with a
 // non-zero exit. Help and `--version` keep ArgumentParser's output.
 //
-// `vbatch submit` is parsed as a command of its own: a CE runs one `vbatch submit` process
-// per job, and parsing it through the root command makes ArgumentParser reflect over every
-// subcommand first (about a millisecond per process).
-//
 // `qsub`, `qstat`, `qdel`, `qhold`, `qrls`, `qsig`, `pbsnodes` and `qmgr` are links to this binary (or
 // `vbatch qsub …`): they are dispatched on the program's name before anything else
 // (Sources/vbatch/PBS).
@@ -15,25 +11,46 @@ if let pbs = PBS.dispatch(CommandLine.arguments) {
     PBS.main(pbs.command, pbs.arguments)
 }
 
+/// Runs a parsed command, turning its runtime failures into one line and an exit status.
+func reportingFailures(_ body: () throws -> Void) rethrows {
+    do {
+        try body()
+    } catch let error as ClientError {
+        Output.fail(error.description)
+    } catch let error as CLIError {
+        Output.fail(error.message, exitCode: error.exitCode)
+    }
+}
+
 let arguments = Array(CommandLine.arguments.dropFirst())
-let submitDirectly = arguments.first == "submit" && !arguments.contains("--help") && !arguments.contains("-h")
-do {
-    if submitDirectly {
-        var command = try Submit.parse(Array(arguments.dropFirst()))
-        try command.run()
-    } else {
-        var command = try VBatch.parseAsRoot(arguments)
-        try command.run()
+
+// The CE's per-job commands on a plain command line: no ArgumentParser reflection (PerJobCommands).
+if let command = PerJobCommands.plain(arguments) {
+    do {
+        try reportingFailures(command)
+    } catch {
+        Output.fail("\(error)")
     }
-} catch let error as ClientError {
-    Output.fail(error.description)
-} catch let error as CLIError {
-    Output.fail(error.message, exitCode: error.exitCode)
-} catch {
-    let exitCode = submitDirectly ? Submit.exitCode(for: error) : VBatch.exitCode(for: error)
-    if exitCode == .success {
-        VBatch.exit(withError: error) // --help, --version
+} else {
+    // `vbatch submit` is parsed as a command of its own: parsing it through the root command
+    // makes ArgumentParser reflect over every subcommand first (about a millisecond per process).
+    let submitDirectly = arguments.first == "submit" && !arguments.contains("--help") && !arguments.contains("-h")
+    do {
+        try reportingFailures {
+            if submitDirectly {
+                let command = try Submit.parse(Array(arguments.dropFirst()))
+                try command.run()
+            } else {
+                var command = try VBatch.parseAsRoot(arguments)
+                try command.run()
+            }
+        }
+    } catch {
+        let exitCode = submitDirectly ? Submit.exitCode(for: error) : VBatch.exitCode(for: error)
+        if exitCode == .success {
+            VBatch.exit(withError: error) // --help, --version
+        }
+        let message = submitDirectly ? Submit.message(for: error) : VBatch.message(for: error)
+        Output.fail(message + " (see vbatch --help)", exitCode: exitCode.rawValue)
     }
-    let message = submitDirectly ? Submit.message(for: error) : VBatch.message(for: error)
-    Output.fail(message + " (see vbatch --help)", exitCode: exitCode.rawValue)
 }

@@ -88,6 +88,43 @@ enum PBSFormat {
     }
 }
 
+/// Text of a long listing (`qstat` over 10,000 jobs) built as bytes, with the cells padded
+/// as ``PBSFormat/left(_:_:cut:)`` and ``PBSFormat/right(_:_:cut:)`` pad them but without a
+/// String per cell: an ASCII cell (nearly all) is copied and padded byte by byte.
+struct TextColumns {
+    private var bytes: [UInt8] = []
+
+    init(capacity: Int) { bytes.reserveCapacity(capacity) }
+
+    mutating func append(_ text: String) { bytes.append(contentsOf: text.utf8) }
+
+    /// `text` padded with spaces (or cut) to `width` characters.
+    mutating func left(_ text: String, _ width: Int, cut: Bool = true) {
+        guard let n = Self.asciiCount(text) else { return append(PBSFormat.left(text, width, cut: cut)) }
+        bytes.append(contentsOf: text.utf8.prefix(cut ? width : n))
+        spaces(width - n)
+    }
+
+    /// `text` right-aligned in `width` characters (or cut).
+    mutating func right(_ text: String, _ width: Int, cut: Bool = true) {
+        guard let n = Self.asciiCount(text) else { return append(PBSFormat.right(text, width, cut: cut)) }
+        spaces(width - n)
+        bytes.append(contentsOf: text.utf8.prefix(cut ? width : n))
+    }
+
+    var text: String { String(decoding: bytes, as: UTF8.self) }
+
+    private mutating func spaces(_ count: Int) {
+        if count > 0 { bytes.append(contentsOf: repeatElement(UInt8(ascii: " "), count: count)) }
+    }
+
+    /// The length of an ASCII text (a byte is a character), nil for any other.
+    private static func asciiCount(_ text: String) -> Int? {
+        let utf8 = text.utf8
+        return utf8.allSatisfy({ $0 < 0x80 }) ? utf8.count : nil
+    }
+}
+
 /// A vbatch job seen as a Torque job: its state letter, exit status and `qstat -f` attributes.
 struct PBSJob {
     let info: JobInfo

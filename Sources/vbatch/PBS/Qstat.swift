@@ -170,21 +170,21 @@ enum Qstat {
     /// in id order. Everyone's for operators; a non-operator sees only their own (Torque
     /// with `query_other_jobs = False`).
     static func listJobs(_ context: PBSContext) throws(PBSError) -> [PBSJob] {
-        var byID: [Int64: JobInfo] = [:]
-        for job in try visible(context, { (client, all) throws(ClientError) in try client.jobs(all: all) }) {
-            byID[job.id] = job
-        }
+        // The daemon lists jobs in id order; most polls have nothing finished to merge in.
+        var jobs = try visible(context, { (client, all) throws(ClientError) in try client.jobs(all: all) })
         let keep = keepCompleted
         if keep > 0 {
             let since = context.now - keep
             let finished = try visible(context, { (client, all) throws(ClientError) in
                 try client.history(all: all, limit: 10_000, since: since)
-            })
-            for job in finished where (job.endTime ?? job.submitTime) >= since {
-                byID[job.id] = job
+            }).filter { ($0.endTime ?? $0.submitTime) >= since }
+            if !finished.isEmpty {
+                let ended = Set(finished.map(\.id))
+                jobs = jobs.filter { !ended.contains($0.id) } + finished
+                jobs.sort { $0.id < $1.id }
             }
         }
-        return byID.values.sorted { $0.id < $1.id }.map { PBSJob(info: $0) }
+        return jobs.map { PBSJob(info: $0) }
     }
 
     private static func visible(_ context: PBSContext,
@@ -209,27 +209,34 @@ enum Qstat {
 
     /// Torque's default display.
     static func summaryTable(_ jobs: [PBSJob], _ context: PBSContext, header: Bool) -> String {
-        var out = ""
+        var out = TextColumns(capacity: jobs.count * 96 + 200)
         if header {
-            out += "Job ID                    Name             User            Time Use S Queue\n"
-            out += "------------------------- ---------------- --------------- -------- - -----\n"
+            out.append("Job ID                    Name             User            Time Use S Queue\n")
+            out.append("------------------------- ---------------- --------------- -------- - -----\n")
         }
         for job in jobs {
             let j = job.info
             let used = job.cpuSeconds(now: context.now).map(PBSFormat.hms) ?? "0"
-            out += PBSFormat.left(context.fullID(j.id), 25, cut: false) + " "
-            out += PBSFormat.left(shortName(PBSFormat.clean(j.name)), 16, cut: false) + " "
-            out += PBSFormat.left(String(PBSFormat.clean(j.owner).prefix(15)), 15) + " "
-            out += PBSFormat.right(String(used.prefix(8)), 8) + " "
-            out += job.stateLetter + " "
-            out += PBSFormat.left(String(PBSFormat.clean(j.queue).prefix(15)), 15) + "\n"
+            out.left(context.fullID(j.id), 25, cut: false)
+            out.append(" ")
+            out.left(shortName(PBSFormat.clean(j.name)), 16, cut: false)
+            out.append(" ")
+            out.left(PBSFormat.clean(j.owner), 15)
+            out.append(" ")
+            out.right(used, 8)
+            out.append(" ")
+            out.append(job.stateLetter)
+            out.append(" ")
+            out.left(PBSFormat.clean(j.queue), 15)
+            out.append("\n")
         }
-        return out
+        return out.text
     }
 
     /// Torque shortens names longer than 16 characters to `...` and their tail (from a `/`
     /// if there is one).
     static func shortName(_ name: String) -> String {
+        guard name.utf8.count > 16 else { return name } // at most 16 bytes: at most 16 characters
         let chars = Array(name)
         guard chars.count > 16 else { return name }
         var start = chars.count - 16 + 3

@@ -15,10 +15,11 @@ struct Status: ParsableCommand {
     @Flag(help: "Print the daemon's JSON.")
     var json = false
 
+    /// What was asked, as plain values.
+    var listing: StatusListing { StatusListing(socket: connection.socket, all: all, json: json) }
+
     func run() throws {
-        let client = connection.client()
-        if json { return Output.json(try client.jobsJSON(all: all)) }
-        Output.print(Self.table(try client.jobs(all: all)))
+        try listing.run()
     }
 
     static func table(_ jobs: [JobInfo]) -> String {
@@ -35,5 +36,37 @@ struct Status: ParsableCommand {
             ])
         }
         return t.render()
+    }
+}
+
+/// `vbatch status`'s request as plain values, however its command line was read: by
+/// ArgumentParser (``Status``), or by ``PlainArguments`` on the per-job path.
+struct StatusListing: Equatable {
+    var socket: String?
+    var all = false
+    var json = false
+
+    /// `vbatch status`'s options, for ``PlainArguments``.
+    static let plainOptions: [PlainArguments.Option] = [.value("--socket"), .flag("--all"), .flag("--json")]
+
+    /// The listing a plain command line asks for; nil for anything ArgumentParser must read.
+    init?(plain arguments: [String]) {
+        guard let p = PlainArguments(arguments, options: Self.plainOptions, maxPositionals: 0, takesTerminator: false) else {
+            return nil
+        }
+        self.init(socket: p.value("--socket"), all: p.flags.contains("--all"), json: p.flags.contains("--json"))
+    }
+
+    init(socket: String?, all: Bool, json: Bool) {
+        self.socket = socket
+        self.all = all
+        self.json = json
+    }
+
+    /// Prints the jobs: the daemon's JSON as it came, or a table.
+    func run() throws {
+        let client = VBatchClient(socketPath: VBatchClient.socketPath(explicit: socket))
+        if json { return Output.json(try client.jobsJSON(all: all)) }
+        Output.print(Status.table(try client.jobs(all: all)))
     }
 }

@@ -54,27 +54,92 @@ struct Submit: ParsableCommand {
     @Argument(parsing: .postTerminator, help: ArgumentHelp("Arguments passed to the script (after --).", valueName: "ARGS"))
     var arguments: [String] = []
 
+    /// What was asked, as plain values.
+    var job: SubmitJob {
+        SubmitJob(socket: connection.socket, script: script, queue: queue, resources: resources, environment: environment,
+                  count: count, name: name, hold: hold, variables: variables, arguments: arguments)
+    }
+
     mutating func validate() throws {
+        if let problem = job.problem() { throw ValidationError(problem) }
+    }
+
+    func run() throws {
+        try job.run()
+    }
+}
+
+/// `vbatch submit`'s request as plain values, however its command line was read: by
+/// ArgumentParser (``Submit``), or by ``PlainArguments`` on the per-job path.
+struct SubmitJob: Equatable {
+    var socket: String?
+    var script: String
+    var queue: String
+    var resources: [String] = []
+    var environment: String?
+    var count = 1
+    var name: String?
+    var hold = false
+    var variables: [String] = []
+    var arguments: [String] = []
+
+    /// `vbatch submit`'s options, for ``PlainArguments``.
+    static let plainOptions: [PlainArguments.Option] = [
+        .value("--socket"), .value("-q", "--queue"), .values("-l", "--resources"), .value("--env"), .value("--count"),
+        .value("-N", "--name"), .flag("--hold"), .values("-v", "--variable"),
+    ]
+
+    /// The request a plain command line asks for; nil for anything ArgumentParser must read.
+    init?(plain arguments: [String]) {
+        guard let p = PlainArguments(arguments, options: Self.plainOptions, maxPositionals: 1, takesTerminator: true),
+              let script = p.positionals.first, let queue = p.value("--queue") else { return nil }
+        var count = 1
+        if let text = p.value("--count") {
+            guard let n = Int(text) else { return nil }
+            count = n
+        }
+        self.init(socket: p.value("--socket"), script: script, queue: queue, resources: p.values["--resources"] ?? [],
+                  environment: p.value("--env"), count: count, name: p.value("--name"), hold: p.flags.contains("--hold"),
+                  variables: p.values["--variable"] ?? [], arguments: p.afterTerminator)
+    }
+
+    init(socket: String?, script: String, queue: String, resources: [String], environment: String?, count: Int,
+         name: String?, hold: Bool, variables: [String], arguments: [String]) {
+        self.socket = socket
+        self.script = script
+        self.queue = queue
+        self.resources = resources
+        self.environment = environment
+        self.count = count
+        self.name = name
+        self.hold = hold
+        self.variables = variables
+        self.arguments = arguments
+    }
+
+    /// Why the request cannot be sent as it is (the command's usage errors), or nil.
+    func problem() -> String? {
         do {
             _ = try ResourceList.parse(resources)
             _ = try JobVariables.parse(variables, lookup: Self.environmentValue)
         } catch let e as ResourceList.ParseError {
-            throw ValidationError(e.message)
+            return e.message
         } catch let e as JobVariables.ParseError {
-            throw ValidationError(e.message)
+            return e.message
+        } catch {
+            return "\(error)"
         }
         guard (1...API.maxArrayCount).contains(count) else {
-            throw ValidationError("--count must be from 1 to \(API.maxArrayCount), not \(count)")
+            return "--count must be from 1 to \(API.maxArrayCount), not \(count)"
         }
-        try Self.checkText(queue, "-q QUEUE")
-        if let environment { try Self.checkText(environment, "--env") }
-        if let name { try Self.checkText(name, "-N NAME") }
-        for argument in arguments where argument.utf8.contains(0) {
-            throw ValidationError("script arguments must not contain NUL bytes")
-        }
-        if let problem = ScriptFile.precheck(script) { throw ValidationError(problem) }
+        if let p = Self.textProblem(queue, "-q QUEUE") { return p }
+        if let environment, let p = Self.textProblem(environment, "--env") { return p }
+        if let name, let p = Self.textProblem(name, "-N NAME") { return p }
+        if arguments.contains(where: { $0.utf8.contains(0) }) { return "script arguments must not contain NUL bytes" }
+        return ScriptFile.precheck(script)
     }
 
+    /// Reads the script, submits it, and prints the new job ids, one per line.
     func run() throws {
         let resources: ResourceList
         let variables: [String: String]
@@ -89,7 +154,7 @@ struct Submit: ParsableCommand {
             name: name ?? ScriptFile.defaultName(script), queue: queue, cores: resources.cores,
             memoryMB: resources.memoryMB, walltime: resources.walltime, environment: environment, script: text,
             arguments: arguments, variables: variables, count: count, held: hold)
-        let response = try connection.client().submit(request)
+        let response = try VBatchClient(socketPath: VBatchClient.socketPath(explicit: socket)).submit(request)
         var out = ""
         for id in response.ids {
             out += String(id)
@@ -98,9 +163,10 @@ struct Submit: ParsableCommand {
         Output.print(out)
     }
 
-    private static func checkText(_ value: String, _ option: String) throws {
-        guard !value.isEmpty else { throw ValidationError("\(option) must not be empty") }
-        guard !value.utf8.contains(0) else { throw ValidationError("\(option) must not contain NUL bytes") }
+    private static func textProblem(_ value: String, _ option: String) -> String? {
+        if value.isEmpty { return "\(option) must not be empty" }
+        if value.utf8.contains(0) { return "\(option) must not contain NUL bytes" }
+        return nil
     }
 
     private static func environmentValue(_ name: String) -> String? {
