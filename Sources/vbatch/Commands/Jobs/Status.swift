@@ -46,6 +46,16 @@ struct StatusListing: Equatable {
     var all = false
     var json = false
 
+    /// Prints the jobs: the daemon's JSON as it came, or a table.
+    func run() throws {
+        let client = VBatchClient(socketPath: VBatchClient.socketPath(explicit: socket))
+        if json { return Output.json(try client.jobsJSON(all: all)) }
+        Output.print(Status.table(try client.jobs(all: all)))
+    }
+}
+
+// The plain reader in an extension, so that the struct keeps its memberwise initializer.
+extension StatusListing {
     /// `vbatch status`'s options, for ``PlainArguments``.
     static let plainOptions: [PlainArguments.Option] = [.value("--socket"), .flag("--all"), .flag("--json")]
 
@@ -55,18 +65,5 @@ struct StatusListing: Equatable {
             return nil
         }
         self.init(socket: p.value("--socket"), all: p.flags.contains("--all"), json: p.flags.contains("--json"))
-    }
-
-    init(socket: String?, all: Bool, json: Bool) {
-        self.socket = socket
-        self.all = all
-        self.json = json
-    }
-
-    /// Prints the jobs: the daemon's JSON as it came, or a table.
-    func run() throws {
-        let client = VBatchClient(socketPath: VBatchClient.socketPath(explicit: socket))
-        if json { return Output.json(try client.jobsJSON(all: all)) }
-        Output.print(Status.table(try client.jobs(all: all)))
     }
 }

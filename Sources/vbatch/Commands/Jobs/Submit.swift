@@ -83,40 +83,6 @@ struct SubmitJob: Equatable {
     var variables: [String] = []
     var arguments: [String] = []
 
-    /// `vbatch submit`'s options, for ``PlainArguments``.
-    static let plainOptions: [PlainArguments.Option] = [
-        .value("--socket"), .value("-q", "--queue"), .values("-l", "--resources"), .value("--env"), .value("--count"),
-        .value("-N", "--name"), .flag("--hold"), .values("-v", "--variable"),
-    ]
-
-    /// The request a plain command line asks for; nil for anything ArgumentParser must read.
-    init?(plain arguments: [String]) {
-        guard let p = PlainArguments(arguments, options: Self.plainOptions, maxPositionals: 1, takesTerminator: true),
-              let script = p.positionals.first, let queue = p.value("--queue") else { return nil }
-        var count = 1
-        if let text = p.value("--count") {
-            guard let n = Int(text) else { return nil }
-            count = n
-        }
-        self.init(socket: p.value("--socket"), script: script, queue: queue, resources: p.values["--resources"] ?? [],
-                  environment: p.value("--env"), count: count, name: p.value("--name"), hold: p.flags.contains("--hold"),
-                  variables: p.values["--variable"] ?? [], arguments: p.afterTerminator)
-    }
-
-    init(socket: String?, script: String, queue: String, resources: [String], environment: String?, count: Int,
-         name: String?, hold: Bool, variables: [String], arguments: [String]) {
-        self.socket = socket
-        self.script = script
-        self.queue = queue
-        self.resources = resources
-        self.environment = environment
-        self.count = count
-        self.name = name
-        self.hold = hold
-        self.variables = variables
-        self.arguments = arguments
-    }
-
     /// Why the request cannot be sent as it is (the command's usage errors), or nil.
     func problem() -> String? {
         do {
@@ -171,5 +137,28 @@ struct SubmitJob: Equatable {
 
     private static func environmentValue(_ name: String) -> String? {
         getenv(name).map { String(cString: $0) }
+    }
+}
+
+// The plain reader in an extension, so that the struct keeps its memberwise initializer.
+extension SubmitJob {
+    /// `vbatch submit`'s options, for ``PlainArguments``.
+    static let plainOptions: [PlainArguments.Option] = [
+        .value("--socket"), .value("-q", "--queue"), .values("-l", "--resources"), .value("--env"), .value("--count"),
+        .value("-N", "--name"), .flag("--hold"), .values("-v", "--variable"),
+    ]
+
+    /// The request a plain command line asks for; nil for anything ArgumentParser must read.
+    init?(plain arguments: [String]) {
+        guard let p = PlainArguments(arguments, options: Self.plainOptions, maxPositionals: 1, takesTerminator: true),
+              let script = p.positionals.first, let queue = p.value("--queue") else { return nil }
+        var count = 1
+        if let text = p.value("--count") {
+            guard let n = Int(text) else { return nil }
+            count = n
+        }
+        self.init(socket: p.value("--socket"), script: script, queue: queue, resources: p.values["--resources"] ?? [],
+                  environment: p.value("--env"), count: count, name: p.value("--name"), hold: p.flags.contains("--hold"),
+                  variables: p.values["--variable"] ?? [], arguments: p.afterTerminator)
     }
 }
