@@ -11,7 +11,8 @@
 # runs interleaved rounds (fork/exec floor, client start, 500-job submit loops of
 # `vbatch submit`, `sbatch` and `qsub`; then status with 10,000 single pending jobs in each:
 # `vbatch status --all --json`, `squeue`, `qstat`, `squeue --json`), prints the medians of the
-# per-round ratios, and stops only what it started. Run it on a quiet machine: nothing else
+# per-round ratios, and stops only what it started (also when interrupted: Ctrl-C or kill
+# stops the private Slurm and vbatchd and removes their directories). Run it on a quiet machine: nothing else
 # building or booting VMs.
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -35,6 +36,8 @@ if ((${#need[@]})); then
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+    ((made_policy)) && rm -f "$policy"
+    trap - EXIT
 fi
 
 if ! command -v swift >/dev/null; then
@@ -48,4 +51,5 @@ for product in vbatchd vbatch vbatch-bench; do
     fi
 done
 
-"$repo/.build/release/vbatch-bench" --only P3_cli_vs_sbatch P3_qsub_vs_submit P8_vs_squeue P8_qstat_vs_status "$@"
+# exec: a signal sent to this script reaches the benchmark, which stops what it started.
+exec "$repo/.build/release/vbatch-bench" --only P3_cli_vs_sbatch P3_qsub_vs_submit P8_vs_squeue P8_qstat_vs_status "$@"

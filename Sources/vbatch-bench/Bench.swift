@@ -51,6 +51,7 @@ struct Bench: AsyncParsableCommand {
     func wants(_ key: String) -> Bool { only.isEmpty || only.contains(key) }
 
     func run() async throws {
+        Interruption.install()
         var figures: [Figure] = []
         if wants("P1") {
             log("P1: placement rate, 10,000 nodes × 32 slots, 100,000 pending")
@@ -138,8 +139,14 @@ struct Bench: AsyncParsableCommand {
                                   unit: "bytes/job", target: 1024, lowerIsBetter: true, note: "at \(p6Pending) pending"))
         }
         if wants("P4") || wants("P5") {
-            // After P4 and P5, also when one fails: their VMs (the refilled pooled VM) and volumes go.
-            defer { _ = try? runProgram(repositoryPath + "/scripts/clean-local-node.sh", []) }
+            // After P4 and P5, also when one fails or the benchmark is interrupted: their VMs (the
+            // refilled pooled VM) and volumes go.
+            let clean = repositoryPath + "/scripts/clean-local-node.sh"
+            let cleaning = Interruption.register("this machine's VMs (clean-local-node.sh)") { _ = try? runProgram(clean, []) }
+            defer {
+                _ = try? runProgram(clean, [])
+                cleaning.withdraw()
+            }
             if wants("P4") {
                 log("P4: submit → payload running in an on-demand VM, vbatch over raw libvirt")
                 let guestPath = URL(fileURLWithPath: guest).standardizedFileURL.path

@@ -8,6 +8,7 @@ final class DaemonProcess {
     let directory: String
     let socket: String
     let process = Process()
+    private var interruption: Interruption.Registration?
     var client: VBatchClient { VBatchClient(socketPath: socket) }
     var pid: Int32 { process.processIdentifier }
 
@@ -65,12 +66,17 @@ final class DaemonProcess {
         process.executableURL = URL(fileURLWithPath: Binaries.path("vbatchd"))
         process.arguments = ["--config", config, "--state", directory + "/state", "--socket", socket, "--log-level", "warning"]
         try process.run()
+        interruption = Interruption.register("vbatchd (pid \(process.processIdentifier))") { [self] in stop() }
         let deadline = monotonic() + 60
         while monotonic() < deadline {
             if (try? client.whoami()) != nil { return }
-            guard process.isRunning else { throw BenchError("vbatchd exited with status \(process.terminationStatus)") }
+            guard process.isRunning else {
+                stop()
+                throw BenchError("vbatchd exited with status \(process.terminationStatus)")
+            }
             usleep(20_000)
         }
+        stop()
         throw BenchError("vbatchd did not answer on \(socket) within 60 s")
     }
 
@@ -89,12 +95,14 @@ final class DaemonProcess {
         return kb * 1024
     }
 
+    /// Stops vbatchd and removes its directory.
     func stop() {
         if process.isRunning {
             process.terminate()
             process.waitUntilExit()
         }
         try? FileManager.default.removeItem(atPath: directory)
+        interruption?.withdraw()
     }
 }
 

@@ -18,9 +18,12 @@ enum NodeBenchmarks {
         let ce: String?
         let apiAddress: String
         static let root = "/var/lib/vbatch-test-hosts"
+        private var interruption: Interruption.Registration?
 
         init(repository: String) throws {
             script = repository + "/scripts/test-hosts.sh"
+            let script = script
+            interruption = Interruption.register("the test hosts (test-hosts.sh down)") { _ = try? runProgram(script, ["down"]) }
             let up = try runProgram(script, ["up", "3", "--dead", "197", "--ce"])
             guard up.status == 0 else { throw BenchError("test-hosts.sh up failed: \(up.output.suffix(500))") }
             let env = (try? String(contentsOfFile: Self.root + "/env", encoding: .utf8)) ?? ""
@@ -40,7 +43,10 @@ enum NodeBenchmarks {
             guard addresses.count == 3, !pki.isEmpty else { throw BenchError("test hosts are not up: \(env)") }
         }
 
-        deinit { _ = try? runProgram(script, ["down"]) }
+        deinit {
+            _ = try? runProgram(script, ["down"])
+            interruption?.withdraw()
+        }
 
         func uri(_ host: String) -> String { "qemu+tls://\(addresses[host]!)/system?pkipath=\(pki)/client" }
 

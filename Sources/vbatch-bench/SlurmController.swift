@@ -28,6 +28,7 @@ final class SlurmController {
 
     private let munge = Process()
     private let controller = Process()
+    private var interruption: Interruption.Registration?
 
     init() throws {
         directory = NSTemporaryDirectory() + "vbatch-bench-slurm-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
@@ -53,6 +54,10 @@ final class SlurmController {
                            "--seed-file=\(directory)/munge-key/munged.seed"]
         munge.standardError = FileHandle.nullDevice // it logs to its log file as well
         try munge.run()
+        interruption = Interruption.register("the private munged and slurmctld") { [self] in
+            stop()
+            removeFiles()
+        }
 
         let port = try Self.freePort()
         try Self.configuration(directory: directory, mungeSocket: socket, port: port, partition: partition)
@@ -135,8 +140,10 @@ final class SlurmController {
         }
     }
 
+    /// Removes the controller's directory; called after the last measurement (see above).
     func removeFiles() {
         try? FileManager.default.removeItem(atPath: directory)
+        interruption?.withdraw()
     }
 
     /// A TCP port nothing listens on (and the one after it, for the unused slurmd port).
