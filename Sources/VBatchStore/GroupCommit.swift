@@ -42,13 +42,7 @@ final class GroupCommitter: @unchecked Sendable {
         }
         if alone {
             defer { handOver() }
-            let started = ContinuousClock.now
-            defer { observeCommit?(ContinuousClock.now - started) }
-            do {
-                return try SubmissionWriter.submit([submission], to: pool)[0]
-            } catch {
-                throw classify(error)
-            }
+            return try write([submission]).get()[0]
         }
         return try await withCheckedThrowingContinuation { continuation in
             let startWriter = lock.withLock {
@@ -98,28 +92,31 @@ final class GroupCommitter: @unchecked Sendable {
     }
 
     private func commit(_ round: [Waiter]) {
-        let started = ContinuousClock.now
-        defer { observeCommit?(ContinuousClock.now - started) }
-        do {
-            let ids = try SubmissionWriter.submit(round.map(\.submission), to: pool)
+        switch write(round.map(\.submission)) {
+        case .success(let ids):
             for (waiter, ids) in zip(round, ids) {
                 waiter.continuation.resume(returning: ids)
             }
-        } catch {
+        case .failure(let error) where round.count == 1:
+            round[0].continuation.resume(throwing: error)
+        case .failure:
             // The transaction rolled back as a whole: retry each submission alone, so one
             // bad submission fails only its own caller.
-            if round.count == 1 {
-                round[0].continuation.resume(throwing: classify(error))
-                return
-            }
             for waiter in round {
-                do {
-                    let ids = try SubmissionWriter.submit([waiter.submission], to: pool)
-                    waiter.continuation.resume(returning: ids[0])
-                } catch {
-                    waiter.continuation.resume(throwing: classify(error))
-                }
+                waiter.continuation.resume(with: write([waiter.submission]).map { $0[0] })
             }
+        }
+    }
+
+    /// One transaction of `submissions` (their ids, in order), timed for the commit observer;
+    /// a failure is the error callers get.
+    private func write(_ submissions: [NewSubmission]) -> Result<[[Int64]], any Error> {
+        let started = ContinuousClock.now
+        defer { observeCommit?(ContinuousClock.now - started) }
+        do {
+            return .success(try SubmissionWriter.submit(submissions, to: pool))
+        } catch {
+            return .failure(classify(error))
         }
     }
 }
