@@ -24,6 +24,12 @@ public struct VBatchClient: Sendable {
         self.timeout = timeout
     }
 
+    /// A client of the socket a command line names (`--socket`), else `$VBATCH_SOCKET`, else
+    /// ``API/defaultSocket``.
+    public init(socketOption explicit: String?) {
+        self.init(socketPath: Self.socketPath(explicit: explicit))
+    }
+
     /// Resolves the socket: explicit path, else `$VBATCH_SOCKET`, else ``API/defaultSocket``.
     public static func socketPath(explicit: String?) -> String {
         if let explicit, !explicit.isEmpty { return explicit }

@@ -56,7 +56,7 @@ struct PBSContext {
 
     init() {
         server = PBSContext.environment("PBS_DEFAULT") ?? PBSContext.environment("VBATCH_PBS_SERVER") ?? PBSContext.hostName()
-        client = VBatchClient(socketPath: VBatchClient.socketPath(explicit: nil))
+        client = VBatchClient(socketOption: nil)
         var ts = timespec()
         clock_gettime(CLOCK_REALTIME, &ts)
         now = Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9

@@ -9,6 +9,6 @@ struct ConnectionOptions: ParsableArguments {
 
     /// A client for the resolved socket.
     func client() -> VBatchClient {
-        VBatchClient(socketPath: VBatchClient.socketPath(explicit: socket))
+        VBatchClient(socketOption: socket)
     }
 }

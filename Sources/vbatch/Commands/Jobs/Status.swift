@@ -48,7 +48,7 @@ struct StatusListing: Equatable {
 
     /// Prints the jobs: the daemon's JSON as it came, or a table.
     func run() throws {
-        let client = VBatchClient(socketPath: VBatchClient.socketPath(explicit: socket))
+        let client = VBatchClient(socketOption: socket)
         if json { return Output.json(try client.jobsJSON(all: all)) }
         Output.print(Status.table(try client.jobs(all: all)))
     }

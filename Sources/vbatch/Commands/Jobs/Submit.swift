@@ -120,7 +120,7 @@ struct SubmitJob: Equatable {
             name: name ?? ScriptFile.defaultName(script), queue: queue, cores: resources.cores,
             memoryMB: resources.memoryMB, walltime: resources.walltime, environment: environment, script: text,
             arguments: arguments, variables: variables, count: count, held: hold)
-        let response = try VBatchClient(socketPath: VBatchClient.socketPath(explicit: socket)).submit(request)
+        let response = try VBatchClient(socketOption: socket).submit(request)
         var out = ""
         for id in response.ids {
             out += String(id)
