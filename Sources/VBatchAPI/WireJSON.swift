@@ -6,7 +6,10 @@ import VBatchCore
 // The encoders write what `JSONEncoder` would (nil optionals left out); the decoders accept
 // what `JSONDecoder` would accept for the same `Codable` types: unknown members are skipped, a
 // repeated member counts once (the first), `null` is nil for optionals and an error otherwise,
-// integer fields take only whole numbers in range, and enums only their raw values.
+// integer fields take only whole numbers in range, and enums only their raw values. One
+// difference: they check that the whole text is well-formed JSON, where `JSONDecoder` checks
+// only what it decodes (it lets invalid UTF-8 or a control character pass in a member it
+// skips). The `http` fuzz target holds them to this against `JSONDecoder`.
 
 // MARK: - SubmitRequest
 

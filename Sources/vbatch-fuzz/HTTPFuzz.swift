@@ -9,11 +9,14 @@ import VBatchClient
 ///   `JSONDecoder` into the route's request type (`SubmitRequest`, `TokenRequest`,
 ///   `NodeStateRequest`, `NodeFenceRequest`, `ImagePushRequest`, `QueueStateRequest`), and a
 ///   submission on through `InputLimits.problem(with:)`, the daemon's check of every field
-///   before the engine sees it. An unknown route decodes the body as a submission.
+///   before the engine sees it, and through the client's writer (`SubmitRequest.json()`),
+///   which must give it back equal. An unknown route decodes the body as a submission.
 /// - A response (starts with `HTTP/`): what the daemon or a relay sends the `vbatch` client,
 ///   through `HTTPResponseParser` (status line, headers, `Content-Length`, chunked bodies,
 ///   trailers), once whole and once fed in small pieces; both must give the same result.
-///   A complete body is decoded as the client decodes error and job-list answers.
+///   A complete body is decoded as the client decodes answers (`WireJSON`: a submission's
+///   ids, job lists, a job's detail, error bodies), and must give what `JSONDecoder` gives for
+///   the same `Codable` type: both refuse it, or both read equal values.
 ///
 /// Hummingbird's and SwiftNIO's own HTTP/1.1 parsing (llhttp) is upstream code with fuzzing
 /// of its own, and reaching the routes through it needs a running engine (store, drivers);
@@ -60,6 +63,9 @@ enum HTTPFuzz {
             _ = try? decoder.decode(QueueStateRequest.self, from: body)
         default:
             guard let submit = try? decoder.decode(SubmitRequest.self, from: body) else { return }
+            // The client writes submissions without JSONEncoder; the daemon must read them back whole.
+            let rewritten = try? decoder.decode(SubmitRequest.self, from: Data(submit.json()))
+            FuzzCheck.require(rewritten == submit, "SubmitRequest.json() reads back equal: \(submit) → \(String(describing: rewritten))")
             if InputLimits.problem(with: submit) == nil {
                 // What the check lets through is what the engine and the job disk rely on.
                 FuzzCheck.require(!submit.script.isEmpty && !submit.script.utf8.contains(0), "accepted script")
@@ -89,11 +95,36 @@ enum HTTPFuzz {
             }
             FuzzCheck.require(whole == pieces, "the same response whole and in pieces (\(method))")
             if let whole, method == "GET" {
-                let decoder = JSONDecoder()
-                _ = try? decoder.decode(ErrorResponse.self, from: Data(whole.body))
-                _ = try? decoder.decode([JobInfo].self, from: Data(whole.body))
+                wireJSONAgreesWithJSONDecoder(whole.body)
+                _ = ErrorResponse.message(json: whole.body)
                 _ = whole.header("content-type")
             }
+        }
+    }
+
+    /// The client's Codable-free decoders against `JSONDecoder` on the same body.
+    static func wireJSONAgreesWithJSONDecoder(_ body: [UInt8]) {
+        agree(body, SubmitResponse.self) { (b) throws(JSONReader.Error) in try SubmitResponse(json: b) }
+        agree(body, [JobInfo].self) { (b) throws(JSONReader.Error) in try [JobInfo](json: b) }
+        agree(body, JobDetail.self) { (b) throws(JSONReader.Error) in try JobDetail(json: b) }
+        agree(body, ErrorResponse.self) { (b) throws(JSONReader.Error) in try ErrorResponse(json: b) }
+    }
+
+    /// What WireJSON reads, JSONDecoder reads equal; what JSONDecoder reads, WireJSON reads
+    /// too, unless the text is not well-formed JSON: JSONDecoder checks only the members it
+    /// decodes, WireJSON the whole text, and JSONSerialization (which builds every value)
+    /// must then refuse it as well.
+    static func agree<T: Decodable & Equatable>(_ body: [UInt8], _ type: T.Type,
+                                                _ read: ([UInt8]) throws(JSONReader.Error) -> T) {
+        let theirs = try? JSONDecoder().decode(T.self, from: Data(body))
+        do {
+            let ours = try read(body)
+            FuzzCheck.require(ours == theirs, "\(T.self): WireJSON read \(ours), JSONDecoder \(theirs.map { "\($0)" } ?? "nothing")")
+        } catch {
+            guard let theirs else { return }
+            let malformed = [.syntax, .unexpectedEnd, .tooDeep].contains(error.kind)
+                && (try? JSONSerialization.jsonObject(with: Data(body), options: .fragmentsAllowed)) == nil
+            FuzzCheck.require(malformed, "\(T.self): WireJSON refused well-formed JSON (\(error)), JSONDecoder read \(theirs)")
         }
     }
 }
