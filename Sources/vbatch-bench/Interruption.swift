@@ -14,7 +14,7 @@ enum Interruption {
 
     private static let lock = NSLock()
     // Guarded by `lock`. The stops capture the benchmark's own (non-Sendable) controllers; they
-    // run either on the normal path or, after a signal, on the signal queue while the main
+    // run either on the normal path or, after a signal, on the signal thread while the main
     // path is abandoned.
     nonisolated(unsafe) private static var stops: [(id: Int, label: String, stop: () -> Void)] = []
     nonisolated(unsafe) private static var nextID = 0

@@ -23,9 +23,15 @@ enum NodeBenchmarks {
         init(repository: String) throws {
             script = repository + "/scripts/test-hosts.sh"
             let script = script
-            interruption = Interruption.register("the test hosts (test-hosts.sh down)") { _ = try? runProgram(script, ["down"]) }
+            let down = { _ = try? runProgram(script, ["down"]) }
+            let registration = Interruption.register("the test hosts (test-hosts.sh down)", down)
+            interruption = registration
             let up = try runProgram(script, ["up", "3", "--dead", "197", "--ce"])
-            guard up.status == 0 else { throw BenchError("test-hosts.sh up failed: \(up.output.suffix(500))") }
+            guard up.status == 0 else {
+                down()  // what came up before the failure
+                registration.withdraw()
+                throw BenchError("test-hosts.sh up failed: \(up.output.suffix(500))")
+            }
             let env = (try? String(contentsOfFile: Self.root + "/env", encoding: .utf8)) ?? ""
             var values: [String: String] = [:]
             for line in env.split(separator: "\n") {
@@ -40,7 +46,11 @@ enum NodeBenchmarks {
             dead = (values["VBATCH_TEST_DEAD"] ?? "").split(separator: " ").map(String.init)
             ce = (values["VBATCH_TEST_CE"] ?? "").split(separator: "=").first.map(String.init)
             apiAddress = values["VBATCH_TEST_API_ADDR"] ?? "10.77.0.1"
-            guard addresses.count == 3, !pki.isEmpty else { throw BenchError("test hosts are not up: \(env)") }
+            guard addresses.count == 3, !pki.isEmpty else {
+                down()
+                registration.withdraw()
+                throw BenchError("test hosts are not up: \(env)")
+            }
         }
 
         deinit {

@@ -16,7 +16,8 @@ import VBatchClient
 ///   trailers), once whole and once fed in small pieces; both must give the same result.
 ///   A complete body is decoded as the client decodes answers (`WireJSON`: a submission's
 ///   ids, job lists, a job's detail, error bodies), and must give what `JSONDecoder` gives for
-///   the same `Codable` type: both refuse it, or both read equal values.
+///   the same `Codable` type: both read equal values, or both refuse it, or only WireJSON
+///   refuses it because it is not well-formed JSON (see ``agree(_:_:_:)``).
 ///
 /// Hummingbird's and SwiftNIO's own HTTP/1.1 parsing (llhttp) is upstream code with fuzzing
 /// of its own, and reaching the routes through it needs a running engine (store, drivers);
