@@ -146,7 +146,7 @@ let package = Package(
         .testTarget(name: "VBatchServiceTests", dependencies: [
             "VBatchService", .product(name: "Logging", package: "swift-log"),
         ]),
-        .testTarget(name: "VBatchClientTests", dependencies: ["VBatchClient", "VBatchAPI"]),
+        .testTarget(name: "VBatchClientTests", dependencies: ["VBatchClient", "VBatchAPI", "VBatchCore"]),
         .testTarget(name: "VBatchLibvirtTests", dependencies: ["VBatchLibvirt"]),
         .testTarget(name: "VBatchFactoryTests", dependencies: [
             "VBatchFactory", "VBatchConfig", "VBatchCore", "VBatchDrivers", "VBatchLibvirt",

@@ -22,18 +22,7 @@ enum CoreBenchmarks {
             images: [ImageConfig(name: "el9", kernel: "k"), ImageConfig(name: "el8", kernel: "k")])
     }
 
-    struct Generator: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
-    static func randomJob(_ s: inout Scheduler, id: Int64, rng: inout Generator, now: Double) -> PendingJob {
+    static func randomJob(_ s: inout Scheduler, id: Int64, rng: inout SplitMix64, now: Double) -> PendingJob {
         let queues = ["short", "long", "long", "two-way"]
         let queue = queues[Int(rng.next() % 4)]
         let cores = [1, 1, 1, 2, 4, 8][Int(rng.next() % 6)]
@@ -50,7 +39,7 @@ enum CoreBenchmarks {
         var placed = 0
         for run in 0..<runs {
             var s = Scheduler(configuration: site(), now: 0)
-            var rng = Generator(state: UInt64(run + 1))
+            var rng = SplitMix64(seed: UInt64(run + 1))
             for id in 1...pendingCount { s.enqueue(randomJob(&s, id: Int64(id), rng: &rng, now: 0)) }
             var result = CycleResult()
             let t = measure { result = s.schedule(now: 1_000) }
@@ -67,7 +56,7 @@ enum CoreBenchmarks {
         var backfilled = 0
         for run in 0..<runs {
             var s = Scheduler(configuration: site(), now: 0)
-            var rng = Generator(state: UInt64(100 + run))
+            var rng = SplitMix64(seed: UInt64(100 + run))
             var id: Int64 = 1
             // Fill every slot, then end random jobs until about 5% of the slots are free.
             var queuedCores = 0

@@ -75,7 +75,7 @@ enum ReplayBenchmark {
     /// arrivals every 770 s on average. User ids are -1 and requested times too, as in
     /// the Lublin trace.
     static func synthetic(jobs: Int, seed: UInt64 = 7) -> String {
-        var rng = CoreBenchmarks.Generator(state: seed)
+        var rng = SplitMix64(seed: seed)
         func uniform() -> Double { Double(rng.next() >> 11) / Double(1 << 53) }
         func logUniform(_ low: Double, _ high: Double) -> Double { exp(log(low) + uniform() * (log(high) - log(low))) }
         let sizes: [(share: Double, size: Int)] = [

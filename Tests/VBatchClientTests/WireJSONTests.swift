@@ -691,19 +691,8 @@ enum JobInfoKeys {
     }
 }
 
-/// A small seeded generator, so that a failure can be replayed.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
+/// Random wire values from VBatchCore's seeded generator, so that a failure can be replayed.
+extension SplitMix64 {
     static let pieces: [String] = [
         "a", "Z", "0", " ", "-", "_", ".", "\"", "\\", "/", "\u{0}", "\u{1}", "\u{8}", "\t", "\n", "\u{C}", "\r",
         "\u{1F}", "\u{7F}", "\u{80}", "é", "e\u{301}", "\u{301}", "中", "😀", "👩‍👩‍👧‍👦", "🇫🇷", "\u{FEFF}", "\u{2028}",

@@ -264,7 +264,7 @@ struct BackfillTests {
 @Suite("Invariants under random load")
 struct InvariantTests {
     @Test func capsSlotsAndCPUsHoldOverManyCycles() throws {
-        var rng = SplitMix(seed: 42)
+        var rng = SplitMix64(seed: 42)
         var h = Harness(exampleConfiguration(nodes: 4, slots: 8))
         var running: [Int64: (end: Double, placement: Placement)] = [:]
         for _ in 0..<300 {
@@ -292,18 +292,5 @@ struct InvariantTests {
                 running[id] = nil
             }
         }
-    }
-}
-
-/// Deterministic generator for reproducible random tests.
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
