@@ -12,8 +12,8 @@
 ///     }
 ///
 /// An object is read with ``beginObject()`` and ``nextKey()`` (nil at its end) or
-/// ``readObject(fields:_:)``, an array with ``beginArray()`` and ``nextElement()`` (false at
-/// its end) or ``readArray(_:)``; a value nobody wants with ``skipValue()``. Values are read by
+/// ``readObject(fields:required:_:)``, an array with ``beginArray()`` and ``nextElement()`` (false at
+/// its end) or ``readArray(reserving:_:)``; a value nobody wants with ``skipValue()``. Values are read by
 /// type (``readString()``, ``readInt64()``, …), which fails with a type mismatch on a value of
 /// another type; ``skipNull()`` first for an optional.
 ///
@@ -288,11 +288,14 @@ public struct JSONReader {
 
     /// A whole object whose members are named in `fields`: `member` reads the value of the
     /// member at that index. Unknown members are skipped and, as with `JSONDecoder`, only the
-    /// first of repeated ones counts. Returns a bit per index, set for the members seen; errors
-    /// name the member. At most 64 fields.
-    public mutating func readObject(fields: [StaticString],
-                                    _ member: (inout JSONReader, Int) throws(Error) -> Void) throws(Error) -> UInt64 {
+    /// first of repeated ones counts; errors name the member. `required` has a bit set for each
+    /// index that must be present: the first one missing is a
+    /// ``Error/Kind-swift.enum/missingKey`` at the object's start. At most 64 fields.
+    public mutating func readObject(fields: [StaticString], required: UInt64,
+                                    _ member: (inout JSONReader, Int) throws(Error) -> Void) throws(Error) {
         precondition(fields.count <= 64)
+        _ = try peek()
+        let start = offset
         try beginObject()
         var seen: UInt64 = 0
         var hint = 0
@@ -308,16 +311,10 @@ public struct JSONReader {
                 throw error.inKey(key.string)
             }
         }
-        return seen
-    }
-
-    /// Throws ``Error/Kind-swift.enum/missingKey`` for the first of `required` (bits of indices in
-    /// `fields`) not in `seen` (from ``readObject(fields:_:)``); `objectOffset` is where the object began.
-    public func require(_ required: UInt64, seen: UInt64, fields: [StaticString], objectOffset: Int) throws(Error) {
         let missing = required & ~seen
         guard missing != 0 else { return }
         let name = fields[missing.trailingZeroBitCount].withUTF8Buffer { String(decoding: $0, as: UTF8.self) }
-        throw error(.missingKey, "missing field \"\(name)\"", at: objectOffset)
+        throw error(.missingKey, "missing field \"\(name)\"", at: start)
     }
 
     // MARK: - Scalars

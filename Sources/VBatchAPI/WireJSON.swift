@@ -66,15 +66,12 @@ extension SubmitResponse {
     public init(reading r: inout JSONReader) throws(JSONReader.Error) {
         var ids: [Int64] = []
         var queue = ""
-        _ = try r.peek()
-        let start = r.offset
-        let seen = try r.readObject(fields: Self.jsonFields) { (r, field) throws(JSONReader.Error) in
+        try r.readObject(fields: Self.jsonFields, required: 0b11) { (r, field) throws(JSONReader.Error) in
             switch field {
             case 0: ids = try r.readArray { (r) throws(JSONReader.Error) in try r.readInt64() }
             default: queue = try r.readString()
             }
         }
-        try r.require(0b11, seen: seen, fields: Self.jsonFields, objectOffset: start)
         self.init(ids: ids, queue: queue)
     }
 }
@@ -110,9 +107,7 @@ extension JobInfo {
         var startTime: Double?, endTime: Double?, cpuTime: Double?, pausedSeconds: Double?
         var cpus: [Int]?
         var exitCode: Int?
-        _ = try r.peek()
-        let start = r.offset
-        let seen = try r.readObject(fields: Self.jsonFields) { (r, field) throws(JSONReader.Error) in
+        try r.readObject(fields: Self.jsonFields, required: Self.jsonRequired) { (r, field) throws(JSONReader.Error) in
             switch field {
             case 0: id = try r.readInt64()
             case 1: name = try r.readString()
@@ -137,7 +132,6 @@ extension JobInfo {
             default: pausedSeconds = try r.skipNull() ? nil : r.readDouble()
             }
         }
-        try r.require(Self.jsonRequired, seen: seen, fields: Self.jsonFields, objectOffset: start)
         self.init(id: id, name: name, owner: owner, vo: vo, submitQueue: submitQueue, queue: queue,
                   environment: environment, cores: cores, memoryMB: memoryMB, walltime: walltime, state: state,
                   submitTime: submitTime, startTime: startTime, endTime: endTime, node: node, cpus: cpus,
@@ -167,16 +161,13 @@ extension JobEvent {
         var time = 0.0
         var state = JobState.queued
         var reason = ""
-        _ = try r.peek()
-        let start = r.offset
-        let seen = try r.readObject(fields: Self.jsonFields) { (r, field) throws(JSONReader.Error) in
+        try r.readObject(fields: Self.jsonFields, required: 0b111) { (r, field) throws(JSONReader.Error) in
             switch field {
             case 0: time = try r.readDouble()
             case 1: state = try r.readEnum(JobState.self)
             default: reason = try r.readString()
             }
         }
-        try r.require(0b111, seen: seen, fields: Self.jsonFields, objectOffset: start)
         self.init(time: time, state: state, reason: reason)
     }
 }
@@ -195,9 +186,7 @@ extension JobDetail {
         var job: JobInfo?
         var history: [JobEvent] = []
         var waiting: String?, node: String?
-        _ = try r.peek()
-        let start = r.offset
-        let seen = try r.readObject(fields: Self.jsonFields) { (r, field) throws(JSONReader.Error) in
+        try r.readObject(fields: Self.jsonFields, required: 0b11) { (r, field) throws(JSONReader.Error) in
             switch field {
             case 0: job = try JobInfo(reading: &r)
             case 1: history = try r.readArray { (r) throws(JSONReader.Error) in try JobEvent(reading: &r) }
@@ -205,7 +194,6 @@ extension JobDetail {
             default: node = try r.skipNull() ? nil : r.readString()
             }
         }
-        try r.require(0b11, seen: seen, fields: Self.jsonFields, objectOffset: start)
         self.init(job: job!, history: history, waiting: waiting, node: node)
     }
 }
@@ -224,15 +212,12 @@ extension ErrorResponse {
     public init(reading r: inout JSONReader) throws(JSONReader.Error) {
         var message = ""
         var code: String?
-        _ = try r.peek()
-        let start = r.offset
-        let seen = try r.readObject(fields: Self.jsonFields) { (r, field) throws(JSONReader.Error) in
+        try r.readObject(fields: Self.jsonFields, required: 0b1) { (r, field) throws(JSONReader.Error) in
             switch field {
             case 0: message = try r.readString()
             default: code = try r.skipNull() ? nil : r.readString()
             }
         }
-        try r.require(0b1, seen: seen, fields: Self.jsonFields, objectOffset: start)
         self.init(error: message, code: .internal)
         self.code = code
     }
@@ -265,17 +250,11 @@ public struct NestedErrorResponse: Sendable, Equatable {
     /// Reads one `{"error":{"message":…}}` object.
     public init(reading r: inout JSONReader) throws(JSONReader.Error) {
         var message = ""
-        _ = try r.peek()
-        let start = r.offset
-        let seen = try r.readObject(fields: Self.outerFields) { (r, _) throws(JSONReader.Error) in
-            _ = try r.peek()
-            let innerStart = r.offset
-            let seen = try r.readObject(fields: Self.innerFields) { (r, _) throws(JSONReader.Error) in
+        try r.readObject(fields: Self.outerFields, required: 0b1) { (r, _) throws(JSONReader.Error) in
+            try r.readObject(fields: Self.innerFields, required: 0b1) { (r, _) throws(JSONReader.Error) in
                 message = try r.readString()
             }
-            try r.require(0b1, seen: seen, fields: Self.innerFields, objectOffset: innerStart)
         }
-        try r.require(0b1, seen: seen, fields: Self.outerFields, objectOffset: start)
         self.init(message: message)
     }
 }
