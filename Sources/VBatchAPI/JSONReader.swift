@@ -219,21 +219,8 @@ public struct JSONReader {
     /// The next member's key, having consumed it and its `:` (its value is next), or nil having
     /// consumed the object's `}`.
     public mutating func nextKey() throws(Error) -> Key? {
-        skipWhitespace()
-        guard offset < buffer.count else { throw endError("'}'") }
-        var b = buffer[offset]
-        if b == UInt8(ascii: "}") { close(); return nil }
-        if !first {
-            guard b == UInt8(ascii: ",") else { throw error(.syntax, "expected ',' or '}' in an object, found \(found())") }
-            offset += 1
-            skipWhitespace()
-            guard offset < buffer.count else { throw endError("a key") }
-            b = buffer[offset]
-            // A trailing comma, as JSONDecoder accepts.
-            if b == UInt8(ascii: "}") { close(); return nil }
-        }
-        first = false
-        guard b == UInt8(ascii: "\"") else { throw error(.syntax, "expected a key string, found \(found())") }
+        if try closes(UInt8(ascii: "}"), in: "an object", next: "a key") { return nil }
+        guard buffer[offset] == UInt8(ascii: "\"") else { throw error(.syntax, "expected a key string, found \(found())") }
         let span = try scanString()
         skipWhitespace()
         guard offset < buffer.count else { throw endError("':'") }
@@ -250,21 +237,28 @@ public struct JSONReader {
 
     /// True if another element follows (read it next), false having consumed the array's `]`.
     public mutating func nextElement() throws(Error) -> Bool {
+        try !closes(UInt8(ascii: "]"), in: "an array", next: "a value")
+    }
+
+    /// Between the members or elements of the open container: true having consumed its
+    /// `closing` bracket (after a trailing comma too, as JSONDecoder accepts); else false,
+    /// having consumed the `,` before any but the first, at what comes `next`.
+    @inline(__always)
+    private mutating func closes(_ closing: UInt8, in container: String, next: String) throws(Error) -> Bool {
         skipWhitespace()
-        guard offset < buffer.count else { throw endError("']'") }
-        var b = buffer[offset]
-        if b == UInt8(ascii: "]") { close(); return false }
+        guard offset < buffer.count else { throw endError("'\(Character(Unicode.Scalar(closing)))'") }
+        if buffer[offset] == closing { close(); return true }
         if !first {
-            guard b == UInt8(ascii: ",") else { throw error(.syntax, "expected ',' or ']' in an array, found \(found())") }
+            guard buffer[offset] == UInt8(ascii: ",") else {
+                throw error(.syntax, "expected ',' or '\(Character(Unicode.Scalar(closing)))' in \(container), found \(found())")
+            }
             offset += 1
             skipWhitespace()
-            guard offset < buffer.count else { throw endError("a value") }
-            b = buffer[offset]
-            // A trailing comma, as JSONDecoder accepts.
-            if b == UInt8(ascii: "]") { close(); return false }
+            guard offset < buffer.count else { throw endError(next) }
+            if buffer[offset] == closing { close(); return true }
         }
         first = false
-        return true
+        return false
     }
 
     /// A whole array, each element read by `element`; errors name the element's index.
